@@ -1,0 +1,1 @@
+"""smaller-LaBSE: cut LaBSE's vocabulary down to the languages you need."""

@@ -1,0 +1,28 @@
+"""User-facing errors and the CLI wrapper that turns them into one-line messages."""
+
+import sys
+from typing import Callable, Sequence
+
+from absl import app
+
+
+class InputError(Exception):
+  """Bad user input: a missing/corrupt file, an unknown flag value.
+
+  The message is printed as one line (`error: <message>`) and the script exits
+  with status 2; it should name the offending file or value and the problem.
+  """
+
+
+def run_cli(main: Callable[[Sequence[str]], None]) -> None:
+  """Runs an absl `main`, turning `InputError` into one line on stderr + exit 2."""
+
+  def wrapped(argv: Sequence[str]) -> None:
+    try:
+      main(argv)
+    except InputError as e:
+      message = " ".join(str(e).split("\n"))
+      print(f"error: {message}", file=sys.stderr, flush=True)
+      sys.exit(2)
+
+  app.run(wrapped)

@@ -1,0 +1,107 @@
+"""WordPiece vocabulary files: reading, writing, special tokens, target vocab.
+
+Token files are split on '\\n' only and never stripped: real LaBSE tokens
+begin or end with whitespace ('\\xa0', '##\\u202f', '\\u3000').
+"""
+
+import os
+import re
+from typing import Iterable, List, Sequence
+
+from smaller_labse import atomic
+from smaller_labse.errors import InputError
+
+PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
+REQUIRED_SPECIAL_TOKENS = (PAD, UNK, CLS, SEP)
+_SPECIAL_TOKEN = re.compile(r"\[[A-Za-z0-9_]+\]")
+
+
+def is_special_token(token: str) -> bool:
+  """True for bracketed tokens such as '[PAD]', '[UNK]', '[unused7]'."""
+  return _SPECIAL_TOKEN.fullmatch(token) is not None
+
+
+def read_token_file(path: str) -> List[str]:
+  """Reads one token per line, splitting on '\\n' only (a final '\\n' ends the last line)."""
+  try:
+    with open(path, "rb") as f:
+      data = f.read()
+  except FileNotFoundError:
+    raise InputError(f"{path}: file not found") from None
+  except IsADirectoryError:
+    raise InputError(f"{path}: is a directory, expected a token file") from None
+  try:
+    text = data.decode("utf-8")
+  except UnicodeDecodeError as e:
+    raise InputError(f"{path}: not UTF-8 (byte {e.start})") from None
+  if not text:
+    return []
+  tokens = text.split("\n")
+  if tokens[-1] == "":
+    tokens.pop()
+  return tokens
+
+
+def read_vocab(path: str) -> List[str]:
+  """Reads a WordPiece vocab and checks it is one: unique tokens, special tokens present."""
+  tokens = read_token_file(path)
+  missing = [t for t in REQUIRED_SPECIAL_TOKENS if t not in tokens]
+  if missing:
+    raise InputError(f"{path}: not a WordPiece vocab (missing {', '.join(missing)})")
+  if len(set(tokens)) != len(tokens):
+    seen = set()
+    duplicate = next(t for t in tokens if t in seen or seen.add(t))
+    raise InputError(f"{path}: not a WordPiece vocab (duplicate token {duplicate!r})")
+  if "" in tokens:
+    raise InputError(f"{path}: not a WordPiece vocab (empty token at line {tokens.index('') + 1})")
+  return tokens
+
+
+def write_token_file(path: str, tokens: Iterable[str]) -> None:
+  """Writes one token per line, each ending in '\\n', atomically."""
+  atomic.write_text(path, "".join(t + "\n" for t in tokens))
+
+
+def special_tokens(vocab: Sequence[str]) -> List[str]:
+  """Every bracketed special token of `vocab`, in vocab order."""
+  return [t for t in vocab if is_special_token(t)]
+
+
+def build_target_vocab(original_vocab: Sequence[str],
+                       selections: Sequence[Sequence[str]]) -> List[str]:
+  """The smaller model's vocab, built as the original release did.
+
+  Args:
+    original_vocab: the full vocab, in model order.
+    selections: per-language selected tokens.
+
+  Returns:
+    Every special token of `original_vocab` in original order, then the union of
+    the selected (non-special) tokens sorted by code point.
+
+  Raises:
+    InputError: a selected token is not in `original_vocab`, or nothing is selected.
+  """
+  known = set(original_vocab)
+  selected = set()
+  for tokens in selections:
+    selected.update(tokens)
+  unknown = sorted(selected - known)
+  if unknown:
+    shown = ", ".join(repr(t) for t in unknown[:5])
+    raise InputError(f"{len(unknown)} selected tokens are not in the original vocab, e.g. {shown}")
+  specials = special_tokens(original_vocab)
+  body = sorted(selected - set(specials))
+  if not body:
+    raise InputError("the selection is empty: no token to keep besides the special tokens")
+  return specials + body
+
+
+def vocab_file_name(langs: Sequence[str]) -> str:
+  """'vocab-en-fr.txt' for ['en', 'fr'], the name stage 3 writes under models/."""
+  return "vocab-" + "-".join(langs) + ".txt"
+
+
+def selected_tokens_path(selected_dir: str, lang: str) -> str:
+  """Where stage 2 writes, and stage 3 reads, one language's selection."""
+  return os.path.join(selected_dir, f"selected_{lang}_tokens.txt")
