@@ -10,6 +10,8 @@ import shutil
 import tempfile
 from typing import Iterator
 
+from smaller_labse.errors import InputError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str, is_dir: bool = False) -> Iterator[str]:
@@ -20,6 +22,10 @@ def atomic_path(path: str, is_dir: bool = False) -> Iterator[str]:
   """
   path = os.path.abspath(path)
   parent = os.path.dirname(path)
+  first_created = parent
+  while not os.path.exists(os.path.dirname(first_created)):
+    first_created = os.path.dirname(first_created)
+  created_parent = not os.path.exists(parent)
   os.makedirs(parent, exist_ok=True)
   prefix = "." + os.path.basename(path) + ".tmp-"
   if is_dir:
@@ -37,7 +43,21 @@ def atomic_path(path: str, is_dir: bool = False) -> Iterator[str]:
       shutil.rmtree(tmp, ignore_errors=True)
     elif os.path.exists(tmp):
       os.remove(tmp)
+    if created_parent:  # Leave no empty directories behind either.
+      _remove_empty_dirs(parent, first_created)
     raise
+
+
+def _remove_empty_dirs(path: str, top: str) -> None:
+  """Removes `path` and its parents up to and including `top`, while empty."""
+  while True:
+    try:
+      os.rmdir(path)
+    except OSError:
+      return
+    if path == top:
+      return
+    path = os.path.dirname(path)
 
 
 def write_text(path: str, text: str) -> None:
@@ -45,3 +65,15 @@ def write_text(path: str, text: str) -> None:
   with atomic_path(path) as tmp:
     with open(tmp, "w", encoding="utf-8", newline="") as f:
       f.write(text)
+
+
+def check_replaceable(path: str, holds_same: bool, overwrite: bool, what: str = "model") -> None:
+  """Refuses to replace an existing `path` that holds something else.
+
+  Args:
+    path: the output about to be written.
+    holds_same: whether `path` already holds what would be written (a rerun).
+    overwrite: the user asked to replace it anyway.
+  """
+  if os.path.exists(path) and not holds_same and not overwrite:
+    raise InputError(f"{path}: already holds a different {what}; remove it or pass --overwrite")

@@ -17,7 +17,8 @@ fi
 # Reinstall only when the requirements change.
 stamp="$venv/.requirements-$(basename "$req").sha256"
 want="$(cat "$root"/requirements*.txt | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+dev_stamp="$venv/.requirements-requirements-dev.txt.sha256"  # dev includes requirements.txt
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] && [ "$(cat "$dev_stamp" 2>/dev/null)" != "$want" ]; then
   echo "installing $(basename "$req") into $venv" >&2
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" >&2
   echo "$want" > "$stamp"

@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Stage 1: read the TF Hub LaBSE/2 SavedModel, rebuild it in our code, prove it, save weights.
+
+  python save_as_weight_from_saved_model.py
+  python save_as_weight_from_saved_model.py --saved_model=downloads/labse-2 --output_dir=models/labse
+"""
+
+import os
+
+from absl import flags, logging
+
+from smaller_labse import conversion
+from smaller_labse.errors import InputError, run_cli
+
+flags.DEFINE_string("saved_model", "downloads/labse-2", "The LaBSE/2 encoder SavedModel.")
+flags.DEFINE_string("preprocess", "downloads/labse-2-preprocess",
+                    "The original preprocessor; when it exists, our tokenization is checked "
+                    "against it.")
+flags.DEFINE_string("output_dir", "models/labse",
+                    "Where to write config.json, vocab.txt and weights/.")
+flags.DEFINE_float("tolerance", 1e-5, "Largest max-abs output difference accepted.")
+flags.DEFINE_bool("overwrite", False, "Replace an output_dir that holds another model.")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise InputError(f"unexpected arguments: {' '.join(argv[1:])}")
+  f = flags.FLAGS
+  preprocess = f.preprocess if os.path.isdir(f.preprocess) else None
+  if preprocess is None:
+    logging.info("%s not found: tokenization is not checked against it", f.preprocess)
+  try:
+    conversion.convert_saved_model(f.saved_model, f.output_dir, preprocess, f.tolerance,
+                                   f.overwrite)
+  except conversion.VerificationError as e:
+    raise InputError(str(e)) from None
+  print(f"saved weights to {f.output_dir}")
+
+
+if __name__ == "__main__":
+  run_cli(main)

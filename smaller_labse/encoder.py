@@ -1,0 +1,194 @@
+"""The LaBSE encoder, rebuilt in plain TensorFlow and readable in one sitting.
+
+A BERT encoder (post-layer-norm Transformer, GELU, tanh pooler on the first
+token) whose weights carry exactly the variable names of google/LaBSE/2, so the
+TF Hub SavedModel's variables map one to one onto `Encoder.weights`.
+
+Shapes: B = batch, S = sequence length, D = hidden size, N = heads,
+H = head size (D / N), I = intermediate size, V = vocab size.
+"""
+
+import math
+from typing import Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
+import tensorflow as tf
+
+from smaller_labse.config import EncoderConfig
+
+WeightValue = Union[np.ndarray, tf.Variable]
+
+WORD_EMBEDDINGS = "word_embeddings/embeddings"
+
+
+def weight_shapes(config: EncoderConfig) -> Dict[str, Tuple[int, ...]]:
+  """LaBSE/2's variable names (without ':0') and shapes, in the SavedModel's order."""
+  d, n, h, i = config.hidden_size, config.num_heads, config.head_size, config.intermediate_size
+  shapes = {
+      WORD_EMBEDDINGS: (config.vocab_size, d),
+      "position_embedding/embeddings": (config.max_position_embeddings, d),
+      "type_embeddings/embeddings": (config.type_vocab_size, d),
+      "embeddings/layer_norm/gamma": (d,),
+      "embeddings/layer_norm/beta": (d,),
+  }
+  for layer in range(config.num_layers):
+    p = f"transformer/layer_{layer}/"
+    for projection in ("query", "key", "value"):
+      shapes[p + f"self_attention/{projection}/kernel"] = (d, n, h)
+      shapes[p + f"self_attention/{projection}/bias"] = (n, h)
+    shapes[p + "self_attention/attention_output/kernel"] = (n, h, d)
+    shapes[p + "self_attention/attention_output/bias"] = (d,)
+    shapes[p + "self_attention_layer_norm/gamma"] = (d,)
+    shapes[p + "self_attention_layer_norm/beta"] = (d,)
+    shapes[p + "intermediate/kernel"] = (d, i)
+    shapes[p + "intermediate/bias"] = (i,)
+    shapes[p + "output/kernel"] = (i, d)
+    shapes[p + "output/bias"] = (d,)
+    shapes[p + "output_layer_norm/gamma"] = (d,)
+    shapes[p + "output_layer_norm/beta"] = (d,)
+  shapes["pooler_transform/kernel"] = (d, d)
+  shapes["pooler_transform/bias"] = (d,)
+  return shapes
+
+
+def random_weights(config: EncoderConfig, seed: int = 0) -> Dict[str, np.ndarray]:
+  """BERT-style random initialisation: normal(0, 0.02) clipped at 2 sigma; norms 1, biases 0."""
+  rng = np.random.default_rng(seed)
+  weights = {}
+  for name, shape in weight_shapes(config).items():
+    if name.endswith("/gamma"):
+      weights[name] = np.ones(shape, np.float32)
+    elif name.endswith(("/beta", "/bias")):
+      weights[name] = np.zeros(shape, np.float32)
+    else:
+      value = rng.standard_normal(shape, dtype=np.float32)  # float32: LaBSE's table is 1.5 GB.
+      value *= 0.02
+      weights[name] = np.clip(value, -0.04, 0.04, out=value)
+  return weights
+
+
+def _layer_norm(x: tf.Tensor, gamma: tf.Variable, beta: tf.Variable, epsilon: float) -> tf.Tensor:
+  """Layer norm over the last axis. x: [..., D] float32."""
+  mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+  return tf.nn.batch_normalization(x, mean, variance, beta, gamma, epsilon)
+
+
+def _gelu(x: tf.Tensor) -> tf.Tensor:
+  # TF Model Garden's "gelu" (what LaBSE was trained and exported with) is the tanh approximation.
+  return tf.nn.gelu(x, approximate=True)
+
+
+class Encoder(tf.Module):
+  """LaBSE's BERT encoder.
+
+  Attributes:
+    config: the shape of the model.
+    weights: variable name (LaBSE/2's, e.g. 'transformer/layer_0/intermediate/kernel')
+      -> tf.Variable, in `weight_shapes` order.
+  """
+
+  def __init__(self, config: EncoderConfig, weights: Optional[Mapping[str, WeightValue]] = None,
+               seed: int = 0):
+    """Creates the encoder's variables.
+
+    Args:
+      config: the model's shape.
+      weights: name -> value. A tf.Variable is used as is (shared, not copied),
+        an array becomes a new variable. None: random weights from `seed`.
+      seed: seed of the random weights.
+    """
+    super().__init__(name="encoder")
+    self.config = config
+    if weights is None:
+      weights = random_weights(config, seed)
+    self.weights: Dict[str, tf.Variable] = {}
+    for name, shape in weight_shapes(config).items():
+      if name not in weights:
+        raise ValueError(f"missing weight {name!r}")
+      value = weights[name]
+      if tuple(value.shape) != shape:
+        raise ValueError(f"weight {name!r} has shape {tuple(value.shape)}, expected {shape}")
+      if isinstance(value, tf.Variable):
+        self.weights[name] = value
+      else:
+        self.weights[name] = tf.Variable(value, name=name, dtype=tf.float32)
+
+  @property
+  def ordered_variables(self) -> List[tf.Variable]:
+    """The weights in LaBSE/2's order (tf.Module.variables sorts them by attribute)."""
+    return list(self.weights.values())
+
+  def _w(self, name: str) -> tf.Variable:
+    return self.weights[name]
+
+  def _dropout(self, x: tf.Tensor, rate: float, training: bool) -> tf.Tensor:
+    return tf.nn.dropout(x, rate=rate) if training and rate > 0 else x
+
+  def embed(self, word_ids: tf.Tensor, type_ids: tf.Tensor, training: bool) -> tf.Tensor:
+    """word_ids, type_ids: [B, S] int32 -> [B, S, D] float32."""
+    seq_length = tf.shape(word_ids)[1]
+    x = (tf.gather(self._w(WORD_EMBEDDINGS), word_ids)
+         + self._w("position_embedding/embeddings")[tf.newaxis, :seq_length]
+         + tf.gather(self._w("type_embeddings/embeddings"), type_ids))
+    x = _layer_norm(x, self._w("embeddings/layer_norm/gamma"),
+                    self._w("embeddings/layer_norm/beta"), self.config.layer_norm_epsilon)
+    return self._dropout(x, self.config.dropout_rate, training)
+
+  def attention(self, x: tf.Tensor, attention_bias: tf.Tensor, layer: int,
+                training: bool) -> tf.Tensor:
+    """Multi-head self-attention. x: [B, S, D]; attention_bias: [B, 1, 1, S] -> [B, S, D]."""
+    p = f"transformer/layer_{layer}/self_attention/"
+    q = tf.einsum("bsd,dnh->bsnh", x, self._w(p + "query/kernel")) + self._w(p + "query/bias")
+    k = tf.einsum("bsd,dnh->bsnh", x, self._w(p + "key/kernel")) + self._w(p + "key/bias")
+    v = tf.einsum("bsd,dnh->bsnh", x, self._w(p + "value/kernel")) + self._w(p + "value/bias")
+    q = q * (1.0 / math.sqrt(self.config.head_size))
+    scores = tf.einsum("btnh,bsnh->bnst", k, q) + attention_bias  # [B, N, S_query, S_key]
+    probs = self._dropout(tf.nn.softmax(scores, axis=-1), self.config.attention_dropout_rate,
+                          training)
+    context = tf.einsum("bnst,btnh->bsnh", probs, v)
+    return (tf.einsum("bsnh,nhd->bsd", context, self._w(p + "attention_output/kernel"))
+            + self._w(p + "attention_output/bias"))
+
+  def transformer_layer(self, x: tf.Tensor, attention_bias: tf.Tensor, layer: int,
+                        training: bool) -> tf.Tensor:
+    """One post-layer-norm Transformer block. x: [B, S, D] -> [B, S, D]."""
+    p = f"transformer/layer_{layer}/"
+    eps = self.config.layer_norm_epsilon
+    attended = self._dropout(self.attention(x, attention_bias, layer, training),
+                             self.config.dropout_rate, training)
+    x = _layer_norm(x + attended, self._w(p + "self_attention_layer_norm/gamma"),
+                    self._w(p + "self_attention_layer_norm/beta"), eps)
+    hidden = _gelu(tf.einsum("bsd,di->bsi", x, self._w(p + "intermediate/kernel"))
+                   + self._w(p + "intermediate/bias"))
+    out = self._dropout(tf.einsum("bsi,id->bsd", hidden, self._w(p + "output/kernel"))
+                        + self._w(p + "output/bias"), self.config.dropout_rate, training)
+    return _layer_norm(x + out, self._w(p + "output_layer_norm/gamma"),
+                       self._w(p + "output_layer_norm/beta"), eps)
+
+  def __call__(self, inputs: Mapping[str, tf.Tensor], training: bool = False
+               ) -> Dict[str, Union[tf.Tensor, List[tf.Tensor]]]:
+    """Encodes a batch, with the outputs of TF Hub's Transformer-encoder API.
+
+    Args:
+      inputs: 'input_word_ids', 'input_mask', 'input_type_ids': [B, S] int32.
+      training: applies dropout when True.
+
+    Returns:
+      'sequence_output': [B, S, D] float32, the last layer;
+      'encoder_outputs': list of [B, S, D], one per layer;
+      'pooled_output' and 'default': [B, D], tanh(first token @ pooler).
+    """
+    word_ids = tf.cast(inputs["input_word_ids"], tf.int32)
+    mask = tf.cast(inputs["input_mask"], tf.float32)
+    type_ids = tf.cast(inputs["input_type_ids"], tf.int32)
+    # Padding keys get a large negative score; exp() of it is exactly 0.
+    attention_bias = (1.0 - mask[:, tf.newaxis, tf.newaxis, :]) * -1e9
+    x = self.embed(word_ids, type_ids, training)
+    encoder_outputs = []
+    for layer in range(self.config.num_layers):
+      x = self.transformer_layer(x, attention_bias, layer, training)
+      encoder_outputs.append(x)
+    pooled = tf.tanh(tf.matmul(x[:, 0, :], self._w("pooler_transform/kernel"))
+                     + self._w("pooler_transform/bias"))
+    return {"sequence_output": x, "encoder_outputs": encoder_outputs,
+            "pooled_output": pooled, "default": pooled}

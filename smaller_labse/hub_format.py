@@ -1,0 +1,210 @@
+"""LaBSE/2's TF Hub formats: reading the encoder, exporting encoder and preprocessor.
+
+Both follow TF Hub's common SavedModel API "Text embeddings with Transformer
+Encoders" exactly as google/LaBSE/2 and its preprocessor
+(universal-sentence-encoder-cmlm/multilingual-preprocess/2) do:
+
+- encoder(inputs, training=False) with inputs a dict of int32 [B, S]
+  'input_word_ids', 'input_mask', 'input_type_ids', returning 'pooled_output'
+  and 'default' [B, D], 'sequence_output' [B, S, D], 'encoder_outputs' (one
+  [B, S, D] per layer); `variables`, `trainable_variables`,
+  `regularization_losses` for fine-tuning with hub.KerasLayer(trainable=True);
+  a `do_lower_case` bool variable and `vocab_file` asset (assets/cased_vocab.txt).
+- preprocessor(strings [B]) -> the three int32 [B, 128] inputs;
+  preprocessor.tokenize(strings) -> int32 RaggedTensor [B, words, wordpieces];
+  preprocessor.bert_pack_inputs([segments...], seq_length=N) -> the three inputs.
+"""
+
+import os
+import tempfile
+from typing import Dict, List, Tuple
+
+import tensorflow as tf
+import tensorflow_text as text
+
+from smaller_labse import vocab as vocab_lib
+from smaller_labse.config import EncoderConfig, infer_config
+from smaller_labse.encoder import Encoder, WORD_EMBEDDINGS, weight_shapes
+from smaller_labse.errors import InputError
+
+VOCAB_ASSET = "cased_vocab.txt"
+DEFAULT_SEQ_LENGTH = 128
+_INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+
+
+def _input_specs() -> Dict[str, tf.TensorSpec]:
+  return {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in _INPUT_NAMES}
+
+
+def check_saved_model_dir(path: str) -> None:
+  """Raises InputError unless `path` is a directory holding a SavedModel."""
+  if not os.path.exists(path):
+    raise InputError(f"{path}: no such directory")
+  if not os.path.isdir(path):
+    raise InputError(f"{path}: not a directory (expected a SavedModel directory)")
+  if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+    raise InputError(f"{path}: not a SavedModel (no saved_model.pb)")
+
+
+def load_saved_model(path: str):
+  """tf.saved_model.load with a one-line InputError for anything unreadable."""
+  check_saved_model_dir(path)
+  try:
+    return tf.saved_model.load(path)
+  except Exception as e:  # TF raises many types for corrupt models.
+    first_line = str(e).strip().split("\n")[0][:200]
+    raise InputError(f"{path}: cannot load the SavedModel ({type(e).__name__}: {first_line})")
+
+
+def load_encoder(path: str) -> Tuple[object, EncoderConfig, Dict[str, tf.Variable], List[str]]:
+  """Loads a LaBSE/2-format encoder SavedModel.
+
+  Returns:
+    (the loaded SavedModel object, its inferred config, its float variables by
+    LaBSE name — the SavedModel's own variables, not copies —, its vocab).
+
+  Raises:
+    InputError: not a SavedModel, not a LaBSE/BERT encoder, or its vocab does
+      not match the word embedding table.
+  """
+  model = load_saved_model(path)
+  variables = {v.name.split(":")[0]: v for v in getattr(model, "variables", [])
+               if v.dtype == tf.float32}
+  if WORD_EMBEDDINGS not in variables:
+    raise InputError(f"{path}: not a LaBSE/BERT encoder (no variable {WORD_EMBEDDINGS!r})")
+  do_lower_case = bool(model.do_lower_case.numpy()) if hasattr(model, "do_lower_case") else False
+  try:
+    config = infer_config({k: v.shape.as_list() for k, v in variables.items()}, do_lower_case)
+  except InputError as e:
+    raise InputError(f"{path}: {e}") from None
+  missing = [n for n in weight_shapes(config) if n not in variables]
+  if missing:
+    raise InputError(f"{path}: not a LaBSE/BERT encoder (missing {missing[0]!r})")
+  vocab_path = os.path.join(path, "assets", VOCAB_ASSET)
+  tokens = vocab_lib.read_vocab(vocab_path)
+  if len(tokens) != config.vocab_size:
+    raise InputError(f"{vocab_path}: {len(tokens)} tokens, but the word embedding table "
+                     f"has {config.vocab_size} rows")
+  return model, config, variables, tokens
+
+
+def export_encoder(encoder: Encoder, tokens: List[str], export_dir: str) -> None:
+  """Writes `encoder` as a LaBSE/2-format SavedModel into the new directory `export_dir`.
+
+  Args:
+    encoder: the model; its variables keep their LaBSE/2 names.
+    tokens: its vocab (len == config.vocab_size), saved as assets/cased_vocab.txt.
+    export_dir: must not exist yet (callers write to a temporary path).
+  """
+  if len(tokens) != encoder.config.vocab_size:
+    raise ValueError(f"{len(tokens)} tokens for a vocab size of {encoder.config.vocab_size}")
+  with tempfile.TemporaryDirectory() as tmp:
+    vocab_path = os.path.join(tmp, VOCAB_ASSET)
+    vocab_lib.write_token_file(vocab_path, tokens)
+    root = tf.train.Checkpoint()
+    root.encoder = encoder
+    root.vocab_file = tf.saved_model.Asset(vocab_path)
+    root.do_lower_case = tf.Variable(encoder.config.do_lower_case, trainable=False)
+    root.variables = encoder.ordered_variables + [root.do_lower_case]
+    root.trainable_variables = encoder.ordered_variables
+    root.regularization_losses = []
+
+    call = tf.function(lambda inputs, training=False: encoder(inputs, training=training))
+    for training in (False, True):
+      call.get_concrete_function(_input_specs(), training=training)
+    root.__call__ = call
+
+    @tf.function(input_signature=[_input_specs()])
+    def serving_default(inputs):
+      outputs = encoder(inputs, training=False)
+      flat = {k: outputs[k] for k in ("pooled_output", "default", "sequence_output")}
+      for i, layer_output in enumerate(outputs["encoder_outputs"]):
+        flat[f"encoder_outputs_{i}"] = layer_output
+      return flat
+
+    tf.saved_model.save(root, export_dir, signatures={"serving_default": serving_default})
+
+
+class Preprocessor(tf.Module):
+  """The preprocessor's computation: BertTokenizer + BERT packing, usable in-process."""
+
+  def __init__(self, vocab_path: str, tokens: List[str], lower_case: bool):
+    super().__init__(name="preprocessor")
+    initializer = tf.lookup.TextFileInitializer(
+        vocab_path, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+        tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER)
+    self.table = tf.lookup.StaticHashTable(initializer, default_value=-1)
+    self.tokenizer = text.BertTokenizer(self.table, token_out_type=tf.int64,
+                                        lower_case=lower_case, unknown_token=vocab_lib.UNK)
+    self.special_ids = {
+        "vocab_size": len(tokens),
+        "start_of_sequence_id": tokens.index(vocab_lib.CLS),
+        "end_of_segment_id": tokens.index(vocab_lib.SEP),
+        "padding_id": tokens.index(vocab_lib.PAD),
+        "mask_id": tokens.index(vocab_lib.MASK) if vocab_lib.MASK in tokens else -1,
+    }
+
+  def tokenize(self, sentences: tf.Tensor) -> tf.RaggedTensor:
+    """sentences: [B] string -> int32 RaggedTensor [B, words, wordpieces]."""
+    return tf.cast(self.tokenizer.tokenize(sentences), tf.int32)
+
+  def bert_pack_inputs(self, segments: List[tf.RaggedTensor], seq_length: tf.Tensor
+                       ) -> Dict[str, tf.Tensor]:
+    """Packs 1 or 2 segments as [CLS] a [SEP] (b [SEP]), round-robin truncated.
+
+    Args:
+      segments: int32 RaggedTensors [B, words, wordpieces] or [B, wordpieces].
+      seq_length: scalar int32, the padded length.
+
+    Returns:
+      'input_word_ids', 'input_mask', 'input_type_ids': int32 [B, seq_length].
+    """
+    flat = [s.merge_dims(-2, -1) if s.ragged_rank > 1 else s for s in segments]
+    trimmer = text.RoundRobinTrimmer(seq_length - (len(flat) + 1))
+    trimmed = trimmer.trim(flat)
+    word_ids, type_ids = text.combine_segments(
+        trimmed, start_of_sequence_id=self.special_ids["start_of_sequence_id"],
+        end_of_segment_id=self.special_ids["end_of_segment_id"])
+    input_word_ids, input_mask = text.pad_model_inputs(
+        word_ids, seq_length, pad_value=self.special_ids["padding_id"])
+    input_type_ids, _ = text.pad_model_inputs(type_ids, seq_length, pad_value=0)
+    return {"input_word_ids": input_word_ids, "input_mask": input_mask,
+            "input_type_ids": input_type_ids}
+
+
+def export_preprocessor(tokens: List[str], export_dir: str, lower_case: bool = False,
+                        seq_length: int = DEFAULT_SEQ_LENGTH) -> None:
+  """Writes a preprocessor SavedModel for `tokens` into the new directory `export_dir`."""
+  with tempfile.TemporaryDirectory() as tmp:
+    vocab_path = os.path.join(tmp, VOCAB_ASSET)
+    vocab_lib.write_token_file(vocab_path, tokens)
+    pre = Preprocessor(vocab_path, tokens, lower_case)
+    string_spec = tf.TensorSpec([None], tf.string, name="sentences")
+
+    root = tf.train.Checkpoint()
+    root.preprocessor = pre
+    root.variables, root.trainable_variables, root.regularization_losses = [], [], []
+
+    @tf.function(input_signature=[string_spec])
+    def preprocess(sentences):
+      return pre.bert_pack_inputs([pre.tokenize(sentences)], tf.constant(seq_length, tf.int32))
+
+    root.__call__ = preprocess
+
+    root.tokenize = tf.train.Checkpoint()
+    root.tokenize.__call__ = tf.function(pre.tokenize, input_signature=[string_spec])
+    root.tokenize.get_special_tokens_dict = tf.function(
+        lambda: {k: tf.constant(v, tf.int32) for k, v in pre.special_ids.items()},
+        input_signature=[])
+
+    root.bert_pack_inputs = tf.train.Checkpoint()
+    root.bert_pack_inputs.__call__ = tf.function(pre.bert_pack_inputs)
+    length_spec = tf.TensorSpec([], tf.int32, name="seq_length")
+    for num_segments in (1, 2):
+      for ragged_rank in (1, 2):
+        shape = [None] * (ragged_rank + 1)
+        spec = tf.RaggedTensorSpec(shape, tf.int32, ragged_rank, tf.int64)
+        root.bert_pack_inputs.__call__.get_concrete_function([spec] * num_segments, length_spec)
+
+    tf.saved_model.save(root, export_dir,
+                        signatures={"serving_default": preprocess.get_concrete_function()})

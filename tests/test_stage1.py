@@ -1,0 +1,88 @@
+"""Stage 1: SavedModel -> rebuilt encoder, proven equal -> weight store."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from conftest import MODELGARDEN_TINY, run_script, tiny_vocab
+from smaller_labse import conversion, hub_format, weights
+from smaller_labse.config import EncoderConfig
+from smaller_labse.encoder import Encoder
+from smaller_labse.errors import InputError
+
+
+def test_convert_saves_exact_weights(tiny_labse, tmp_path):
+  encoder_dir, preprocess_dir = tiny_labse
+  out = str(tmp_path / "models" / "labse")
+  diffs = conversion.convert_saved_model(encoder_dir, out, preprocess_dir)
+  assert diffs["pooled_output"] <= 1e-5 and diffs["sequence_output"] <= 1e-5
+  _, config, variables, tokens = hub_format.load_encoder(encoder_dir)
+  assert EncoderConfig.load(os.path.join(out, "config.json")) == config
+  assert weights.load_config_and_vocab(out) == (config, tiny_vocab())
+  stored = weights.load_weights(out, config)
+  assert set(stored) == set(variables)
+  for name, variable in variables.items():
+    np.testing.assert_array_equal(stored[name], variable.numpy(), err_msg=name)
+  rows = np.array([7, 3, len(tokens) - 1, 3])
+  np.testing.assert_array_equal(weights.load_weights(out, config, word_rows=rows)[
+      "word_embeddings/embeddings"], variables["word_embeddings/embeddings"].numpy()[rows])
+  assert sorted(os.listdir(tmp_path / "models")) == ["labse"]  # No temporary left behind.
+
+
+@pytest.mark.skipif(not os.path.isdir(MODELGARDEN_TINY), reason="../shared not present")
+def test_convert_model_garden_export(tmp_path):
+  diffs = conversion.convert_saved_model(
+      os.path.join(MODELGARDEN_TINY, "encoder"), str(tmp_path / "labse"),
+      os.path.join(MODELGARDEN_TINY, "preprocess"))
+  assert max(diffs.values()) <= 1e-5
+
+
+def test_rerun_replaces_same_model_but_refuses_another(tiny_labse, tmp_path):
+  encoder_dir, _ = tiny_labse
+  out = str(tmp_path / "labse")
+  conversion.convert_saved_model(encoder_dir, out)
+  conversion.convert_saved_model(encoder_dir, out)  # A rerun on the same model is fine.
+  _, config, _, tokens = hub_format.load_encoder(encoder_dir)
+  other = str(tmp_path / "other")
+  hub_format.export_encoder(Encoder(config, seed=2), tokens, other)
+  before = open(os.path.join(out, "source.json")).read()
+  with pytest.raises(InputError, match="already holds a different model"):
+    conversion.convert_saved_model(other, out)
+  assert open(os.path.join(out, "source.json")).read() == before
+  conversion.convert_saved_model(other, out, overwrite=True)
+  assert open(os.path.join(out, "source.json")).read() != before
+
+
+def test_verification_failure_writes_nothing(tiny_labse, tmp_path):
+  encoder_dir, _ = tiny_labse
+  with pytest.raises(conversion.VerificationError):
+    conversion.convert_saved_model(encoder_dir, str(tmp_path / "labse"), tolerance=-1.0)
+  assert os.listdir(tmp_path) == []
+
+
+def test_cli_from_another_directory(tiny_labse, tmp_path):
+  encoder_dir, _ = tiny_labse
+  downloads = tmp_path / "downloads"
+  downloads.mkdir()
+  os.symlink(encoder_dir, downloads / "labse-2")
+  result = run_script("save_as_weight_from_saved_model.py", cwd=str(tmp_path))
+  assert result.returncode == 0, result.stderr
+  assert "max abs difference, pooled_output" in result.stdout
+  assert json.load(open(tmp_path / "models" / "labse" / "config.json"))["num_layers"] == 2
+
+
+@pytest.mark.parametrize("make_input,message", [
+    (lambda d: str(d / "nope"), "no such directory"),
+    (lambda d: (d / "empty").mkdir() or str(d / "empty"), "not a SavedModel"),
+])
+def test_cli_bad_input_one_line_error(tmp_path, make_input, message):
+  path = make_input(tmp_path)
+  result = run_script("save_as_weight_from_saved_model.py", f"--saved_model={path}",
+                      cwd=str(tmp_path))
+  assert result.returncode == 2
+  lines = result.stderr.strip().split("\n")
+  assert lines[-1].startswith(f"error: {path}: ") and message in lines[-1]
+  assert not any("Traceback" in l for l in lines)
+  assert not os.path.exists(tmp_path / "models")
