@@ -71,8 +71,7 @@ def convert_saved_model(saved_model_dir: str, output_dir: str,
   sentences = tf.constant(verification.VERIFICATION_SENTENCES)
   if preprocess_dir:
     _check_tokenization(preprocess_dir, preprocessor, sentences)
-  inputs = preprocessor.bert_pack_inputs([preprocessor.tokenize(sentences)],
-                                         tf.constant(hub_format.DEFAULT_SEQ_LENGTH))
+  inputs = verification.pack_to_longest(preprocessor, verification.VERIFICATION_SENTENCES)
   diffs = verification.compare_outputs(model(inputs, training=False), ours(inputs),
                                        inputs["input_mask"].numpy())
   for key, diff in diffs.items():

@@ -106,9 +106,7 @@ def verify_smaller_model(model_dir: str, config: EncoderConfig, original: Sequen
   if not kept:
     raise VerificationError("no verification sentence keeps its tokenization: cannot verify")
 
-  kept_batch = tf.constant(kept)
-  inputs = full.bert_pack_inputs([full.tokenize(kept_batch)],
-                                 tf.constant(hub_format.DEFAULT_SEQ_LENGTH))
+  inputs = verification.pack_to_longest(full, kept)
   used = np.unique(inputs["input_word_ids"].numpy())
   reference = Encoder(config.with_vocab_size(len(used)),
                       weights.load_weights(model_dir, config, word_rows=used))
@@ -119,7 +117,8 @@ def verify_smaller_model(model_dir: str, config: EncoderConfig, original: Sequen
   del reference
 
   smaller = hub_format.load_saved_model(paths.encoder)
-  actual = smaller(small_preprocess(kept_batch), training=False)["pooled_output"].numpy()
+  small_inputs = verification.pack_to_longest(small_preprocess, kept)
+  actual = smaller(small_inputs, training=False)["pooled_output"].numpy()
   return {"sentences": len(kept), "pruned_sentences": len(sentences) - len(kept),
           "pooled_output": verification.max_abs_diff(expected, actual)}
 

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Runs the whole smaller-LaBSE pipeline: download -> stage 1 -> 2 -> 3 -> 4.
+#
+#   ./run_pipeline.sh [--langs=en,fr,...] [--workdir=DIR]   real run (needs internet)
+#   ./run_pipeline.sh --demo [--workdir=DIR]                offline demo, random weights
+#
+# Artifacts go under the work directory (default: the current directory) in the
+# original layout: downloads/ data/ tokens_freqs/ selected_tokens/ models/ results/.
+# Rerunning skips each stage whose outputs are newer than its inputs.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+usage() { sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+
+demo=0
+langs="en,fr,es,de,zh,ar,zh_classical,it,ja,ko,nl,pl,pt,th,tr,ru"
+workdir=""
+for arg in "$@"; do
+  case "$arg" in
+    --demo) demo=1 ;;
+    --langs=*) langs="${arg#--langs=}" ;;
+    --workdir=*) workdir="${arg#--workdir=}" ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "error: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+if [ "$demo" = 1 ]; then
+  workdir="${workdir:-demo_workdir}"
+  langs="en,fr,de"  # The demo's corpora also hold Russian, which the smaller model drops.
+  corpus_langs="en,fr,de,ru"
+else
+  workdir="${workdir:-.}"
+  corpus_langs="$langs"
+fi
+
+PY="$("$root/tools/ensure_venv.sh" "$root/requirements.txt")"
+export SMALLER_LABSE_PYTHON="$PY"  # The download scripts check models with it.
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+mkdir -p "$workdir" && cd "$workdir"
+step() { printf '\n=== %s\n' "$*"; }
+# up_to_date OUTPUT INPUT...: OUTPUT exists and is newer than every INPUT.
+up_to_date() {
+  local out="$1"; shift
+  [ -e "$out" ] || return 1
+  for input in "$@"; do [ "$out" -nt "$input" ] || return 1; done
+}
+
+model_name="LaBSE_${langs//,/-}"
+tatoeba_langs="$("$PY" -c "
+import sys
+from smaller_labse import languages
+codes = [languages.ISO639_1_TO_3.get(c) for c in sys.argv[1].split(',')]
+print(','.join(dict.fromkeys(c for c in codes if c and c != 'eng' and c in languages.TATOEBA_LANGS)))
+" "$corpus_langs")"
+
+if [ "$demo" = 1 ]; then
+  step "demo inputs: a tiny random-weight model in LaBSE/2's format, small corpora (en fr de ru), parallel sentences"
+  if up_to_date downloads/labse-2/saved_model.pb "$root/smaller_labse/demo_data.py"; then
+    echo "up to date"
+  else
+    "$PY" -m smaller_labse.demo --workdir=.
+  fi
+  echo "NOTE: the demo's weights are random: its accuracies show the pipeline, not LaBSE's quality."
+else
+  step "downloads"
+  "$root/download_model.sh"
+  "$root/download_dataset.sh" --langs="$corpus_langs"
+  "$root/download_tatoeba_dataset.sh" --langs="$tatoeba_langs"
+fi
+
+step "stage 1: save_as_weight_from_saved_model.py"
+if up_to_date models/labse/source.json downloads/labse-2/saved_model.pb; then
+  echo "up to date"
+else
+  "$PY" "$root/save_as_weight_from_saved_model.py" --overwrite
+fi
+
+step "stage 2: select_vocab.py --langs=$corpus_langs"
+selections=()
+for lang in ${corpus_langs//,/ }; do selections+=("selected_tokens/selected_${lang}_tokens.txt"); done
+stale=0
+for lang in ${corpus_langs//,/ }; do
+  up_to_date "selected_tokens/selected_${lang}_tokens.txt" "data/$lang.txt" models/labse/source.json \
+    || stale=1
+done
+if [ "$stale" = 0 ]; then echo "up to date"; else "$PY" "$root/select_vocab.py" --langs="$corpus_langs"; fi
+
+step "stage 3: make_smaller_labse.py --langs=$langs"
+if up_to_date "models/$model_name/1/saved_model.pb" "${selections[@]}" models/labse/source.json; then
+  echo "up to date"
+else
+  "$PY" "$root/make_smaller_labse.py" --langs="$langs" --overwrite
+fi
+
+step "stage 4: evaluate_tatoeba.py --langs=$tatoeba_langs (original model as baseline)"
+"$PY" "$root/evaluate_tatoeba.py" --langs="$tatoeba_langs" \
+  --model="models/$model_name/1" --preprocess="models/${model_name}_preprocess/1" \
+  --name="$model_name" \
+  --baseline_model=downloads/labse-2 --baseline_preprocess=downloads/labse-2-preprocess \
+  --baseline_name=LaBSE --output=results/tatoeba.json
+
+step "summary"
+cat "models/$model_name/parameters.md"
+if [ "$demo" = 1 ]; then
+  echo "NOTE: demo weights are random: the accuracies above show the pipeline, not LaBSE's quality."
+fi

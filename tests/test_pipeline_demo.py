@@ -1,0 +1,65 @@
+"""The README's quick start: ./run_pipeline.sh --demo, and the README's usage snippet."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+DEFAULT_MODEL = "LaBSE_en-fr-es-de-zh-ar-zh_classical-it-ja-ko-nl-pl-pt-th-tr-ru"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("demo")
+  result = subprocess.run([os.path.join(ROOT, "run_pipeline.sh"), "--demo",
+                           f"--workdir={workdir}"], capture_output=True, text=True, timeout=900)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  return workdir, result.stdout
+
+
+def test_demo_runs_every_stage_and_keeps_embeddings(demo):
+  workdir, stdout = demo
+  for stage in ("stage 1", "stage 2", "stage 3", "stage 4"):
+    assert f"=== {stage}" in stdout
+  assert "demo weights are random" in stdout
+  assert re.search(r"\| LaBSE_en-fr-de \| [\d,]+ \(\d+M\) \| [\d,]+ \(\d+M\) \|", stdout)
+  assert "max abs difference, pooled_output" in stdout  # Stage 1's proof.
+  results = json.load(open(workdir / "results" / "tatoeba.json"))
+  identical = results["identical_embeddings"]
+  # French and German were kept: every sentence keeps its embedding. Russian was
+  # dropped: only the English sides do.
+  assert identical["fra"]["percent"] == 100.0 and identical["deu"]["percent"] == 100.0
+  assert identical["rus"]["percent"] < 100.0
+  assert {(r["model"], r["lang"], r["direction"]) for r in results["results"]} == {
+      (m, lang, d) for m in ("LaBSE", "LaBSE_en-fr-de") for lang in ("fra", "deu", "rus")
+      for d in ("en→xx", "xx→en")}
+
+
+def test_rerun_skips_finished_stages(demo):
+  workdir, _ = demo
+  result = subprocess.run([os.path.join(ROOT, "run_pipeline.sh"), "--demo",
+                           f"--workdir={workdir}"], capture_output=True, text=True, timeout=900)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.count("up to date") == 4  # Inputs and stages 1-3.
+
+
+def test_readme_snippet_runs_verbatim(demo):
+  workdir, _ = demo
+  readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+  section = readme.split("## Using the smaller model", 1)[1]
+  snippet = re.search(r"```python\n(.*?)```", section, re.S)[1]
+  assert f'model = "models/{DEFAULT_MODEL}"' in snippet
+  # The snippet names the default 16-language model; point that name at the demo's model.
+  for suffix in ("", "_preprocess"):
+    os.symlink(workdir / "models" / f"LaBSE_en-fr-de{suffix}",
+               workdir / "models" / f"{DEFAULT_MODEL}{suffix}")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  result = subprocess.run([sys.executable, "-c", snippet], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.startswith("(2, 32)")  # The demo model's hidden size.
