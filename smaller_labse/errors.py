@@ -25,4 +25,11 @@ def run_cli(main: Callable[[Sequence[str]], None]) -> None:
       print(f"error: {message}", file=sys.stderr, flush=True)
       sys.exit(2)
 
-  app.run(wrapped)
+  try:
+    app.run(wrapped)
+  except SystemExit as e:
+    # absl exits with status 1 after printing --help; asking for help is not an error.
+    if e.code == 1 and any(a in ("--help", "-h", "--helpshort", "--helpfull", "-?")
+                           for a in sys.argv[1:]):
+      sys.exit(0)
+    raise

@@ -24,7 +24,7 @@ from smaller_labse.errors import InputError
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.txt"
 WEIGHTS_DIR = "weights"
-_CHUNK_ROWS = 16384
+_CHUNK_ROWS = 4096  # 12 MB of LaBSE embedding rows.
 
 
 def weight_path(model_dir: str, name: str) -> str:

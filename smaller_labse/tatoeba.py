@@ -1,0 +1,704 @@
+"""Tatoeba bitext retrieval: data, fast exact embeddings, blockwise scoring, tables.
+
+The original method (`embed_original`) feeds each side of a pair through the
+preprocessor's root call (every batch padded to 128) in batches of 32 in file
+order, L2-normalises `default`/`pooled_output`, and takes the cosine nearest
+neighbour in both directions (first maximum on ties, as `tf.argmax`).
+
+`embed` computes the same embeddings (within 1e-5) much faster:
+- every distinct sentence of every requested language is encoded once;
+- sentences are sorted by token length and packed into batches of about
+  `max_batch_tokens` tokens, each padded only to its own longest sentence through
+  the preprocessor's `tokenize` and `bert_pack_inputs`;
+- a LaBSE/BERT encoder is run by `RebuiltEncoder`, a plain-TF graph over the
+  SavedModel's own variables with 2-D matmuls, a fused QKV projection, and a last
+  layer that only computes the [CLS] position (the only one `pooled_output` reads).
+  It is checked against the SavedModel's own output when loaded; any other encoder
+  of the API is called as a SavedModel.
+
+Shapes: B = batch, S = padded length, D = hidden size, N = heads, H = head size.
+"""
+
+import dataclasses
+import json
+import math
+import os
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the preprocessor's ops)
+from absl import logging
+from tqdm import tqdm
+
+from smaller_labse import atomic, languages
+from smaller_labse.config import infer_config
+from smaller_labse.encoder import WORD_EMBEDDINGS, weight_shapes
+from smaller_labse.errors import InputError
+from smaller_labse.hub_format import load_saved_model
+
+DEFAULT_DATA_DIR = "data/tatoeba/v1"
+DEFAULT_MAX_SEQ_LENGTH = 128
+DEFAULT_MAX_BATCH_TOKENS = 4096
+ORIGINAL_BATCH_SIZE = 32
+SCORINGS = ("cosine", "margin")
+MARGIN_K = 4  # LASER's xsim: ratio margin over the 4 nearest neighbours.
+# Two embeddings are "identical" across models when no coordinate differs by more than this.
+IDENTICAL_ATOL = 1e-6
+# The rebuilt encoder must reproduce the SavedModel's normalised embeddings this closely.
+REBUILT_ATOL = 1e-5
+DIRECTIONS = ("en→xx", "xx→en")
+_PROBE_SENTENCES = ["Hello world!", "Tatoeba est un site.", "这是一个句子。", "a"]
+
+
+# ----------------------------------------------------------------------------- data
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+  """One Tatoeba test set: line i of `xx` translates line i of `eng`."""
+  lang: str
+  eng: List[str]
+  xx: List[str]
+
+  def __len__(self) -> int:
+    return len(self.eng)
+
+
+def pair_paths(data_dir: str, lang: str) -> Tuple[str, str]:
+  """(English side, other side) of LASER's `tatoeba.{lang}-eng.{eng,lang}`."""
+  stem = os.path.join(data_dir, f"tatoeba.{lang}-eng")
+  return stem + ".eng", f"{stem}.{lang}"
+
+
+def read_lines(path: str) -> List[str]:
+  """Lines as tf.data.TextLineDataset reads them: split on '\\n', one trailing '\\r' dropped."""
+  try:
+    with open(path, "rb") as f:
+      data = f.read()
+  except FileNotFoundError:
+    raise InputError(f"{path}: file not found (run ./download_tatoeba_dataset.sh, "
+                     "or give --data_dir)") from None
+  except IsADirectoryError:
+    raise InputError(f"{path}: is a directory, expected a text file") from None
+  try:
+    text = data.decode("utf-8")
+  except UnicodeDecodeError as e:
+    raise InputError(f"{path}: not UTF-8 (byte {e.start})") from None
+  lines = text.split("\n")
+  if lines[-1] == "":
+    lines.pop()
+  return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def load_pair(data_dir: str, lang: str) -> Pair:
+  """Reads and checks one language's pair of files."""
+  eng_path, xx_path = pair_paths(data_dir, lang)
+  eng, xx = read_lines(eng_path), read_lines(xx_path)
+  if not eng:
+    raise InputError(f"{eng_path}: empty file")
+  if not xx:
+    raise InputError(f"{xx_path}: empty file")
+  if len(eng) != len(xx):
+    raise InputError(f"{xx_path} has {len(xx)} lines but {eng_path} has {len(eng)}: "
+                     "the two sides of a Tatoeba pair must be line-aligned")
+  return Pair(lang, eng, xx)
+
+
+def default_model_name(path: str) -> str:
+  """'models/LaBSE_en-fr/1' -> 'LaBSE_en-fr'; 'downloads/labse-2' -> 'labse-2'."""
+  parts = [p for p in os.path.normpath(os.path.abspath(path)).split(os.sep) if p]
+  while len(parts) > 1 and parts[-1].isdigit():  # TF Hub version directory
+    parts.pop()
+  return parts[-1] if parts else path
+
+
+# ----------------------------------------------------------------------------- models
+
+class RebuiltEncoder(tf.Module):
+  """LaBSE's BERT encoder over a SavedModel's own variables, tuned for `pooled_output`.
+
+  The same computation as the SavedModel (post-layer-norm BERT, tanh-GELU, tanh pooler
+  on the first token), laid out for throughput: activations are 2-D [B*S, D] so every
+  projection is one large matmul, Q/K/V are one [D, 3D] matmul, and the last layer
+  computes attention, feed-forward and norms for the [CLS] row only.
+  """
+
+  def __init__(self, variables: Mapping[str, tf.Variable], num_layers: int, num_heads: int,
+               layer_norm_epsilon: float = 1e-12):
+    super().__init__(name="rebuilt_encoder")
+    self._v = dict(variables)
+    self._num_layers = num_layers
+    self._num_heads = num_heads
+    self._hidden = int(variables[WORD_EMBEDDINGS].shape[1])
+    self._eps = layer_norm_epsilon
+    self._layers = [self._layer_weights(i) for i in range(num_layers)]
+
+  def _layer_weights(self, layer: int) -> Dict[str, tf.Tensor]:
+    d = self._hidden
+    def w(name: str) -> tf.Tensor:
+      return self._v[f"transformer/layer_{layer}/{name}"]
+    def proj(kind: str) -> Tuple[tf.Tensor, tf.Tensor]:
+      return (tf.reshape(w(f"self_attention/{kind}/kernel"), [d, d]),
+              tf.reshape(w(f"self_attention/{kind}/bias"), [d]))
+    (wq, bq), (wk, bk), (wv, bv) = proj("query"), proj("key"), proj("value")
+    return {
+        "qkv_kernel": tf.concat([wq, wk, wv], 1), "qkv_bias": tf.concat([bq, bk, bv], 0),
+        "q_kernel": wq, "q_bias": bq,
+        "kv_kernel": tf.concat([wk, wv], 1), "kv_bias": tf.concat([bk, bv], 0),
+        "out_kernel": tf.reshape(w("self_attention/attention_output/kernel"), [d, d]),
+        "out_bias": w("self_attention/attention_output/bias"),
+        "ln1_gamma": w("self_attention_layer_norm/gamma"),
+        "ln1_beta": w("self_attention_layer_norm/beta"),
+        "ffn_in_kernel": w("intermediate/kernel"), "ffn_in_bias": w("intermediate/bias"),
+        "ffn_out_kernel": w("output/kernel"), "ffn_out_bias": w("output/bias"),
+        "ln2_gamma": w("output_layer_norm/gamma"), "ln2_beta": w("output_layer_norm/beta"),
+    }
+
+  def _layer_norm(self, x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) -> tf.Tensor:
+    mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+    return tf.nn.batch_normalization(x, mean, variance, beta, gamma, self._eps)
+
+  def _heads(self, x: tf.Tensor, batch: tf.Tensor, parts: int) -> tf.Tensor:
+    """[B*S, parts*D] -> [parts, B, N, S, H]."""
+    n = self._num_heads
+    x = tf.reshape(x, [batch, -1, parts, n, self._hidden // n])
+    return tf.transpose(x, [2, 0, 3, 1, 4])
+
+  def _layer(self, x: tf.Tensor, attention_bias: tf.Tensor, batch: tf.Tensor,
+             w: Dict[str, tf.Tensor], cls_only: bool) -> tf.Tensor:
+    """x: [B*S, D] -> [B*S, D], or [B, D] (the [CLS] rows) when `cls_only`."""
+    scale = 1.0 / math.sqrt(self._hidden // self._num_heads)
+    if cls_only:
+      k, v = tf.unstack(self._heads(tf.nn.bias_add(tf.matmul(x, w["kv_kernel"]), w["kv_bias"]),
+                                    batch, 2))
+      x = tf.reshape(x, [batch, -1, self._hidden])[:, 0]
+      q = self._heads(tf.nn.bias_add(tf.matmul(x, w["q_kernel"]), w["q_bias"]), batch, 1)[0]
+    else:
+      q, k, v = tf.unstack(self._heads(
+          tf.nn.bias_add(tf.matmul(x, w["qkv_kernel"]), w["qkv_bias"]), batch, 3))
+    probs = tf.nn.softmax(tf.matmul(q * scale, k, transpose_b=True) + attention_bias, axis=-1)
+    context = tf.reshape(tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3]), [-1, self._hidden])
+    attended = tf.nn.bias_add(tf.matmul(context, w["out_kernel"]), w["out_bias"])
+    x = self._layer_norm(x + attended, w["ln1_gamma"], w["ln1_beta"])
+    hidden = tf.nn.gelu(tf.nn.bias_add(tf.matmul(x, w["ffn_in_kernel"]), w["ffn_in_bias"]),
+                        approximate=True)
+    out = tf.nn.bias_add(tf.matmul(hidden, w["ffn_out_kernel"]), w["ffn_out_bias"])
+    return self._layer_norm(x + out, w["ln2_gamma"], w["ln2_beta"])
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 3)
+  def pooled_output(self, word_ids: tf.Tensor, mask: tf.Tensor, type_ids: tf.Tensor
+                    ) -> tf.Tensor:
+    """word_ids, mask, type_ids: int32 [B, S] -> pooled_output float32 [B, D]."""
+    v = self._v
+    batch, seq_length = tf.shape(word_ids)[0], tf.shape(word_ids)[1]
+    x = (tf.gather(v[WORD_EMBEDDINGS], word_ids)
+         + v["position_embedding/embeddings"][tf.newaxis, :seq_length]
+         + tf.gather(v["type_embeddings/embeddings"], type_ids))
+    x = self._layer_norm(x, v["embeddings/layer_norm/gamma"], v["embeddings/layer_norm/beta"])
+    x = tf.reshape(x, [-1, self._hidden])
+    # Padding keys get a large negative score; exp() of it is exactly 0.
+    attention_bias = (1.0 - tf.cast(mask, tf.float32))[:, tf.newaxis, tf.newaxis, :] * -1e9
+    for i, w in enumerate(self._layers):
+      x = self._layer(x, attention_bias, batch, w, cls_only=i == self._num_layers - 1)
+    return tf.tanh(tf.nn.bias_add(tf.matmul(x, v["pooler_transform/kernel"]),
+                                  v["pooler_transform/bias"]))
+
+
+@dataclasses.dataclass
+class Model:
+  """A loaded encoder + preprocessor pair.
+
+  Attributes:
+    name: the label of its rows in the results.
+    encoder, preprocess: the SavedModels.
+    output_key: 'default' when the encoder returns it, else 'pooled_output' (as the original).
+    rebuilt: the fast graph, or None to call the SavedModel.
+  """
+  name: str
+  encoder: object
+  preprocess: object
+  output_key: str
+  rebuilt: Optional[RebuiltEncoder] = None
+
+  def __post_init__(self):
+    # Calling the restored functions eagerly re-optimises their graphs on every call
+    # (~0.25 s per batch); inside one traced function that happens once.
+    preprocess = self.preprocess
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def tokenize(sentences):
+      pieces = preprocess.tokenize(sentences)
+      pieces = pieces.merge_dims(-2, -1) if pieces.ragged_rank > 1 else pieces
+      return pieces.flat_values, pieces.row_lengths()
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32),
+                                  tf.TensorSpec([None], tf.int64), tf.TensorSpec([], tf.int32)])
+    def pack(values, row_lengths, seq_length):
+      ragged = tf.RaggedTensor.from_row_lengths(values, row_lengths)
+      return preprocess.bert_pack_inputs([ragged], seq_length=seq_length)
+
+    self._tokenize, self._pack = tokenize, pack
+
+  def tokenize(self, sentences: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
+    """The preprocessor's word pieces: (int32 [total pieces], int64 row lengths [B])."""
+    values, row_lengths = self._tokenize(tf.constant(list(sentences), tf.string))
+    return values.numpy().astype(np.int32), row_lengths.numpy().astype(np.int64)
+
+  def pooled(self, inputs: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    """The three int32 [B, S] inputs -> the un-normalised sentence embedding [B, D]."""
+    if self.rebuilt is not None:
+      return self.rebuilt.pooled_output(inputs["input_word_ids"], inputs["input_mask"],
+                                        inputs["input_type_ids"])
+    return self.encoder(dict(inputs), training=False)[self.output_key]
+
+  def pack(self, values: np.ndarray, row_lengths: np.ndarray, seq_length: int
+           ) -> Dict[str, tf.Tensor]:
+    """Word pieces (int32 [total], int64 [B]) -> '[CLS] pieces [SEP]' inputs, int32
+    [B, seq_length], truncated by the preprocessor's `bert_pack_inputs`."""
+    return self._pack(values, row_lengths, tf.constant(seq_length, tf.int32))
+
+
+def _check_preprocess(path: str, preprocess) -> None:
+  for attr in ("tokenize", "bert_pack_inputs"):
+    if not hasattr(preprocess, attr):
+      raise InputError(f"{path}: not a BERT text preprocessor (no .{attr}; expected LaBSE's "
+                       "preprocessor, e.g. downloads/labse-2-preprocess)")
+
+
+def _check_vocab_sizes(encoder_path: str, encoder, preprocess_path: str, preprocess) -> None:
+  """InputError when the preprocessor's vocab is not the encoder's (e.g. the smaller
+  encoder with the original preprocessor): its ids would index the wrong rows."""
+  rows = [v.shape[0] for v in getattr(encoder, "variables", [])
+          if v.name.split(":")[0] == WORD_EMBEDDINGS]
+  try:
+    vocab_size = int(preprocess.tokenize.get_special_tokens_dict()["vocab_size"])
+  except Exception:  # noqa: BLE001  (not every preprocessor exposes it)
+    return
+  if rows and rows[0] != vocab_size:
+    raise InputError(f"{preprocess_path}: its vocab has {vocab_size} tokens but {encoder_path} "
+                     f"has {rows[0]} word embeddings; give the encoder's own preprocessor")
+
+
+def _probe(name: str, encoder_path: str, encoder, preprocess) -> Tuple[Dict[str, tf.Tensor], str]:
+  """Runs the encoder once; returns (probe inputs, output key) or raises InputError."""
+  try:
+    inputs = preprocess(tf.constant(_PROBE_SENTENCES))
+  except Exception as e:  # noqa: BLE001  (any failure means "not this API")
+    raise InputError(f"preprocessor of {name}: cannot preprocess strings "
+                     f"({type(e).__name__}: {str(e).strip().splitlines()[0][:150]})") from None
+  try:
+    outputs = encoder(dict(inputs), training=False)
+  except Exception as e:  # noqa: BLE001
+    raise InputError(f"{encoder_path}: not a text encoder of TF Hub's Transformer-encoder API "
+                     f"({type(e).__name__}: {str(e).strip().splitlines()[0][:150]})") from None
+  if not isinstance(outputs, Mapping):
+    raise InputError(f"{encoder_path}: not a text encoder of TF Hub's Transformer-encoder API "
+                     "(its call does not return a dict)")
+  key = "default" if "default" in outputs else "pooled_output"
+  if key not in outputs:
+    raise InputError(f"{encoder_path}: the encoder returns neither 'default' nor "
+                     f"'pooled_output' (it returns {sorted(outputs)})")
+  return inputs, key
+
+
+def _rebuild(encoder_path: str, encoder, inputs: Mapping[str, tf.Tensor],
+             expected: np.ndarray) -> Optional[RebuiltEncoder]:
+  """A RebuiltEncoder over `encoder`'s variables when it is a LaBSE/BERT encoder that the
+  rebuilt graph reproduces (normalised embeddings within REBUILT_ATOL), else None."""
+  variables = {v.name.split(":")[0]: v for v in getattr(encoder, "variables", [])
+               if v.dtype == tf.float32}
+  try:
+    config = infer_config({k: v.shape.as_list() for k, v in variables.items()})
+  except InputError:
+    return None
+  if any(name not in variables or tuple(variables[name].shape) != shape
+         for name, shape in weight_shapes(config).items()):
+    return None
+  rebuilt = RebuiltEncoder(variables, config.num_layers, config.num_heads,
+                           config.layer_norm_epsilon)
+  got = normalize(rebuilt.pooled_output(inputs["input_word_ids"], inputs["input_mask"],
+                                        inputs["input_type_ids"]))
+  diff = float(np.max(np.abs(got - expected)))
+  if diff > REBUILT_ATOL:
+    logging.warning("%s: the rebuilt encoder differs from the SavedModel by %.2g; "
+                    "calling the SavedModel instead (slower)", encoder_path, diff)
+    return None
+  return rebuilt
+
+
+def load_model(encoder_path: str, preprocess_path: str, name: Optional[str] = None,
+               engine: str = "auto") -> Model:
+  """Loads and checks an encoder/preprocessor pair.
+
+  Args:
+    engine: 'auto' (the rebuilt graph when it applies), 'savedmodel' (always call the
+      SavedModel), or 'rebuilt' (fail unless the rebuilt graph applies).
+
+  Raises:
+    InputError: a path is not a SavedModel, the preprocessor lacks tokenize /
+      bert_pack_inputs, or the encoder does not implement the API.
+  """
+  name = name or default_model_name(encoder_path)
+  encoder = load_saved_model(encoder_path)
+  preprocess = load_saved_model(preprocess_path)
+  _check_preprocess(preprocess_path, preprocess)
+  _check_vocab_sizes(encoder_path, encoder, preprocess_path, preprocess)
+  inputs, key = _probe(name, encoder_path, encoder, preprocess)
+  model = Model(name, encoder, preprocess, key)
+  if engine != "savedmodel":
+    model.rebuilt = _rebuild(encoder_path, encoder, inputs,
+                             normalize(encoder(dict(inputs), training=False)[key]))
+    if model.rebuilt is None and engine == "rebuilt":
+      raise InputError(f"{encoder_path}: not a LaBSE/BERT encoder the rebuilt graph reproduces")
+  logging.info("%s: %s (%s), %s", name, encoder_path, key,
+               "rebuilt graph" if model.rebuilt is not None else "SavedModel call")
+  return model
+
+
+# ----------------------------------------------------------------------------- embeddings
+
+def normalize(x: tf.Tensor) -> np.ndarray:
+  """[B, D] -> L2-normalised float32 numpy [B, D], with the original's op."""
+  return tf.nn.l2_normalize(x, axis=-1).numpy()
+
+
+def embed_original(model: Model, sentences: Sequence[str],
+                   batch_size: int = ORIGINAL_BATCH_SIZE) -> np.ndarray:
+  """The original method: root preprocessor call (pads to its own 128), file order.
+
+  Returns:
+    float32 [len(sentences), D], L2-normalised.
+  """
+  chunks = []
+  for start in tqdm(range(0, len(sentences), batch_size), desc=f"{model.name} (original)",
+                    unit="batch", leave=False, disable=len(sentences) <= batch_size):
+    inputs = model.preprocess(tf.constant(list(sentences[start:start + batch_size])))
+    chunks.append(normalize(model.encoder(dict(inputs), training=False)[model.output_key]))
+  return np.concatenate(chunks, axis=0)
+
+
+def tokenize(model: Model, sentences: Sequence[str], chunk: int = 1024
+             ) -> Tuple[np.ndarray, np.ndarray]:
+  """Word pieces of each sentence, with the preprocessor's own `tokenize`.
+
+  Returns:
+    (values int32 [total pieces], row_lengths int64 [len(sentences)]).
+  """
+  values, lengths = [np.zeros([0], np.int32)], [np.zeros([0], np.int64)]
+  for start in range(0, len(sentences), chunk):
+    chunk_values, chunk_lengths = model.tokenize(sentences[start:start + chunk])
+    values.append(chunk_values)
+    lengths.append(chunk_lengths)
+  return np.concatenate(values), np.concatenate(lengths)
+
+
+def plan_batches(lengths: np.ndarray, max_batch_tokens: int) -> List[np.ndarray]:
+  """Groups sentences of similar length.
+
+  Args:
+    lengths: int [n], packed lengths (tokens + [CLS] + [SEP], truncated).
+    max_batch_tokens: bound on batch size x padded length (a longer sentence gets a
+      batch of its own).
+
+  Returns:
+    Index arrays, in increasing length; together they hold each index once.
+  """
+  order = np.argsort(lengths, kind="stable")
+  batches, start = [], 0
+  while start < len(order):
+    end = start + 1
+    while end < len(order) and (end - start + 1) * lengths[order[end]] <= max_batch_tokens:
+      end += 1
+    batches.append(order[start:end])
+    start = end
+  return batches
+
+
+@dataclasses.dataclass
+class EmbedStats:
+  """What `embed` computed: sentences encoded, real and padded token positions."""
+  sentences: int = 0
+  real_tokens: int = 0
+  padded_tokens: int = 0
+  batches: int = 0
+
+
+def embed(model: Model, sentences: Sequence[str], max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
+          max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+          stats: Optional[EmbedStats] = None) -> np.ndarray:
+  """The original method's embeddings (within 1e-5), sorted, packed and deduplicated.
+
+  Args:
+    sentences: any strings; repeats are encoded once and get the same embedding.
+    max_seq_length: the truncation length, [CLS] and [SEP] included (128 as the original).
+    max_batch_tokens: padded tokens per batch.
+    stats: filled in when given.
+
+  Returns:
+    float32 [len(sentences), D], L2-normalised.
+  """
+  if max_seq_length < 3:
+    raise InputError(f"--max_seq_length={max_seq_length}: must be at least 3")
+  unique, inverse = np.unique(np.asarray(sentences, dtype=object), return_inverse=True)
+  values, lengths = tokenize(model, list(unique))
+  starts = np.concatenate([[0], np.cumsum(lengths)])
+  packed_lengths = np.minimum(lengths, max_seq_length - 2) + 2
+  out = None
+  for batch in tqdm(plan_batches(packed_lengths, max_batch_tokens), desc=model.name,
+                    unit="batch", leave=False):
+    rows = [values[starts[i]:starts[i + 1]] for i in batch]
+    seq_length = int(packed_lengths[batch].max())
+    inputs = model.pack(np.concatenate(rows), lengths[batch], seq_length)
+    embeddings = normalize(model.pooled(inputs))
+    if out is None:
+      out = np.zeros([len(unique), embeddings.shape[1]], np.float32)
+    out[batch] = embeddings
+    if stats is not None:
+      stats.sentences += len(batch)
+      stats.real_tokens += int(packed_lengths[batch].sum())
+      stats.padded_tokens += len(batch) * seq_length
+      stats.batches += 1
+  return out[inverse.reshape(-1)]
+
+
+# ----------------------------------------------------------------------------- scoring
+
+def _merge_top_k(best_sims: np.ndarray, best_ids: np.ndarray, sims: np.ndarray, ids: np.ndarray,
+                 k: int) -> Tuple[np.ndarray, np.ndarray]:
+  """Merges two per-row top-k lists; on ties the earlier list (lower index) wins."""
+  all_sims = np.concatenate([best_sims, sims], axis=1)
+  all_ids = np.concatenate([best_ids, ids], axis=1)
+  order = np.argsort(-all_sims, axis=1, kind="stable")[:, :k]
+  return np.take_along_axis(all_sims, order, 1), np.take_along_axis(all_ids, order, 1)
+
+
+def nearest_neighbours(queries: np.ndarray, candidates: np.ndarray, k: int = 1,
+                       block_size: int = 4096
+                       ) -> Tuple[Tuple[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]:
+  """Top-k cosine neighbours in both directions, computed block by block.
+
+  Memory stays at one [block_size, block_size] similarity block. Ties go to the lower
+  index, as tf.argmax does; with at most `block_size` rows and columns the block is the
+  original's tf.tensordot of the whole matrices.
+
+  Args:
+    queries: float32 [n, D], candidates: float32 [m, D], both L2-normalised.
+
+  Returns:
+    ((sims [n, k], ids [n, k]) of each query among the candidates,
+     (sims [m, k], ids [m, k]) of each candidate among the queries), best first
+     (k is capped at m and n).
+  """
+  n, m = len(queries), len(candidates)
+  k_row, k_col = min(k, m), min(k, n)
+  row_sims, row_ids = np.full([n, k_row], -np.inf, np.float32), np.zeros([n, k_row], np.int64)
+  col_sims, col_ids = np.full([m, k_col], -np.inf, np.float32), np.zeros([m, k_col], np.int64)
+  for r in range(0, n, block_size):
+    rs = slice(r, min(r + block_size, n))
+    for c in range(0, m, block_size):
+      cs = slice(c, min(c + block_size, m))
+      sims = tf.tensordot(queries[rs], candidates[cs], axes=[[1], [1]])
+      top = tf.math.top_k(sims, k=min(k_row, cs.stop - c))
+      row_sims[rs], row_ids[rs] = _merge_top_k(row_sims[rs], row_ids[rs], top.values.numpy(),
+                                               top.indices.numpy() + c, k_row)
+      top = tf.math.top_k(tf.transpose(sims), k=min(k_col, rs.stop - r))
+      col_sims[cs], col_ids[cs] = _merge_top_k(col_sims[cs], col_ids[cs], top.values.numpy(),
+                                               top.indices.numpy() + r, k_col)
+  return (row_sims, row_ids), (col_sims, col_ids)
+
+
+def _margin_pick(sims: np.ndarray, ids: np.ndarray, own_mean: np.ndarray,
+                 other_mean: np.ndarray) -> np.ndarray:
+  """LASER's ratio margin: among the k cosine candidates, the best cos / mean of k-NN means."""
+  scores = sims / ((own_mean[:, np.newaxis] + other_mean[ids]) / 2)
+  return ids[np.arange(len(ids)), np.argmax(scores, axis=1)]
+
+
+def retrieval_correct(eng: np.ndarray, xx: np.ndarray, scoring: str = "cosine",
+                      block_size: int = 4096) -> Tuple[int, int]:
+  """Correct nearest neighbours (line i should retrieve line i).
+
+  Args:
+    eng, xx: float32 [n, D], L2-normalised, line-aligned.
+    scoring: 'cosine' (the original), or 'margin' (LASER's xsim ratio margin, k=4).
+
+  Returns:
+    (correct en→xx, correct xx→en).
+  """
+  if scoring not in SCORINGS:
+    raise InputError(f"unknown scoring {scoring!r} (known: {', '.join(SCORINGS)})")
+  k = 1 if scoring == "cosine" else MARGIN_K
+  (e2x_sims, e2x_ids), (x2e_sims, x2e_ids) = nearest_neighbours(eng, xx, k, block_size)
+  if scoring == "cosine":
+    e2x, x2e = e2x_ids[:, 0], x2e_ids[:, 0]
+  else:
+    e2x_mean, x2e_mean = e2x_sims.mean(axis=1), x2e_sims.mean(axis=1)
+    e2x = _margin_pick(e2x_sims, e2x_ids, e2x_mean, x2e_mean)
+    x2e = _margin_pick(x2e_sims, x2e_ids, x2e_mean, e2x_mean)
+  answer = np.arange(len(eng))
+  return int(np.sum(e2x == answer)), int(np.sum(x2e == answer[:len(xx)]))
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+  """One cell of the table: `correct` of `n` pairs for `model`, `lang`, `direction`."""
+  model: str
+  lang: str
+  direction: str
+  correct: int
+  n: int
+
+  @property
+  def accuracy(self) -> float:
+    return 100.0 * self.correct / self.n
+
+
+def embed_pairs(model: Model, pairs: Sequence[Pair], max_seq_length: int,
+                max_batch_tokens: int, stats: Optional[EmbedStats] = None
+                ) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+  """Embeds every sentence of every pair in one sorted pass: lang -> (eng [n, D], xx [n, D])."""
+  sentences = [s for pair in pairs for s in pair.eng + pair.xx]
+  embeddings = embed(model, sentences, max_seq_length, max_batch_tokens, stats)
+  out, start = {}, 0
+  for pair in pairs:
+    n = len(pair)
+    out[pair.lang] = (embeddings[start:start + n], embeddings[start + n:start + 2 * n])
+    start += 2 * n
+  return out
+
+
+def score_pairs(model_name: str, embeddings: Mapping[str, Tuple[np.ndarray, np.ndarray]],
+                scoring: str) -> List[Result]:
+  """Both directions of every language, in `embeddings`' order."""
+  results = []
+  for lang, (eng, xx) in embeddings.items():
+    e2x, x2e = retrieval_correct(eng, xx, scoring)
+    results.append(Result(model_name, lang, DIRECTIONS[0], e2x, len(eng)))
+    results.append(Result(model_name, lang, DIRECTIONS[1], x2e, len(eng)))
+  return results
+
+
+def identical_share(a: Mapping[str, Tuple[np.ndarray, np.ndarray]],
+                    b: Mapping[str, Tuple[np.ndarray, np.ndarray]],
+                    atol: float = IDENTICAL_ATOL) -> Dict[str, Dict[str, float]]:
+  """Per language, the sentences (both sides) whose embeddings agree within `atol`.
+
+  Returns:
+    lang -> {'identical': count, 'sentences': count, 'percent': share in %}.
+  """
+  out = {}
+  for lang in a:
+    ea, eb = np.concatenate(a[lang]), np.concatenate(b[lang])
+    same = 0
+    if ea.shape == eb.shape:
+      same = int(np.sum(np.max(np.abs(ea - eb), axis=1) <= atol))
+    out[lang] = {"identical": same, "sentences": len(ea),
+                 "percent": round(100.0 * same / len(ea), 2)}
+  return out
+
+
+# ----------------------------------------------------------------------------- output
+
+def _fmt(value: float) -> str:
+  return f"{value:.2f}"
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+  """A Markdown table, columns padded like the README's (first left, others right)."""
+  widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+  def line(cells: Sequence[str]) -> str:
+    padded = [cells[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(cells[1:], widths[1:])]
+    return "| " + " | ".join(padded) + " |"
+  rule = "| " + " | ".join(["-" * widths[0]] + ["-" * (w - 1) + ":" for w in widths[1:]]) + " |"
+  return "\n".join([line(header), rule, *[line(r) for r in rows]]) + "\n"
+
+
+def results_table(results: Sequence[Result]) -> str:
+  """The README's table: rows '{name}(en→xx)' / '{name}(xx→en)', a column per language, avg."""
+  langs = list(dict.fromkeys(r.lang for r in results))
+  header = ["Model"] + [languages.short_code(lang) for lang in langs] + ["avg"]
+  rows = []
+  for model in dict.fromkeys(r.model for r in results):
+    for direction in DIRECTIONS:
+      cells = {r.lang: r.accuracy for r in results if r.model == model and r.direction == direction}
+      values = [cells[lang] for lang in langs]
+      rows.append([f"{model}({direction})"] + [_fmt(v) for v in values]
+                  + [_fmt(sum(values) / len(values))])
+  return _markdown_table(header, rows)
+
+
+def identical_table(identical: Mapping[str, Mapping[str, float]], model: str,
+                    baseline: str) -> str:
+  """One row: % of sentences with identical embeddings per language, and overall."""
+  langs = list(identical)
+  same = sum(identical[lang]["identical"] for lang in langs)
+  total = sum(identical[lang]["sentences"] for lang in langs)
+  header = ["Identical embeddings (%)"] + [languages.short_code(lang) for lang in langs] + ["all"]
+  row = [f"{model} vs {baseline}"] + [_fmt(identical[lang]["percent"]) for lang in langs]
+  return _markdown_table(header, [row + [_fmt(100.0 * same / total)]])
+
+
+def to_json(results: Sequence[Result], identical: Mapping[str, Mapping[str, float]]) -> str:
+  """The --output file: byte-identical for identical inputs (fixed key order and rounding)."""
+  payload = {
+      "results": [{"model": r.model, "lang": r.lang, "direction": r.direction,
+                   "accuracy": round(r.accuracy, 4), "n": r.n} for r in results],
+      "identical_embeddings": {lang: dict(v) for lang, v in identical.items()},
+  }
+  return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+
+
+def markdown_report(results: Sequence[Result], identical: Mapping[str, Mapping[str, float]],
+                    scoring: str, names: Sequence[str]) -> str:
+  """The Markdown written beside the JSON: the results table and the identical-embeddings one."""
+  text = (f"### Tatoeba\n\n{results_table(results)}\n"
+          f"- *Accuracy(%) of {scoring} nearest-neighbour retrieval on the Tatoeba test sets.*\n")
+  if identical:
+    text += (f"\n{identical_table(identical, names[1], names[0])}\n"
+             f"- *Sentences (both sides) whose embeddings agree within {IDENTICAL_ATOL:g}.*\n")
+  return text
+
+
+def write_outputs(path: str, results: Sequence[Result],
+                  identical: Mapping[str, Mapping[str, float]], scoring: str,
+                  names: Sequence[str]) -> str:
+  """Writes PATH.json and PATH.md atomically; returns the Markdown path."""
+  stem, ext = os.path.splitext(path)
+  if ext != ".json":
+    raise InputError(f"--output={path}: expected a path ending in .json")
+  markdown_path = stem + ".md"
+  atomic.write_text(path, to_json(results, identical))
+  atomic.write_text(markdown_path, markdown_report(results, identical, scoring, names))
+  return markdown_path
+
+
+def evaluate(models: Sequence[Model], pairs: Sequence[Pair], scoring: str = "cosine",
+             max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
+             max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS, method: str = "fast"
+             ) -> Tuple[List[Result], Dict[str, Dict[str, float]]]:
+  """Evaluates each model on every pair (one encoding pass per model).
+
+  Args:
+    method: 'fast' (`embed`), or 'original' (`embed_original`: each side in batches of
+      32 padded to the preprocessor's own length; `max_seq_length` must be 128).
+
+  Returns:
+    (results of every model in order, identical-embedding shares of models[1] vs
+     models[0] when there are two models, else {}).
+  """
+  if method == "original" and max_seq_length != DEFAULT_MAX_SEQ_LENGTH:
+    raise InputError(f"--max_seq_length={max_seq_length}: the original method always uses "
+                     f"the preprocessor's {DEFAULT_MAX_SEQ_LENGTH}")
+  embeddings, results = [], []
+  for model in models:
+    if method == "original":
+      embedded = {p.lang: (embed_original(model, p.eng), embed_original(model, p.xx))
+                  for p in tqdm(pairs, desc=model.name, unit="lang")}
+    else:
+      embedded = embed_pairs(model, pairs, max_seq_length, max_batch_tokens)
+    embeddings.append(embedded)
+    results.extend(score_pairs(model.name, embedded, scoring))
+  identical = identical_share(embeddings[0], embeddings[1]) if len(models) == 2 else {}
+  return results, identical

@@ -1,0 +1,345 @@
+"""Stage 4 library: exact-to-the-original fast embeddings, blockwise scoring, tables, bad input."""
+
+import atexit
+import functools
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import MODELGARDEN_TINY, SHARED, tiny_vocab
+from smaller_labse import hub_format, tatoeba
+from smaller_labse.config import EncoderConfig
+from smaller_labse.encoder import WORD_EMBEDDINGS, Encoder, random_weights
+from smaller_labse.errors import InputError
+
+CYRILLIC_WORDS = ["сегодня", "хорошая", "погода"]
+
+
+def smaller_vocab(tokens):
+  """The tiny vocab without Cyrillic and '\\u3000': Russian sentences get [UNK]s."""
+  return [t for t in tokens
+          if not any("\u0400" <= c <= "\u04ff" for c in t) and "\u3000" not in t]
+
+
+def write_model(tokens, root, name, weights):
+  """Exports an encoder (hidden 32, 2 layers) + preprocessor in stage 3's layout,
+  root/{name}/1 and root/{name}_preprocess/1; returns (encoder, preprocess)."""
+  config = EncoderConfig(vocab_size=len(tokens), hidden_size=32, num_layers=2, num_heads=4,
+                         intermediate_size=64)
+  encoder_dir = os.path.join(root, name, "1")
+  preprocess_dir = os.path.join(root, f"{name}_preprocess", "1")
+  hub_format.export_encoder(Encoder(config, weights=weights), tokens, encoder_dir)
+  hub_format.export_preprocessor(tokens, preprocess_dir)
+  return encoder_dir, preprocess_dir
+
+
+def build_models(root):
+  """A tiny 'original' and a 'smaller' model whose embedding rows are gathered from it.
+
+  Weights are 5x BERT's init so that random sentences get well-separated embeddings.
+  Returns {'original': (encoder, preprocess), 'smaller': (encoder, preprocess)}.
+  """
+  tokens = tiny_vocab()
+  config = EncoderConfig(vocab_size=len(tokens), hidden_size=32, num_layers=2, num_heads=4,
+                         intermediate_size=64)
+  weights = {k: (v * 5 if not k.endswith(("gamma", "beta")) else v)
+             for k, v in random_weights(config, seed=3).items()}
+  kept = smaller_vocab(tokens)
+  small_weights = dict(weights)
+  small_weights[WORD_EMBEDDINGS] = weights[WORD_EMBEDDINGS][[tokens.index(t) for t in kept]]
+  return {"original": write_model(tokens, root, "original", weights),
+          "smaller": write_model(kept, root, "smaller", small_weights)}
+
+
+def make_sentences(rng, words, n, long_every=0):
+  """n sentences of random words and punctuation, with repeats and over-long lines."""
+  sentences = []
+  for i in range(n):
+    if long_every and i % long_every == long_every - 1:
+      count = 150  # longer than 128 tokens: truncated
+    else:
+      count = int(rng.integers(1, 9))
+    sentence = " ".join(rng.choice(words, count)) + str(rng.choice([".", "!", "?", "\u202f?"]))
+    sentences.append(sentence)
+  sentences[n // 2] = sentences[1]  # an exact duplicate: ties go to the first
+  return sentences
+
+
+def write_tatoeba(data_dir, langs=("fra", "rus"), n=40, seed=0):
+  """LASER-layout pairs of random sentences (the two sides are unrelated; that's fine)."""
+  rng = np.random.default_rng(seed)
+  words = {"eng": ["the", "weather", "is", "nice", "today", "where", "station"],
+           "fra": ["il", "fait", "beau", "aujourd", "est", "la", "gare", "où"],
+           "rus": CYRILLIC_WORDS}
+  os.makedirs(data_dir, exist_ok=True)
+  for lang in langs:
+    for side in ("eng", lang):
+      lines = make_sentences(rng, words.get(side, words["fra"]), n, long_every=17)
+      with open(os.path.join(data_dir, f"tatoeba.{lang}-eng.{side}"), "w",
+                encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+  return data_dir
+
+
+@functools.lru_cache(maxsize=None)
+def shared_models():
+  """build_models() once per test session (test_tatoeba_cli.py uses them too)."""
+  root = tempfile.mkdtemp(prefix="tatoeba_models_")
+  atexit.register(shutil.rmtree, root, ignore_errors=True)
+  return build_models(root)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+  root = str(tmp_path_factory.mktemp("tatoeba"))
+  paths = shared_models()
+  data_dir = write_tatoeba(os.path.join(root, "data"))
+  models = {name: tatoeba.load_model(*p, name=name) for name, p in paths.items()}
+  pairs = [tatoeba.load_pair(data_dir, lang) for lang in ("fra", "rus")]
+  return {"paths": paths, "models": models, "pairs": pairs, "data_dir": data_dir}
+
+
+# ----------------------------------------------------------------------------- exactness
+
+def test_fast_equals_original_method(setup):
+  """Same accuracies to the last pair and embeddings within 1e-5, for both models."""
+  for model in setup["models"].values():
+    assert model.rebuilt is not None
+    original = tatoeba.evaluate([model], setup["pairs"], method="original")
+    fast = tatoeba.evaluate([model], setup["pairs"], max_batch_tokens=256)
+    assert fast == original
+    by_lang = tatoeba.embed_pairs(model, setup["pairs"], 128, 256)
+    for pair in setup["pairs"]:
+      for side, emb in zip((pair.eng, pair.xx), by_lang[pair.lang]):
+        np.testing.assert_allclose(emb, tatoeba.embed_original(model, side), atol=1e-5, rtol=0)
+  # The data exercises truncation and repeated lines.
+  assert any(len(s.split()) > 128 for s in setup["pairs"][0].eng)
+
+
+def test_savedmodel_engine_equals_rebuilt(setup):
+  paths = setup["paths"]["original"]
+  slow = tatoeba.load_model(*paths, engine="savedmodel")
+  assert slow.rebuilt is None
+  sentences = setup["pairs"][0].eng
+  np.testing.assert_allclose(tatoeba.embed(slow, sentences),
+                             tatoeba.embed(setup["models"]["original"], sentences),
+                             atol=1e-5, rtol=0)
+
+
+def test_repeated_sentences_get_identical_embeddings(setup):
+  sentences = setup["pairs"][0].eng
+  embeddings = tatoeba.embed(setup["models"]["original"], sentences, max_batch_tokens=64)
+  np.testing.assert_array_equal(embeddings[1], embeddings[len(sentences) // 2])
+
+
+def test_max_seq_length_truncates(setup):
+  model = setup["models"]["original"]
+  long = setup["pairs"][0].eng[16]
+  full = tatoeba.embed(model, [long, long + " the the"], max_seq_length=128)
+  np.testing.assert_array_equal(full[0], full[1])  # both cut at 126 word pieces
+  short = tatoeba.embed(model, [long], max_seq_length=8)
+  assert np.max(np.abs(short[0] - full[0])) > 1e-3
+  inputs = model.preprocess(tf.constant([" ".join(long.split()[:6])]))
+  np.testing.assert_allclose(short[0], tatoeba.normalize(model.pooled(
+      {k: v[:, :8] for k, v in inputs.items()}))[0], atol=1e-5, rtol=0)
+
+
+@pytest.mark.skipif(not os.path.isdir(MODELGARDEN_TINY), reason="../shared not present")
+def test_modelgarden_fixture_fast_equals_original():
+  """TF Model Garden's own export of LaBSE/2's format, on real Tatoeba sentences."""
+  model = tatoeba.load_model(os.path.join(MODELGARDEN_TINY, "encoder"),
+                             os.path.join(MODELGARDEN_TINY, "preprocess"))
+  assert model.rebuilt is not None
+  data_dir = os.path.join(SHARED, "data", "tatoeba_dev")
+  pairs = [tatoeba.load_pair(data_dir, lang) for lang in ("fra", "cmn")]
+  pairs = [tatoeba.Pair(p.lang, p.eng[:192], p.xx[:192]) for p in pairs]
+  assert (tatoeba.evaluate([model], pairs) == tatoeba.evaluate([model], pairs, method="original"))
+  fast = tatoeba.embed(model, pairs[1].xx)
+  np.testing.assert_allclose(fast, tatoeba.embed_original(model, pairs[1].xx), atol=1e-5, rtol=0)
+
+
+# ----------------------------------------------------------------------------- batching
+
+def test_plan_batches_sorted_within_budget():
+  lengths = np.array([5, 3, 130, 3, 7, 5, 2, 9, 3])
+  batches = tatoeba.plan_batches(lengths, 12)
+  flat = np.concatenate(batches)
+  assert sorted(flat.tolist()) == list(range(len(lengths)))
+  assert np.all(np.diff(lengths[flat]) >= 0)
+  for batch in batches:
+    assert len(batch) == 1 or len(batch) * lengths[batch].max() <= 12
+  assert [len(b) for b in batches] == [4, 2, 1, 1, 1]  # 2,3,3,3 | 5,5 | 7 | 9 | 130
+
+
+# ----------------------------------------------------------------------------- scoring
+
+def _unit(rng, n, d=8):
+  x = rng.normal(size=[n, d]).astype(np.float32)
+  return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_blockwise_argmax_equals_tf_argmax_with_ties():
+  rng = np.random.default_rng(0)
+  eng, xx = _unit(rng, 23), _unit(rng, 23)
+  xx[7] = xx[3]  # tie between candidates 3 and 7: argmax takes 3
+  eng[12] = eng[5]
+  sims = tf.tensordot(eng, xx, axes=[[1], [1]])
+  for block in (4, 5, 23, 4096):
+    (_, rows), (_, cols) = tatoeba.nearest_neighbours(eng, xx, 1, block_size=block)
+    np.testing.assert_array_equal(rows[:, 0], tf.argmax(sims, axis=-1).numpy())
+    np.testing.assert_array_equal(cols[:, 0], tf.argmax(tf.transpose(sims), axis=-1).numpy())
+  assert 7 not in rows[:, 0] and 12 not in cols[:, 0]
+
+
+def test_blockwise_top_k():
+  rng = np.random.default_rng(1)
+  a, b = _unit(rng, 17), _unit(rng, 11)
+  sims = a @ b.T
+  (row_sims, row_ids), (col_sims, col_ids) = tatoeba.nearest_neighbours(a, b, 4, block_size=3)
+  np.testing.assert_array_equal(row_ids, np.argsort(-sims, axis=1, kind="stable")[:, :4])
+  np.testing.assert_array_equal(col_ids, np.argsort(-sims.T, axis=1, kind="stable")[:, :4])
+  np.testing.assert_allclose(row_sims, np.sort(sims, axis=1)[:, ::-1][:, :4], atol=1e-6)
+  np.testing.assert_allclose(col_sims, np.sort(sims.T, axis=1)[:, ::-1][:, :4], atol=1e-6)
+
+
+def _xsim_margin(x, y, k=4):
+  """LASER's xsim (ratio margin) written out directly: x -> y nearest neighbours."""
+  sims = x @ y.T
+  x2y_ind = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+  x2y_mean = np.sort(sims, axis=1)[:, ::-1][:, :k].mean(axis=1)
+  y2x_mean = np.sort(sims.T, axis=1)[:, ::-1][:, :k].mean(axis=1)
+  best = []
+  for i in range(len(x)):
+    scores = [sims[i, j] / ((x2y_mean[i] + y2x_mean[j]) / 2) for j in x2y_ind[i]]
+    best.append(x2y_ind[i][int(np.argmax(scores))])
+  return np.array(best)
+
+
+def test_margin_scoring_matches_xsim():
+  rng = np.random.default_rng(2)
+  eng = _unit(rng, 30, 4)
+  xx = eng + rng.normal(scale=0.5, size=eng.shape).astype(np.float32)
+  xx /= np.linalg.norm(xx, axis=1, keepdims=True)
+  correct = tatoeba.retrieval_correct(eng, xx, "margin", block_size=7)
+  answer = np.arange(30)
+  assert correct == (int(np.sum(_xsim_margin(eng, xx) == answer)),
+                     int(np.sum(_xsim_margin(xx, eng) == answer)))
+  cosine = tatoeba.retrieval_correct(eng, xx, "cosine")
+  assert cosine == (int(np.sum(np.argmax(eng @ xx.T, 1) == answer)),
+                    int(np.sum(np.argmax(xx @ eng.T, 1) == answer)))
+
+
+# ----------------------------------------------------------------------------- comparison
+
+def _token_strings(model, tokens, sentence):
+  ids = model.preprocess.tokenize(tf.constant([sentence])).flat_values.numpy()
+  return [tokens[i] for i in ids]
+
+
+def test_identical_share_counts_unchanged_tokenizations(setup):
+  """A sentence tokenized alike by both vocabs gets the same embedding; others do not."""
+  original, smaller = setup["models"]["original"], setup["models"]["smaller"]
+  results, identical = tatoeba.evaluate([original, smaller], setup["pairs"])
+  assert [r.model for r in results] == ["original"] * 4 + ["smaller"] * 4
+  full, kept = tiny_vocab(), smaller_vocab(tiny_vocab())
+  for pair in setup["pairs"]:
+    sentences = pair.eng + pair.xx
+    same = sum(_token_strings(original, full, s) == _token_strings(smaller, kept, s)
+               for s in sentences)
+    assert identical[pair.lang] == {"identical": same, "sentences": len(sentences),
+                                    "percent": round(100 * same / len(sentences), 2)}
+  assert identical["fra"]["percent"] == 100.0  # no Cyrillic: every sentence kept
+  assert identical["rus"]["identical"] == len(setup["pairs"][1])  # only the English side
+
+
+# ----------------------------------------------------------------------------- output
+
+def _results():
+  r = tatoeba.Result
+  return [r("LaBSE", "fra", "en→xx", 959, 1000), r("LaBSE", "fra", "xx→en", 960, 1000),
+          r("LaBSE", "tha", "en→xx", 454, 548), r("LaBSE", "tha", "xx→en", 458, 548),
+          r("small", "fra", "en→xx", 952, 1000), r("small", "fra", "xx→en", 954, 1000),
+          r("small", "tha", "en→xx", 454, 548), r("small", "tha", "xx→en", 458, 548)]
+
+
+def test_results_table_is_the_readmes():
+  assert tatoeba.results_table(_results()) == (
+      "| Model        |    fr |    th |   avg |\n"
+      "| ------------ | ----: | ----: | ----: |\n"
+      "| LaBSE(en→xx) | 95.90 | 82.85 | 89.37 |\n"
+      "| LaBSE(xx→en) | 96.00 | 83.58 | 89.79 |\n"
+      "| small(en→xx) | 95.20 | 82.85 | 89.02 |\n"
+      "| small(xx→en) | 95.40 | 83.58 | 89.49 |\n")
+
+
+def test_json_shape_and_determinism(tmp_path):
+  identical = {"fra": {"identical": 1900, "sentences": 2000, "percent": 95.0},
+               "tha": {"identical": 1096, "sentences": 1096, "percent": 100.0}}
+  path = str(tmp_path / "out.json")
+  md = tatoeba.write_outputs(path, _results(), identical, "cosine", ["LaBSE", "small"])
+  first = open(path, "rb").read(), open(md, "rb").read()
+  tatoeba.write_outputs(path, _results(), identical, "cosine", ["LaBSE", "small"])
+  assert (open(path, "rb").read(), open(md, "rb").read()) == first
+  data = json.loads(first[0])
+  assert set(data) == {"results", "identical_embeddings"}
+  assert data["results"][0] == {"model": "LaBSE", "lang": "fra", "direction": "en→xx",
+                                "accuracy": 95.9, "n": 1000}
+  assert data["results"][2]["accuracy"] == 82.8467
+  assert data["identical_embeddings"] == identical
+  text = first[1].decode("utf-8")
+  assert "| LaBSE(en→xx) | 95.90 |" in text and "| small vs LaBSE" in text
+  with pytest.raises(InputError, match="ending in .json"):
+    tatoeba.write_outputs(str(tmp_path / "out.txt"), _results(), {}, "cosine", ["a"])
+
+
+def test_default_model_name():
+  assert tatoeba.default_model_name("models/LaBSE_en-fr/1") == "LaBSE_en-fr"
+  assert tatoeba.default_model_name("models/LaBSE_en-fr/1/") == "LaBSE_en-fr"
+  assert tatoeba.default_model_name("downloads/labse-2") == "labse-2"
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def _write(path, text):
+  with open(path, "w", encoding="utf-8", newline="") as f:
+    f.write(text)
+
+
+def test_read_lines_like_text_line_dataset(tmp_path):
+  path = str(tmp_path / "f")
+  _write(path, "a\r\nb\n\nc")
+  expected = [t.decode("utf-8") for t in tf.data.TextLineDataset([path]).as_numpy_iterator()]
+  assert tatoeba.read_lines(path) == expected == ["a", "b", "", "c"]
+
+
+@pytest.mark.parametrize("eng, xx, message", [
+    (None, "a\n", "tatoeba.fra-eng.eng: file not found"),
+    ("a\n", None, "tatoeba.fra-eng.fra: file not found"),
+    ("", "a\n", "tatoeba.fra-eng.eng: empty file"),
+    ("a\nb\n", "a\n", "has 1 lines but .* has 2"),
+    ("a\n", b"\xff\n", "not UTF-8"),
+])
+def test_bad_pairs(tmp_path, eng, xx, message):
+  for side, content in (("eng", eng), ("fra", xx)):
+    if content is not None:
+      path = tmp_path / f"tatoeba.fra-eng.{side}"
+      path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+  with pytest.raises(InputError, match=message):
+    tatoeba.load_pair(str(tmp_path), "fra")
+
+
+def test_bad_models(setup, tmp_path):
+  original, smaller = setup["paths"]["original"], setup["paths"]["smaller"]
+  with pytest.raises(InputError, match="no such directory"):
+    tatoeba.load_model(str(tmp_path / "nope"), original[1])
+  with pytest.raises(InputError, match="not a text encoder"):
+    tatoeba.load_model(original[1], original[1])  # the preprocessor given as the encoder
+  with pytest.raises(InputError, match="no .tokenize"):
+    tatoeba.load_model(original[0], original[0])
+  with pytest.raises(InputError, match="give the encoder's own preprocessor"):
+    tatoeba.load_model(smaller[0], original[1])
