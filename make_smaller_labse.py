@@ -30,8 +30,7 @@ def main(argv):
   if len(argv) > 1:
     raise InputError(f"unexpected arguments: {' '.join(argv[1:])}")
   f = flags.FLAGS
-  known = sorted(set(languages.ISO639_1_TO_3) | set(languages.DEFAULT_WIKI_LANGS))
-  langs = languages.parse_lang_list(f.langs, known)
+  langs = languages.parse_lang_list(f.langs, languages.corpus_langs())
   try:
     paths, table, figures = pruning.make_smaller_labse(
         f.model_dir, f.selected_tokens_dir, langs, f.output_dir, f.overwrite, f.tolerance)

@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 PY="$(tools/ensure_venv.sh requirements-dev.txt)"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}" PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-exec "$PY" -m pytest -q "$@"
+# Two workers: the suite is mostly single-threaded tracing and start-up, and CI has 2 cores.
+exec "$PY" -m pytest -q -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"

@@ -29,10 +29,10 @@ from typing import Dict, List, Sequence, Tuple
 
 from absl import flags, logging
 
-from smaller_labse import counting, selection
+from smaller_labse import counting, files, selection
 from smaller_labse.config import EncoderConfig
 from smaller_labse.errors import InputError, run_cli
-from smaller_labse.languages import DEFAULT_WIKI_LANGS, parse_lang_list
+from smaller_labse.languages import DEFAULT_WIKI_LANGS, corpus_langs, parse_lang_list
 from smaller_labse.vocab import (read_token_file, read_vocab, selected_tokens_path,
                                  special_tokens, write_token_file)
 
@@ -115,22 +115,13 @@ def read_eval_files(entries: Sequence[str]) -> Dict[str, List[bytes]]:
     if not paths:
       raise InputError(f"{pattern}: no evaluation file matches")
     for path in paths:
-      try:
-        with open(path, "rb") as f:
-          data = f.read()
-      except FileNotFoundError:
-        raise InputError(f"{path}: evaluation file not found") from None
-      except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a text file") from None
-      lines = data.split(b"\n")
-      if lines and lines[-1] == b"":
-        lines.pop()
+      lines = files.split_lines(files.read_bytes(path, "evaluation file"))
       sets.setdefault(label or eval_label(path), []).extend(lines)
   return sets
 
 
 def resolve_langs(corpora: Dict[str, List[str]]) -> List[str]:
-  known = list(DEFAULT_WIKI_LANGS) + [lang for lang in corpora if lang not in DEFAULT_WIKI_LANGS]
+  known = corpus_langs() + [lang for lang in corpora if lang not in corpus_langs()]
   if FLAGS.from_counts and os.path.isdir(FLAGS.counts_dir):
     for name in sorted(os.listdir(FLAGS.counts_dir)):
       if name.endswith("_freqs.json") and not name.endswith("_doc_freqs.json"):

@@ -192,3 +192,90 @@ class Encoder(tf.Module):
                      + self._w("pooler_transform/bias"))
     return {"sequence_output": x, "encoder_outputs": encoder_outputs,
             "pooled_output": pooled, "default": pooled}
+
+
+class PooledOutputEncoder(tf.Module):
+  """`Encoder`'s computation for `pooled_output` only, laid out for inference throughput.
+
+  Same network and weights as `Encoder` (shared, not copied): activations are 2-D
+  [B*S, D] so every projection is one large matmul, Q/K/V are one [D, 3D] matmul,
+  and the last layer computes attention, feed-forward and norms for the [CLS] row
+  only (the only one the pooler reads). No dropout: inference only.
+  """
+
+  def __init__(self, config: EncoderConfig, weights: Mapping[str, tf.Variable]):
+    super().__init__(name="pooled_output_encoder")
+    self._v = dict(weights)
+    self._num_layers = config.num_layers
+    self._num_heads = config.num_heads
+    self._hidden = config.hidden_size
+    self._eps = config.layer_norm_epsilon
+    self._layers = [self._layer_weights(i) for i in range(config.num_layers)]
+
+  def _layer_weights(self, layer: int) -> Dict[str, tf.Tensor]:
+    d = self._hidden
+    def w(name: str) -> tf.Tensor:
+      return self._v[f"transformer/layer_{layer}/{name}"]
+    def proj(kind: str) -> Tuple[tf.Tensor, tf.Tensor]:
+      return (tf.reshape(w(f"self_attention/{kind}/kernel"), [d, d]),
+              tf.reshape(w(f"self_attention/{kind}/bias"), [d]))
+    (wq, bq), (wk, bk), (wv, bv) = proj("query"), proj("key"), proj("value")
+    return {
+        "qkv_kernel": tf.concat([wq, wk, wv], 1), "qkv_bias": tf.concat([bq, bk, bv], 0),
+        "q_kernel": wq, "q_bias": bq,
+        "kv_kernel": tf.concat([wk, wv], 1), "kv_bias": tf.concat([bk, bv], 0),
+        "out_kernel": tf.reshape(w("self_attention/attention_output/kernel"), [d, d]),
+        "out_bias": w("self_attention/attention_output/bias"),
+        "ln1_gamma": w("self_attention_layer_norm/gamma"),
+        "ln1_beta": w("self_attention_layer_norm/beta"),
+        "ffn_in_kernel": w("intermediate/kernel"), "ffn_in_bias": w("intermediate/bias"),
+        "ffn_out_kernel": w("output/kernel"), "ffn_out_bias": w("output/bias"),
+        "ln2_gamma": w("output_layer_norm/gamma"), "ln2_beta": w("output_layer_norm/beta"),
+    }
+
+  def _layer_norm(self, x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) -> tf.Tensor:
+    return _layer_norm(x, gamma, beta, self._eps)
+
+  def _heads(self, x: tf.Tensor, batch: tf.Tensor, parts: int) -> tf.Tensor:
+    """[B*S, parts*D] -> [parts, B, N, S, H]."""
+    n = self._num_heads
+    x = tf.reshape(x, [batch, -1, parts, n, self._hidden // n])
+    return tf.transpose(x, [2, 0, 3, 1, 4])
+
+  def _layer(self, x: tf.Tensor, attention_bias: tf.Tensor, batch: tf.Tensor,
+             w: Dict[str, tf.Tensor], cls_only: bool) -> tf.Tensor:
+    """x: [B*S, D] -> [B*S, D], or [B, D] (the [CLS] rows) when `cls_only`."""
+    scale = 1.0 / math.sqrt(self._hidden // self._num_heads)
+    if cls_only:
+      k, v = tf.unstack(self._heads(tf.nn.bias_add(tf.matmul(x, w["kv_kernel"]), w["kv_bias"]),
+                                    batch, 2))
+      x = tf.reshape(x, [batch, -1, self._hidden])[:, 0]
+      q = self._heads(tf.nn.bias_add(tf.matmul(x, w["q_kernel"]), w["q_bias"]), batch, 1)[0]
+    else:
+      q, k, v = tf.unstack(self._heads(
+          tf.nn.bias_add(tf.matmul(x, w["qkv_kernel"]), w["qkv_bias"]), batch, 3))
+    probs = tf.nn.softmax(tf.matmul(q * scale, k, transpose_b=True) + attention_bias, axis=-1)
+    context = tf.reshape(tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3]), [-1, self._hidden])
+    attended = tf.nn.bias_add(tf.matmul(context, w["out_kernel"]), w["out_bias"])
+    x = self._layer_norm(x + attended, w["ln1_gamma"], w["ln1_beta"])
+    hidden = _gelu(tf.nn.bias_add(tf.matmul(x, w["ffn_in_kernel"]), w["ffn_in_bias"]))
+    out = tf.nn.bias_add(tf.matmul(hidden, w["ffn_out_kernel"]), w["ffn_out_bias"])
+    return self._layer_norm(x + out, w["ln2_gamma"], w["ln2_beta"])
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 3)
+  def pooled_output(self, word_ids: tf.Tensor, mask: tf.Tensor, type_ids: tf.Tensor
+                    ) -> tf.Tensor:
+    """word_ids, mask, type_ids: int32 [B, S] -> pooled_output float32 [B, D]."""
+    v = self._v
+    batch, seq_length = tf.shape(word_ids)[0], tf.shape(word_ids)[1]
+    x = (tf.gather(v[WORD_EMBEDDINGS], word_ids)
+         + v["position_embedding/embeddings"][tf.newaxis, :seq_length]
+         + tf.gather(v["type_embeddings/embeddings"], type_ids))
+    x = self._layer_norm(x, v["embeddings/layer_norm/gamma"], v["embeddings/layer_norm/beta"])
+    x = tf.reshape(x, [-1, self._hidden])
+    # Padding keys get a large negative score; exp() of it is exactly 0.
+    attention_bias = (1.0 - tf.cast(mask, tf.float32))[:, tf.newaxis, tf.newaxis, :] * -1e9
+    for i, w in enumerate(self._layers):
+      x = self._layer(x, attention_bias, batch, w, cls_only=i == self._num_layers - 1)
+    return tf.tanh(tf.nn.bias_add(tf.matmul(x, v["pooler_transform/kernel"]),
+                                  v["pooler_transform/bias"]))

@@ -56,6 +56,28 @@ def load_saved_model(path: str):
     raise InputError(f"{path}: cannot load the SavedModel ({type(e).__name__}: {first_line})")
 
 
+def encoder_variables(model, path: str) -> Tuple[EncoderConfig, Dict[str, tf.Variable]]:
+  """A loaded encoder SavedModel's config and float variables by LaBSE name (not copies).
+
+  Raises:
+    InputError: the SavedModel is not a LaBSE/BERT encoder (names or shapes differ).
+  """
+  variables = {v.name.split(":")[0]: v for v in getattr(model, "variables", [])
+               if v.dtype == tf.float32}
+  if WORD_EMBEDDINGS not in variables:
+    raise InputError(f"{path}: not a LaBSE/BERT encoder (no variable {WORD_EMBEDDINGS!r})")
+  do_lower_case = bool(model.do_lower_case.numpy()) if hasattr(model, "do_lower_case") else False
+  try:
+    config = infer_config({k: v.shape.as_list() for k, v in variables.items()}, do_lower_case)
+  except InputError as e:
+    raise InputError(f"{path}: {e}") from None
+  for name, shape in weight_shapes(config).items():
+    if name not in variables or tuple(variables[name].shape) != shape:
+      raise InputError(f"{path}: not a LaBSE/BERT encoder (variable {name!r} missing or "
+                       f"not of shape {shape})")
+  return config, variables
+
+
 def load_encoder(path: str) -> Tuple[object, EncoderConfig, Dict[str, tf.Variable], List[str]]:
   """Loads a LaBSE/2-format encoder SavedModel.
 
@@ -68,18 +90,7 @@ def load_encoder(path: str) -> Tuple[object, EncoderConfig, Dict[str, tf.Variabl
       not match the word embedding table.
   """
   model = load_saved_model(path)
-  variables = {v.name.split(":")[0]: v for v in getattr(model, "variables", [])
-               if v.dtype == tf.float32}
-  if WORD_EMBEDDINGS not in variables:
-    raise InputError(f"{path}: not a LaBSE/BERT encoder (no variable {WORD_EMBEDDINGS!r})")
-  do_lower_case = bool(model.do_lower_case.numpy()) if hasattr(model, "do_lower_case") else False
-  try:
-    config = infer_config({k: v.shape.as_list() for k, v in variables.items()}, do_lower_case)
-  except InputError as e:
-    raise InputError(f"{path}: {e}") from None
-  missing = [n for n in weight_shapes(config) if n not in variables]
-  if missing:
-    raise InputError(f"{path}: not a LaBSE/BERT encoder (missing {missing[0]!r})")
+  config, variables = encoder_variables(model, path)
   vocab_path = os.path.join(path, "assets", VOCAB_ASSET)
   tokens = vocab_lib.read_vocab(vocab_path)
   if len(tokens) != config.vocab_size:

@@ -62,11 +62,24 @@ TATOEBA_LANGS: Dict[str, Tuple[Optional[str], str]] = {
     "zsm": ("ms", "Standard Malay"),
 }
 
+# LaBSE's 109 languages (its model card), by the codes of their Wikipedia dumps.
+LABSE_LANGS = (
+    "af am ar as az be bg bn bo bs ca ceb co cs cy da de el en eo es et eu fa fi fr fy ga gd gl "
+    "gu ha haw he hi hmn hr ht hu hy id ig is it ja jv ka kk km kn ko ku ky la lb lo lt lv mg mi "
+    "mk ml mn mr ms mt my ne nl no ny or pa pl pt ro ru rw si sk sl sm sn so sq sr st su sv sw ta "
+    "te tg th tk tl tr tt ug uk ur uz vi wo xh yi yo zh zu").split()
+
 # ISO 639-1 -> ISO 639-3 (Tatoeba), plus English and the wiki dump's 'zh_classical'.
 ISO639_1_TO_3: Dict[str, str] = {
     **{one: three for three, (one, _) in TATOEBA_LANGS.items() if one is not None},
     "en": "eng", "zh_classical": "cmn",
 }
+
+
+def corpus_langs() -> List[str]:
+  """Codes accepted for corpora, selections and smaller models: LaBSE's languages, the
+  ISO 639-1 codes of the Tatoeba languages, and the dumps' 'zh_classical'."""
+  return sorted(set(LABSE_LANGS) | set(ISO639_1_TO_3) | set(DEFAULT_WIKI_LANGS))
 
 
 def parse_lang_list(value: str, known: Sequence[str], what: str = "language") -> List[str]:
@@ -76,7 +89,9 @@ def parse_lang_list(value: str, known: Sequence[str], what: str = "language") ->
     raise InputError(f"no {what} code given")
   for code in langs:
     if code not in known:
-      raise InputError(f"unknown {what} code {code!r} (known: {', '.join(known)})")
+      listed = ", ".join(known) if len(known) <= 20 else \
+          f"{len(known)} codes, listed in smaller_labse/languages.py"
+      raise InputError(f"unknown {what} code {code!r} (known: {listed})")
   if len(set(langs)) != len(langs):
     raise InputError(f"duplicate {what} code in {value!r}")
   return langs

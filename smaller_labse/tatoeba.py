@@ -10,9 +10,9 @@ neighbour in both directions (first maximum on ties, as `tf.argmax`).
 - sentences are sorted by token length and packed into batches of about
   `max_batch_tokens` tokens, each padded only to its own longest sentence through
   the preprocessor's `tokenize` and `bert_pack_inputs`;
-- a LaBSE/BERT encoder is run by `RebuiltEncoder`, a plain-TF graph over the
-  SavedModel's own variables with 2-D matmuls, a fused QKV projection, and a last
-  layer that only computes the [CLS] position (the only one `pooled_output` reads).
+- a LaBSE/BERT encoder is run by `encoder.PooledOutputEncoder` over the
+  SavedModel's own variables (2-D matmuls, a fused QKV projection, a last layer
+  that only computes the [CLS] position, the only one `pooled_output` reads).
   It is checked against the SavedModel's own output when loaded; any other encoder
   of the API is called as a SavedModel.
 
@@ -21,7 +21,6 @@ Shapes: B = batch, S = padded length, D = hidden size, N = heads, H = head size.
 
 import dataclasses
 import json
-import math
 import os
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -31,11 +30,10 @@ import tensorflow_text  # noqa: F401  (registers the preprocessor's ops)
 from absl import logging
 from tqdm import tqdm
 
-from smaller_labse import atomic, languages
-from smaller_labse.config import infer_config
-from smaller_labse.encoder import WORD_EMBEDDINGS, weight_shapes
+from smaller_labse import atomic, files, languages
+from smaller_labse.encoder import WORD_EMBEDDINGS, PooledOutputEncoder
 from smaller_labse.errors import InputError
-from smaller_labse.hub_format import load_saved_model
+from smaller_labse.hub_format import encoder_variables, load_saved_model
 
 DEFAULT_DATA_DIR = "data/tatoeba/v1"
 DEFAULT_MAX_SEQ_LENGTH = 128
@@ -72,21 +70,8 @@ def pair_paths(data_dir: str, lang: str) -> Tuple[str, str]:
 
 def read_lines(path: str) -> List[str]:
   """Lines as tf.data.TextLineDataset reads them: split on '\\n', one trailing '\\r' dropped."""
-  try:
-    with open(path, "rb") as f:
-      data = f.read()
-  except FileNotFoundError:
-    raise InputError(f"{path}: file not found (run ./download_tatoeba_dataset.sh, "
-                     "or give --data_dir)") from None
-  except IsADirectoryError:
-    raise InputError(f"{path}: is a directory, expected a text file") from None
-  try:
-    text = data.decode("utf-8")
-  except UnicodeDecodeError as e:
-    raise InputError(f"{path}: not UTF-8 (byte {e.start})") from None
-  lines = text.split("\n")
-  if lines[-1] == "":
-    lines.pop()
+  lines = files.read_lines(path, "file",
+                          hint="run ./download_tatoeba_dataset.sh, or give --data_dir")
   return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
@@ -114,96 +99,6 @@ def default_model_name(path: str) -> str:
 
 # ----------------------------------------------------------------------------- models
 
-class RebuiltEncoder(tf.Module):
-  """LaBSE's BERT encoder over a SavedModel's own variables, tuned for `pooled_output`.
-
-  The same computation as the SavedModel (post-layer-norm BERT, tanh-GELU, tanh pooler
-  on the first token), laid out for throughput: activations are 2-D [B*S, D] so every
-  projection is one large matmul, Q/K/V are one [D, 3D] matmul, and the last layer
-  computes attention, feed-forward and norms for the [CLS] row only.
-  """
-
-  def __init__(self, variables: Mapping[str, tf.Variable], num_layers: int, num_heads: int,
-               layer_norm_epsilon: float = 1e-12):
-    super().__init__(name="rebuilt_encoder")
-    self._v = dict(variables)
-    self._num_layers = num_layers
-    self._num_heads = num_heads
-    self._hidden = int(variables[WORD_EMBEDDINGS].shape[1])
-    self._eps = layer_norm_epsilon
-    self._layers = [self._layer_weights(i) for i in range(num_layers)]
-
-  def _layer_weights(self, layer: int) -> Dict[str, tf.Tensor]:
-    d = self._hidden
-    def w(name: str) -> tf.Tensor:
-      return self._v[f"transformer/layer_{layer}/{name}"]
-    def proj(kind: str) -> Tuple[tf.Tensor, tf.Tensor]:
-      return (tf.reshape(w(f"self_attention/{kind}/kernel"), [d, d]),
-              tf.reshape(w(f"self_attention/{kind}/bias"), [d]))
-    (wq, bq), (wk, bk), (wv, bv) = proj("query"), proj("key"), proj("value")
-    return {
-        "qkv_kernel": tf.concat([wq, wk, wv], 1), "qkv_bias": tf.concat([bq, bk, bv], 0),
-        "q_kernel": wq, "q_bias": bq,
-        "kv_kernel": tf.concat([wk, wv], 1), "kv_bias": tf.concat([bk, bv], 0),
-        "out_kernel": tf.reshape(w("self_attention/attention_output/kernel"), [d, d]),
-        "out_bias": w("self_attention/attention_output/bias"),
-        "ln1_gamma": w("self_attention_layer_norm/gamma"),
-        "ln1_beta": w("self_attention_layer_norm/beta"),
-        "ffn_in_kernel": w("intermediate/kernel"), "ffn_in_bias": w("intermediate/bias"),
-        "ffn_out_kernel": w("output/kernel"), "ffn_out_bias": w("output/bias"),
-        "ln2_gamma": w("output_layer_norm/gamma"), "ln2_beta": w("output_layer_norm/beta"),
-    }
-
-  def _layer_norm(self, x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) -> tf.Tensor:
-    mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
-    return tf.nn.batch_normalization(x, mean, variance, beta, gamma, self._eps)
-
-  def _heads(self, x: tf.Tensor, batch: tf.Tensor, parts: int) -> tf.Tensor:
-    """[B*S, parts*D] -> [parts, B, N, S, H]."""
-    n = self._num_heads
-    x = tf.reshape(x, [batch, -1, parts, n, self._hidden // n])
-    return tf.transpose(x, [2, 0, 3, 1, 4])
-
-  def _layer(self, x: tf.Tensor, attention_bias: tf.Tensor, batch: tf.Tensor,
-             w: Dict[str, tf.Tensor], cls_only: bool) -> tf.Tensor:
-    """x: [B*S, D] -> [B*S, D], or [B, D] (the [CLS] rows) when `cls_only`."""
-    scale = 1.0 / math.sqrt(self._hidden // self._num_heads)
-    if cls_only:
-      k, v = tf.unstack(self._heads(tf.nn.bias_add(tf.matmul(x, w["kv_kernel"]), w["kv_bias"]),
-                                    batch, 2))
-      x = tf.reshape(x, [batch, -1, self._hidden])[:, 0]
-      q = self._heads(tf.nn.bias_add(tf.matmul(x, w["q_kernel"]), w["q_bias"]), batch, 1)[0]
-    else:
-      q, k, v = tf.unstack(self._heads(
-          tf.nn.bias_add(tf.matmul(x, w["qkv_kernel"]), w["qkv_bias"]), batch, 3))
-    probs = tf.nn.softmax(tf.matmul(q * scale, k, transpose_b=True) + attention_bias, axis=-1)
-    context = tf.reshape(tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3]), [-1, self._hidden])
-    attended = tf.nn.bias_add(tf.matmul(context, w["out_kernel"]), w["out_bias"])
-    x = self._layer_norm(x + attended, w["ln1_gamma"], w["ln1_beta"])
-    hidden = tf.nn.gelu(tf.nn.bias_add(tf.matmul(x, w["ffn_in_kernel"]), w["ffn_in_bias"]),
-                        approximate=True)
-    out = tf.nn.bias_add(tf.matmul(hidden, w["ffn_out_kernel"]), w["ffn_out_bias"])
-    return self._layer_norm(x + out, w["ln2_gamma"], w["ln2_beta"])
-
-  @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 3)
-  def pooled_output(self, word_ids: tf.Tensor, mask: tf.Tensor, type_ids: tf.Tensor
-                    ) -> tf.Tensor:
-    """word_ids, mask, type_ids: int32 [B, S] -> pooled_output float32 [B, D]."""
-    v = self._v
-    batch, seq_length = tf.shape(word_ids)[0], tf.shape(word_ids)[1]
-    x = (tf.gather(v[WORD_EMBEDDINGS], word_ids)
-         + v["position_embedding/embeddings"][tf.newaxis, :seq_length]
-         + tf.gather(v["type_embeddings/embeddings"], type_ids))
-    x = self._layer_norm(x, v["embeddings/layer_norm/gamma"], v["embeddings/layer_norm/beta"])
-    x = tf.reshape(x, [-1, self._hidden])
-    # Padding keys get a large negative score; exp() of it is exactly 0.
-    attention_bias = (1.0 - tf.cast(mask, tf.float32))[:, tf.newaxis, tf.newaxis, :] * -1e9
-    for i, w in enumerate(self._layers):
-      x = self._layer(x, attention_bias, batch, w, cls_only=i == self._num_layers - 1)
-    return tf.tanh(tf.nn.bias_add(tf.matmul(x, v["pooler_transform/kernel"]),
-                                  v["pooler_transform/bias"]))
-
-
 @dataclasses.dataclass
 class Model:
   """A loaded encoder + preprocessor pair.
@@ -218,7 +113,7 @@ class Model:
   encoder: object
   preprocess: object
   output_key: str
-  rebuilt: Optional[RebuiltEncoder] = None
+  rebuilt: Optional[PooledOutputEncoder] = None
 
   def __post_init__(self):
     # Calling the restored functions eagerly re-optimises their graphs on every call
@@ -302,20 +197,14 @@ def _probe(name: str, encoder_path: str, encoder, preprocess) -> Tuple[Dict[str,
 
 
 def _rebuild(encoder_path: str, encoder, inputs: Mapping[str, tf.Tensor],
-             expected: np.ndarray) -> Optional[RebuiltEncoder]:
-  """A RebuiltEncoder over `encoder`'s variables when it is a LaBSE/BERT encoder that the
+             expected: np.ndarray) -> Optional[PooledOutputEncoder]:
+  """A PooledOutputEncoder over `encoder`'s variables when it is a LaBSE/BERT encoder that the
   rebuilt graph reproduces (normalised embeddings within REBUILT_ATOL), else None."""
-  variables = {v.name.split(":")[0]: v for v in getattr(encoder, "variables", [])
-               if v.dtype == tf.float32}
   try:
-    config = infer_config({k: v.shape.as_list() for k, v in variables.items()})
+    config, variables = encoder_variables(encoder, encoder_path)
   except InputError:
     return None
-  if any(name not in variables or tuple(variables[name].shape) != shape
-         for name, shape in weight_shapes(config).items()):
-    return None
-  rebuilt = RebuiltEncoder(variables, config.num_layers, config.num_heads,
-                           config.layer_norm_epsilon)
+  rebuilt = PooledOutputEncoder(config, variables)
   got = normalize(rebuilt.pooled_output(inputs["input_word_ids"], inputs["input_mask"],
                                         inputs["input_type_ids"]))
   diff = float(np.max(np.abs(got - expected)))

@@ -8,7 +8,7 @@ import os
 import re
 from typing import Iterable, List, Sequence
 
-from smaller_labse import atomic
+from smaller_labse import atomic, files
 from smaller_labse.errors import InputError
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
@@ -23,23 +23,7 @@ def is_special_token(token: str) -> bool:
 
 def read_token_file(path: str) -> List[str]:
   """Reads one token per line, splitting on '\\n' only (a final '\\n' ends the last line)."""
-  try:
-    with open(path, "rb") as f:
-      data = f.read()
-  except FileNotFoundError:
-    raise InputError(f"{path}: file not found") from None
-  except IsADirectoryError:
-    raise InputError(f"{path}: is a directory, expected a token file") from None
-  try:
-    text = data.decode("utf-8")
-  except UnicodeDecodeError as e:
-    raise InputError(f"{path}: not UTF-8 (byte {e.start})") from None
-  if not text:
-    return []
-  tokens = text.split("\n")
-  if tokens[-1] == "":
-    tokens.pop()
-  return tokens
+  return files.read_lines(path, "token file")
 
 
 def read_vocab(path: str) -> List[str]:
