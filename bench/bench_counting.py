@@ -21,7 +21,7 @@ import tempfile
 import time
 from typing import List, Sequence
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from smaller_labse import counting  # noqa: E402

@@ -21,7 +21,6 @@ from typing import Dict, Iterable, List, Optional, Sequence
 from absl import flags, logging
 
 from smaller_labse import atomic, demo_data, hub_format, languages
-from smaller_labse import vocab as vocab_lib
 from smaller_labse.config import EncoderConfig
 from smaller_labse.encoder import Encoder
 from smaller_labse.errors import InputError, run_cli

@@ -1,6 +1,5 @@
 """Stage 3: the smaller model is a drop-in replacement that keeps the original's embeddings."""
 
-import os
 import shutil
 
 import numpy as np
