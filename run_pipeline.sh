@@ -49,8 +49,7 @@ model_name="LaBSE_${langs//,/-}"
 tatoeba_langs="$("$PY" -c "
 import sys
 from smaller_labse import languages
-codes = [languages.ISO639_1_TO_3.get(c) for c in sys.argv[1].split(',')]
-print(','.join(dict.fromkeys(c for c in codes if c and c != 'eng' and c in languages.TATOEBA_LANGS)))
+print(','.join(languages.tatoeba_langs_for(sys.argv[1].split(','))))
 " "$corpus_langs")"
 
 if [ "$demo" = 1 ]; then

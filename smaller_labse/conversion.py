@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from smaller_labse import atomic, hub_format, verification, weights
+from smaller_labse import atomic, files, hub_format, verification, weights
 from smaller_labse.encoder import Encoder
 from smaller_labse.errors import InputError
 
@@ -60,7 +60,7 @@ def convert_saved_model(saved_model_dir: str, output_dir: str,
   model, config, variables, tokens = hub_format.load_encoder(saved_model_dir)
   source = _source_fingerprint(saved_model_dir)
   old_source = os.path.join(output_dir, SOURCE_FILE)
-  holds_same = os.path.isfile(old_source) and json.load(open(old_source)) == source
+  holds_same = os.path.isfile(old_source) and json.loads(files.read_bytes(old_source)) == source
   atomic.check_replaceable(output_dir, holds_same, overwrite)
   logging.info("%s: %s", saved_model_dir, config)
 

@@ -43,6 +43,7 @@ from tqdm import tqdm
 
 from smaller_labse import atomic, files
 from smaller_labse.errors import InputError
+from smaller_labse.hub_format import bert_tokenizer
 
 # Categories on which FastBertTokenizer may disagree with BertTokenizer.
 _UNSAFE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cn", "Co", "Cs"})
@@ -116,10 +117,7 @@ class Counter:
     self.vocab_size = len(vocab)
     self.lower_case = lower_case
     self.exact_only = exact_only or lower_case
-    table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(tf.constant(list(vocab)),
-                                            tf.range(len(vocab), dtype=tf.int64)), -1)
-    self._exact = tf_text.BertTokenizer(table, lower_case=lower_case)
+    self._exact = bert_tokenizer(vocab, lower_case)
     self._fast = None if self.exact_only else tf_text.FastBertTokenizer(list(vocab))
     self._pattern = safe_line_pattern() if self._fast else None
 
@@ -342,10 +340,7 @@ def reference_counts(lines: Sequence[bytes], vocab: Sequence[str],
   Returns:
     ({token: occurrences}, {token: lines holding it}).
   """
-  table = tf.lookup.StaticHashTable(
-      tf.lookup.KeyValueTensorInitializer(tf.constant(list(vocab)),
-                                          tf.range(len(vocab), dtype=tf.int64)), -1)
-  tokenizer = tf_text.BertTokenizer(table, lower_case=lower_case, token_out_type=tf.string)
+  tokenizer = bert_tokenizer(vocab, lower_case, token_out_type=tf.string)
   occurrences: Dict[str, int] = {}
   doc_freqs: Dict[str, int] = {}
   for start in range(0, len(lines), 1000):

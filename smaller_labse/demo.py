@@ -83,11 +83,9 @@ def write_demo_model(downloads_dir: str, tokens: List[str], seed: int = 0,
   config = EncoderConfig(vocab_size=len(tokens), **(shape or DEMO_CONFIG))
   encoder = Encoder(config, seed=seed)
   with atomic.atomic_path(os.path.join(downloads_dir, "labse-2"), is_dir=True) as tmp:
-    os.rmdir(tmp)
     hub_format.export_encoder(encoder, tokens, tmp)
   del encoder  # At LaBSE's size, free 1.9 GB before exporting the preprocessor.
   with atomic.atomic_path(os.path.join(downloads_dir, "labse-2-preprocess"), is_dir=True) as tmp:
-    os.rmdir(tmp)
     hub_format.export_preprocessor(tokens, tmp)
 
 

@@ -17,7 +17,7 @@ Encoders" exactly as google/LaBSE/2 and its preprocessor
 
 import os
 import tempfile
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_text as text
@@ -105,7 +105,7 @@ def export_encoder(encoder: Encoder, tokens: List[str], export_dir: str) -> None
   Args:
     encoder: the model; its variables keep their LaBSE/2 names.
     tokens: its vocab (len == config.vocab_size), saved as assets/cased_vocab.txt.
-    export_dir: must not exist yet (callers write to a temporary path).
+    export_dir: a new or empty directory (callers write to a temporary path).
   """
   if len(tokens) != encoder.config.vocab_size:
     raise ValueError(f"{len(tokens)} tokens for a vocab size of {encoder.config.vocab_size}")
@@ -134,6 +134,17 @@ def export_encoder(encoder: Encoder, tokens: List[str], export_dir: str) -> None
       return flat
 
     tf.saved_model.save(root, export_dir, signatures={"serving_default": serving_default})
+
+
+def bert_tokenizer(vocab: Sequence[str], lower_case: bool = False,
+                   token_out_type: tf.DType = tf.int64) -> text.BertTokenizer:
+  """The LaBSE preprocessor's tokenizer (BertTokenizer, '[UNK]' for unknown words) on an
+  in-memory vocab; ids (int64) or, with token_out_type=tf.string, the token strings."""
+  table = tf.lookup.StaticHashTable(
+      tf.lookup.KeyValueTensorInitializer(tf.constant(list(vocab)),
+                                          tf.range(len(vocab), dtype=tf.int64)), -1)
+  return text.BertTokenizer(table, lower_case=lower_case, token_out_type=token_out_type,
+                            unknown_token=vocab_lib.UNK)
 
 
 class Preprocessor(tf.Module):

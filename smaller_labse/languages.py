@@ -109,6 +109,13 @@ def tatoeba_code(code: str) -> str:
                    f"codes of LASER's tatoeba/v1, e.g. fra, cmn, or an ISO 639-1 code, e.g. fr)")
 
 
+def tatoeba_langs_for(corpus_langs: Sequence[str]) -> List[str]:
+  """The Tatoeba languages that evaluate these corpus languages, in order, without
+  duplicates ('zh' and 'zh_classical' -> 'cmn'); English and languages Tatoeba lacks drop."""
+  codes = [ISO639_1_TO_3.get(code) for code in corpus_langs]
+  return list(dict.fromkeys(c for c in codes if c in TATOEBA_LANGS))
+
+
 def parse_tatoeba_langs(value: str) -> List[str]:
   """'fra,de, cmn' -> ['fra', 'deu', 'cmn']; rejects unknown and duplicate languages."""
   langs = [tatoeba_code(code.strip()) for code in value.split(",") if code.strip()]

@@ -153,7 +153,6 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
     tmp_vocab = stack.enter_context(atomic.atomic_path(paths.vocab))
     tmp_encoder = stack.enter_context(atomic.atomic_path(paths.encoder, is_dir=True))
     tmp_preprocess = stack.enter_context(atomic.atomic_path(paths.preprocess, is_dir=True))
-    os.rmdir(tmp_encoder), os.rmdir(tmp_preprocess)  # tf.saved_model.save creates them.
     vocab_lib.write_token_file(tmp_vocab, target)
     encoder = Encoder(small_config, weights.load_weights(model_dir, config, word_rows=rows))
     hub_format.export_encoder(encoder, target, tmp_encoder)

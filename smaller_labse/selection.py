@@ -29,12 +29,12 @@ import os
 from typing import Dict, List, Mapping, Sequence, Tuple
 
 import tensorflow as tf
-import tensorflow_text as tf_text
 
 from smaller_labse import atomic
 from smaller_labse.config import EncoderConfig
 from smaller_labse.counting import TokenCounts
 from smaller_labse.errors import InputError
+from smaller_labse.hub_format import bert_tokenizer
 from smaller_labse.vocab import UNK, build_target_vocab, is_special_token, special_tokens
 
 DEFAULT_THRESHOLD = 0.005  # percent of the lines counted
@@ -172,13 +172,6 @@ class LabelFidelity:
     return 100.0 * self.identical / self.lines if self.lines else 100.0
 
 
-def _string_tokenizer(vocab: Sequence[str], lower_case: bool) -> tf_text.BertTokenizer:
-  table = tf.lookup.StaticHashTable(
-      tf.lookup.KeyValueTensorInitializer(tf.constant(list(vocab)),
-                                          tf.range(len(vocab), dtype=tf.int64)), -1)
-  return tf_text.BertTokenizer(table, lower_case=lower_case, token_out_type=tf.string)
-
-
 def _count_unk(tokens: tf.RaggedTensor) -> tf.Tensor:
   """int64 [lines]: the [UNK] tokens of each row of string ragged [lines, tokens]."""
   is_unk = tf.ragged.map_flat_values(lambda t: tf.cast(tf.equal(t, UNK), tf.int64), tokens)
@@ -193,7 +186,8 @@ def compare_tokenizations(full_vocab: Sequence[str], target_vocab: Sequence[str]
   A line 'gains an [UNK]' when the smaller vocab gives it more [UNK] tokens than
   the full vocab does.
   """
-  full, small = _string_tokenizer(full_vocab, lower_case), _string_tokenizer(target_vocab, lower_case)
+  full = bert_tokenizer(full_vocab, lower_case, token_out_type=tf.string)
+  small = bert_tokenizer(target_vocab, lower_case, token_out_type=tf.string)
   identical = gain_unk = 0
   for start in range(0, len(lines), batch_size):
     batch = tf.constant(list(lines[start:start + batch_size]), tf.string)

@@ -56,3 +56,9 @@ def test_parse_lang_list_still_works():
     languages.parse_lang_list("en,xx", languages.DEFAULT_WIKI_LANGS)
   with pytest.raises(InputError, match="duplicate"):
     languages.parse_lang_list("en,en", languages.DEFAULT_WIKI_LANGS)
+
+
+def test_tatoeba_langs_for_the_default_wiki_languages_are_the_14():
+  assert tuple(languages.tatoeba_langs_for(languages.DEFAULT_WIKI_LANGS)) == \
+      languages.DEFAULT_TATOEBA_LANGS
+  assert languages.tatoeba_langs_for(["en", "haw", "zh", "zh_classical"]) == ["cmn"]
