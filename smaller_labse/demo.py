@@ -2,13 +2,15 @@
 
 Writes, under a work directory, exactly what the download scripts would fetch
 for a real run, in the same formats:
-  downloads/labse-2              a tiny random-weight encoder in LaBSE/2's format
+  downloads/labse-2              a tiny encoder in LaBSE/2's format (see dictionary_weights)
   downloads/labse-2-preprocess   its preprocessor
   data/{lang}.txt                small corpora (en, fr, de, ru; see demo_corpora)
   data/tatoeba/v1/tatoeba.{xxx}-eng.{xxx,eng}   parallel sentences (fra, deu, rus)
 
-The weights are random: the demo shows the pipeline and its guarantees
-(identical embeddings where tokenization is kept), not LaBSE's quality.
+The demo model is not LaBSE and was not trained: it is a bag-of-words encoder in
+LaBSE's shape whose word vectors come from a small hand-written dictionary
+(`demo_data.DICTIONARY`), so that it retrieves translations and the tables show
+what pruning does: kept languages keep every digit, the dropped one loses it.
 
   python -m smaller_labse.demo --workdir=demo_workdir
 """
@@ -16,13 +18,14 @@ The weights are random: the demo shows the pipeline and its guarantees
 import collections
 import os
 import re
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Collection, Dict, Iterable, List, Optional, Sequence
 
+import numpy as np
 from absl import flags, logging
 
 from smaller_labse import atomic, demo_data, hub_format, languages
 from smaller_labse.config import EncoderConfig
-from smaller_labse.encoder import Encoder
+from smaller_labse.encoder import WORD_EMBEDDINGS, Encoder, weight_shapes
 from smaller_labse.errors import InputError, run_cli
 
 DEMO_CONFIG = dict(hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64)
@@ -30,15 +33,19 @@ DEMO_CONFIG = dict(hidden_size=32, num_layers=2, num_heads=4, intermediate_size=
 SPECIAL_TOKENS = (["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)]
                   + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"])
 _WORD_OR_PUNCT = re.compile(r"\w+|[^\w\s]")
+# Word vectors of translations differ by this much noise (relative to the shared part).
+TRANSLATION_NOISE = 0.3
+POOLER_SCALE = 0.5
 
 
-def build_vocab(lines: Iterable[str], min_count: int = 2) -> List[str]:
+def build_vocab(lines: Iterable[str], min_count: int = 2,
+                whole_words: Collection[str] = ()) -> List[str]:
   """A small WordPiece vocab for `lines`, shaped like a real one.
 
   Special tokens, every character (plain and '##'), words seen at least
-  `min_count` times, and frequent word beginnings and endings, so that rarer
-  words are split into pieces as WordPiece splits them. Tokens are sorted within
-  each group: the same lines give the same vocab.
+  `min_count` times or whose lower case is in `whole_words`, and frequent word
+  beginnings and endings, so that rarer words are split into pieces as WordPiece
+  splits them. Tokens are sorted within each group: the same lines give the same vocab.
   """
   words: collections.Counter = collections.Counter()
   for line in lines:
@@ -51,10 +58,17 @@ def build_vocab(lines: Iterable[str], min_count: int = 2) -> List[str]:
         beginnings[word[:n]] += count
         endings[word[-n:]] += count
   tokens = (chars + ["##" + c for c in chars]
-            + sorted(w for w, n in words.items() if n >= min_count and len(w) > 1)
+            + sorted(w for w, n in words.items()
+                     if len(w) > 1 and (n >= min_count or w.lower() in whole_words))
             + sorted(b for b, n in beginnings.items() if n >= min_count)
             + sorted("##" + e for e, n in endings.items() if n >= min_count))
   return SPECIAL_TOKENS + list(dict.fromkeys(tokens))
+
+
+MODEL_NOTE = ("the demo model is NOT LaBSE and was not trained: a bag-of-words encoder in "
+              "LaBSE/2's format (2 layers, hidden 32) whose word vectors come from a "
+              f"{len(demo_data.DICTIONARY)}-line hand-written en/fr/de/ru dictionary "
+              "(smaller_labse/demo_data.py), so that it retrieves translations")
 
 
 def write_corpora(data_dir: str, corpora: Dict[str, Sequence[str]]) -> None:
@@ -70,18 +84,74 @@ def write_tatoeba(tatoeba_dir: str, parallel: Dict[str, Sequence]) -> None:
     atomic.write_text(stem + "eng", "".join(english + "\n" for _, english in pairs))
 
 
+def dictionary_meanings(dictionary: Sequence[str]) -> Dict[str, int]:
+  """'en | fr | de | ru' lines (forms separated by commas) -> {lower-case form: line index}.
+
+  Raises:
+    ValueError: a form is listed under two meanings (one token has one vector).
+  """
+  meanings: Dict[str, int] = {}
+  for index, line in enumerate(dictionary):
+    for form in (f.strip() for part in line.split("|") for f in part.split(",")):
+      if form and meanings.setdefault(form, index) != index:
+        raise ValueError(f"dictionary: {form!r} has two meanings, lines {meanings[form]} and {index}")
+  return meanings
+
+
+def dictionary_weights(config: EncoderConfig, tokens: Sequence[str],
+                       dictionary: Sequence[str], seed: int = 0) -> Dict[str, np.ndarray]:
+  """Weights of a bag-of-words encoder in LaBSE's shape that retrieves translations.
+
+  The word vector of a token whose lower case is in `dictionary` is its meaning's random
+  vector plus TRANSLATION_NOISE of its own; every other token (function words, pieces,
+  [CLS], [UNK]...) gets a constant row, which the embedding layer norm maps to exactly 0.
+  Positions and types are 0. The first layer's attention is uniform (query and key 0,
+  value and output the identity), so [CLS] becomes the layer norm of the mean word
+  vector; everything else is the identity or 0, and the pooler is tanh(0.5 x). A
+  sentence without a dictionary word therefore gets the embedding 0.
+
+  Built in float64 from a seeded numpy generator, then rounded to float32: the same
+  weights on every machine.
+
+  Returns:
+    name -> float32 array, every name of `weight_shapes(config)`.
+  """
+  d, n, h = config.hidden_size, config.num_heads, config.head_size
+  meanings = dictionary_meanings(dictionary)
+  rng = np.random.default_rng(seed)
+  meaning_vectors = rng.standard_normal((len(dictionary), d))
+  own = rng.standard_normal((len(tokens), d))
+  words = np.ones((len(tokens), d))
+  for row, token in enumerate(tokens):
+    meaning = meanings.get(token.lower())
+    if meaning is not None and not token.startswith("##"):
+      words[row] = meaning_vectors[meaning] + TRANSLATION_NOISE * own[row]
+  weights = {name: np.zeros(shape) for name, shape in weight_shapes(config).items()}
+  weights[WORD_EMBEDDINGS] = words
+  for name in weights:
+    if name.endswith("/gamma"):
+      weights[name] = np.ones(weights[name].shape)
+  weights["transformer/layer_0/self_attention/value/kernel"] = np.eye(d).reshape(d, n, h)
+  weights["transformer/layer_0/self_attention/attention_output/kernel"] = (
+      np.eye(d).reshape(n, h, d))
+  weights["pooler_transform/kernel"] = POOLER_SCALE * np.eye(d)
+  return {name: value.astype(np.float32) for name, value in weights.items()}
+
+
 def write_demo_model(downloads_dir: str, tokens: List[str], seed: int = 0,
-                     shape: Optional[Dict[str, int]] = None) -> None:
-  """A random-weight encoder + preprocessor pair in LaBSE/2's TF Hub format.
+                     shape: Optional[Dict[str, int]] = None,
+                     weights: Optional[Dict[str, np.ndarray]] = None) -> None:
+  """An encoder + preprocessor pair in LaBSE/2's TF Hub format (random weights by default).
 
   Args:
     downloads_dir: gets labse-2/ and labse-2-preprocess/, as download_model.sh writes them.
     tokens: the vocab.
     seed: of the random weights.
     shape: EncoderConfig fields (hidden_size, num_layers...); default the demo's tiny one.
+    weights: name -> array (e.g. `dictionary_weights`) instead of random weights.
   """
   config = EncoderConfig(vocab_size=len(tokens), **(shape or DEMO_CONFIG))
-  encoder = Encoder(config, seed=seed)
+  encoder = Encoder(config, weights=weights, seed=seed)
   with atomic.atomic_path(os.path.join(downloads_dir, "labse-2"), is_dir=True) as tmp:
     hub_format.export_encoder(encoder, tokens, tmp)
   del encoder  # At LaBSE's size, free 1.9 GB before exporting the preprocessor.
@@ -103,12 +173,21 @@ def demo_corpora() -> Dict[str, List[str]]:
   return corpora
 
 
+def demo_vocab() -> List[str]:
+  """The demo model's vocab: built from the corpora, every dictionary word a whole token."""
+  corpora = demo_corpora()
+  return build_vocab((line for lines in corpora.values() for line in lines),
+                     whole_words=dictionary_meanings(demo_data.DICTIONARY))
+
+
 def prepare_workdir(workdir: str) -> None:
   """Writes the demo's model, corpora and Tatoeba files under `workdir`."""
   corpora = demo_corpora()
-  tokens = build_vocab(line for lines in corpora.values() for line in lines)
+  tokens = demo_vocab()
   logging.info("demo vocab: %d tokens", len(tokens))
-  write_demo_model(os.path.join(workdir, "downloads"), tokens)
+  config = EncoderConfig(vocab_size=len(tokens), **DEMO_CONFIG)
+  write_demo_model(os.path.join(workdir, "downloads"), tokens,
+                   weights=dictionary_weights(config, tokens, demo_data.DICTIONARY))
   write_corpora(os.path.join(workdir, "data"), corpora)
   write_tatoeba(os.path.join(workdir, "data", "tatoeba", "v1"), demo_data.PARALLEL)
 
@@ -117,8 +196,7 @@ def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise InputError(f"unexpected arguments: {' '.join(argv[1:])}")
   prepare_workdir(flags.FLAGS.workdir)
-  print(f"demo inputs written to {flags.FLAGS.workdir} (random weights, vocab built from "
-        f"the demo corpora)")
+  print(f"demo inputs written to {flags.FLAGS.workdir}: {MODEL_NOTE}")
 
 
 if __name__ == "__main__":
