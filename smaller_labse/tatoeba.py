@@ -22,6 +22,7 @@ Shapes: B = batch, S = padded length, D = hidden size, N = heads, H = head size.
 import dataclasses
 import json
 import os
+import time
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -244,6 +245,52 @@ def load_model(encoder_path: str, preprocess_path: str, name: Optional[str] = No
   return model
 
 
+def is_sentence_transformers_dir(path: str) -> bool:
+  """True for a Sentence Transformers / HF export directory (it has modules.json)."""
+  return os.path.isfile(os.path.join(path, "modules.json"))
+
+
+@dataclasses.dataclass
+class SentenceTransformerModel:
+  """A Sentence Transformers export (e.g. models/LaBSE_{langs}_st/), evaluated like `Model`.
+
+  Needs the optional `sentence-transformers` package (PyTorch), imported on first use.
+
+  Attributes:
+    name: the label of its rows in the results.
+    path: the directory holding modules.json.
+    device: 'cuda', 'cpu'... (None: Sentence Transformers picks).
+    batch_size: sentences per batch.
+  """
+  name: str
+  path: str
+  device: Optional[str] = None
+  batch_size: int = 128
+  _model: object = dataclasses.field(default=None, repr=False)
+
+  def encode(self, sentences: Sequence[str]) -> np.ndarray:
+    """float32 [len(sentences), D], L2-normalised."""
+    if self._model is None:
+      try:
+        from sentence_transformers import SentenceTransformer  # pylint: disable=import-outside-toplevel
+      except ImportError:
+        raise InputError(f"{self.path}: a Sentence Transformers model; evaluating it needs "
+                         "`pip install sentence-transformers`") from None
+      self._model = SentenceTransformer(self.path, device=self.device)
+    embeddings = self._model.encode(list(sentences), batch_size=self.batch_size,
+                                    normalize_embeddings=True, convert_to_numpy=True,
+                                    show_progress_bar=len(sentences) > self.batch_size)
+    return np.asarray(embeddings, dtype=np.float32)
+
+
+def load_sentence_transformer(path: str, name: Optional[str] = None, device: Optional[str] = None,
+                              batch_size: int = 128) -> SentenceTransformerModel:
+  """Checks that `path` is a Sentence Transformers directory; the model loads on first use."""
+  if not is_sentence_transformers_dir(path):
+    raise InputError(f"{path}: not a Sentence Transformers model (no modules.json)")
+  return SentenceTransformerModel(name or default_model_name(path), path, device, batch_size)
+
+
 # ----------------------------------------------------------------------------- embeddings
 
 def normalize(x: tf.Tensor) -> np.ndarray:
@@ -310,6 +357,11 @@ class EmbedStats:
   real_tokens: int = 0
   padded_tokens: int = 0
   batches: int = 0
+  seconds: float = 0.0
+
+  @property
+  def sentences_per_second(self) -> float:
+    return self.sentences / self.seconds if self.seconds > 0 else 0.0
 
 
 def embed(model: Model, sentences: Sequence[str], max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
@@ -328,7 +380,14 @@ def embed(model: Model, sentences: Sequence[str], max_seq_length: int = DEFAULT_
   """
   if max_seq_length < 3:
     raise InputError(f"--max_seq_length={max_seq_length}: must be at least 3")
+  start_time = time.perf_counter()
   unique, inverse = np.unique(np.asarray(sentences, dtype=object), return_inverse=True)
+  if isinstance(model, SentenceTransformerModel):  # It tokenizes, truncates and batches itself.
+    out = model.encode(list(unique))
+    if stats is not None:
+      stats.sentences += len(unique)
+      stats.seconds += time.perf_counter() - start_time
+    return out[inverse.reshape(-1)]
   values, lengths = tokenize(model, list(unique))
   starts = np.concatenate([[0], np.cumsum(lengths)])
   packed_lengths = np.minimum(lengths, max_seq_length - 2) + 2
@@ -347,6 +406,8 @@ def embed(model: Model, sentences: Sequence[str], max_seq_length: int = DEFAULT_
       stats.real_tokens += int(packed_lengths[batch].sum())
       stats.padded_tokens += len(batch) * seq_length
       stats.batches += 1
+  if stats is not None:
+    stats.seconds += time.perf_counter() - start_time
   return out[inverse.reshape(-1)]
 
 
@@ -565,13 +626,16 @@ def write_outputs(path: str, results: Sequence[Result],
 
 def evaluate(models: Sequence[Model], pairs: Sequence[Pair], scoring: str = "cosine",
              max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
-             max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS, method: str = "fast"
+             max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS, method: str = "fast",
+             stats: Optional[List[EmbedStats]] = None
              ) -> Tuple[List[Result], Dict[str, Dict[str, float]]]:
   """Evaluates each model on every pair (one encoding pass per model).
 
   Args:
+    models: `Model`s, or `SentenceTransformerModel`s (method 'fast' only).
     method: 'fast' (`embed`), or 'original' (`embed_original`: each side in batches of
       32 padded to the preprocessor's own length; `max_seq_length` must be 128).
+    stats: when given, gets one EmbedStats per model (sentences encoded, seconds).
 
   Returns:
     (results of every model in order, identical-embedding shares of models[1] vs
@@ -582,11 +646,16 @@ def evaluate(models: Sequence[Model], pairs: Sequence[Pair], scoring: str = "cos
                      f"the preprocessor's {DEFAULT_MAX_SEQ_LENGTH}")
   embeddings, results = [], []
   for model in models:
+    model_stats = EmbedStats()
     if method == "original":
+      if isinstance(model, SentenceTransformerModel):
+        raise InputError(f"{model.path}: --method=original needs a TF Hub encoder")
       embedded = {p.lang: (embed_original(model, p.eng), embed_original(model, p.xx))
                   for p in tqdm(pairs, desc=model.name, unit="lang")}
     else:
-      embedded = embed_pairs(model, pairs, max_seq_length, max_batch_tokens)
+      embedded = embed_pairs(model, pairs, max_seq_length, max_batch_tokens, model_stats)
+    if stats is not None:
+      stats.append(model_stats)
     embeddings.append(embedded)
     results.extend(score_pairs(model.name, embedded, scoring))
   identical = identical_share(embeddings[0], embeddings[1]) if len(models) == 2 else {}

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -75,3 +76,42 @@ def test_readme_snippet_runs_verbatim(demo):
                           capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   assert result.stdout.startswith("(2, 32)")  # The demo model's hidden size.
+
+
+def test_notebook_runs_headless_on_the_demo(demo):
+  """notebooks/evaluate_tatoeba.ipynb, run as Jupyter would (cwd notebooks/), with its
+  parameters set as papermill sets them: a cell after the one tagged 'parameters'."""
+  nbformat = pytest.importorskip("nbformat")
+  nbclient = pytest.importorskip("nbclient")
+  workdir, _ = demo
+  notebook = nbformat.read(os.path.join(ROOT, "notebooks", "evaluate_tatoeba.ipynb"), 4)
+  assert all(not cell.get("outputs") for cell in notebook.cells)  # Saved without outputs.
+  (index,) = [i for i, cell in enumerate(notebook.cells)
+              if "parameters" in cell.metadata.get("tags", [])]
+  parameters = (f"ORIGINAL = {str(workdir / 'downloads' / 'labse-2')!r}\n"
+                "SMALLER = 'models/LaBSE_en-fr-de/1'\nLANGS = 'fra,deu,rus'\n"
+                f"WORKDIR = {str(workdir)!r}\nDOWNLOAD = {shutil.which('curl') is not None}\n"
+                # The kernel must be this test's Python (the project's environment).
+                f"import os, sys; assert os.path.realpath(sys.executable) == "
+                f"{os.path.realpath(sys.executable)!r}, sys.executable\n")
+  notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(parameters))
+  nbclient.NotebookClient(notebook, kernel_name="python3", timeout=300,
+                          resources={"metadata": {"path": os.path.join(ROOT, "notebooks")}}
+                          ).execute()
+  text, images = "", 0
+  for cell in notebook.cells:
+    for output in cell.get("outputs", []):
+      text += output.get("text", "") + output.get("data", {}).get("text/markdown", "")
+      images += "image/png" in output.get("data", {})
+  assert images == 2  # The accuracy chart and the heat map.
+  results = json.load(open(workdir / "results" / "tatoeba.json"))
+  # The README's table, with the numbers evaluate_tatoeba.py wrote for the same models.
+  for model, label in (("LaBSE", "LaBSE"), ("LaBSE_en-fr-de", "LaBSE_en-fr-de")):
+    for direction in ("en→xx", "xx→en"):
+      cells = [f"{r['accuracy']:.2f}" for r in results["results"]
+               if r["model"] == model and r["direction"] == direction]
+      assert re.search(rf"\| {re.escape(label)}\({direction}\) +\| +" + r" +\| +".join(cells),
+                       text), (model, direction)
+  assert re.search(r"\| LaBSE_en-fr-de vs LaBSE +\| +100\.00 \| +100\.00 \| +50\.00 \|", text)
+  assert re.search(r"LaBSE: 160 distinct sentences in [\d.]+ s, [\d,]+ sentences/s", text)
+  assert "device: CPU" in text or "device: GPU" in text
