@@ -190,14 +190,15 @@ def accuracy_chart(evaluation: Evaluation):
              label=name)
     ax.set(title=f"Tatoeba {direction}", ylabel="accuracy (%)", ylim=(0, 105))
     ax.set_xticks(x, labels)
-  axes[0][0].legend(loc="lower left", fontsize="small")
+  handles, names = axes[0][0].get_legend_handles_labels()
+  fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize="small")
   if evaluation.identical:
     ax = axes[0][2]
     ax.bar(x, [evaluation.identical[l]["percent"] for l in langs], 0.6, color="gray")
     ax.set(title=f"Identical embeddings\n{evaluation.names[1]} vs {evaluation.names[0]}",
            ylabel="sentences (%)", ylim=(0, 105))
     ax.set_xticks(x, labels)
-  fig.tight_layout()
+  fig.tight_layout(rect=(0, 0.07, 1, 1))  # Room for the legend below.
   return fig
 
 
