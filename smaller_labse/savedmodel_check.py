@@ -32,12 +32,18 @@ REQUIRED_ENCODER_VARIABLES = (
 )
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("encoder", None, "Directory of the encoder SavedModel to check.")
-flags.DEFINE_string("preprocess", None, "Directory of the preprocessor SavedModel to check.")
-flags.DEFINE_integer("vocab_size", LABSE_VOCAB_SIZE,
-                     "Expected vocabulary size (rows of word_embeddings/embeddings).")
-flags.DEFINE_string("encoder_source", None, "Where the encoder came from, named in errors.")
-flags.DEFINE_string("preprocess_source", None, "Where the preprocessor came from, named in errors.")
+
+
+def _define_flags() -> None:
+  """The command line's flags (defined only when run as a script: select_vocab.py imports
+  this module and has a --vocab_size of its own)."""
+  flags.DEFINE_string("encoder", None, "Directory of the encoder SavedModel to check.")
+  flags.DEFINE_string("preprocess", None, "Directory of the preprocessor SavedModel to check.")
+  flags.DEFINE_integer("vocab_size", LABSE_VOCAB_SIZE,
+                       "Expected vocabulary size (rows of word_embeddings/embeddings).")
+  flags.DEFINE_string("encoder_source", None, "Where the encoder came from, named in errors.")
+  flags.DEFINE_string("preprocess_source", None,
+                      "Where the preprocessor came from, named in errors.")
 
 
 def _where(path: str, source: str = None) -> str:
@@ -219,4 +225,5 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
+  _define_flags()
   run_cli(main)
