@@ -20,6 +20,15 @@ Strategies:
     tokens; tokens ranked by their largest relative frequency over the
     languages, character tokens raised to cover the text (--char_coverage).
     Works with our counts and with the original release's.
+
+--keep_chars: character tokens ('x', '##x') kept before anything else. used
+(default with --vocab_size): those the counted text needs to spell its tokens
+character by character; all: every one text can reach (no word made of
+characters of the vocab can gain [UNK]); none (default with doc_frequency).
+
+Before stage 1 has written models/labse/vocab.txt, the vocab is read where the
+original read it: downloads/labse-2/assets/cased_vocab.txt, with that
+SavedModel's do_lower_case.
 """
 
 import glob
