@@ -705,3 +705,31 @@ def test_wiki_stream_file_without_sidecar_is_kept_and_bad_flags(wiki, tmp_path):
     bad = run_wiki(server, args + ["fr"], tmp_path)
     assert bad.returncode == 2 and len(error_lines(bad)) == 1, (args, bad.stderr)
   assert not (tmp_path / "data/fr.txt").exists()
+
+
+def test_wiki_stream_killed_midway_leaves_no_text_and_reruns_cleanly(big_wiki, tmp_path):
+  import signal  # pylint: disable=g-import-not-at-top
+  server, text = big_wiki
+  path = f"{WIKI_PREFIX}/en.txt.gz"
+  server.faults[path] = [http_fixtures.STALL]
+  env = {k: v for k, v in os.environ.items()
+         if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+  env.update(WIKI_BASE_URL=server.url + WIKI_PREFIX, DOWNLOAD_STALL_SECONDS="60")
+  process = subprocess.Popen([os.path.join(REPO, "download_dataset.sh"), "--max_lines=60000",
+                              "en"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+  partial = tmp_path / "data/.en.txt.tmp"
+  try:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not (partial.exists() and partial.stat().st_size > 0):
+      time.sleep(0.05)
+    assert partial.exists() and partial.stat().st_size > 0, "the stream never started"
+  finally:
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+  assert not (tmp_path / "data/en.txt").exists() and not (tmp_path / "data/en.txt.json").exists()
+  result = run_wiki(server, ["--max_lines=60000", "en"], tmp_path)
+  assert result.returncode == 0, result.stderr
+  assert text.startswith(read(tmp_path / "data/en.txt"))
+  assert _count_long(read(tmp_path / "data/en.txt")) == 60000
+  assert all_files(tmp_path) == ["data/en.txt", "data/en.txt.json"]
