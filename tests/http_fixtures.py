@@ -11,6 +11,7 @@ much a client that stops early downloaded.
 """
 
 import http.server
+import socket
 import threading
 import time
 from typing import Dict, List, Optional, Tuple, Union
@@ -101,6 +102,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   def _write_body(self, body: bytes) -> None:
     """Writes `body` in chunks (paced by `mirror.chunk_delay`), logging the bytes sent."""
     mirror = self.server.mirror
+    if mirror.chunk_delay:
+      # A fixed, small send buffer (no autotuning): what was sent but not read stays small
+      # however slowly the client reads.
+      self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _CHUNK)
     for start in range(0, len(body), _CHUNK):
       try:
         self.wfile.write(body[start:start + _CHUNK])
