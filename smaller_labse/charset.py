@@ -101,7 +101,7 @@ class CharCoverage:
   unreachable: the others ('##x' of split characters, both forms of dropped ones).
   gap_chars: word characters missing `x` or `##x` that longer tokens can still spell there.
   classes: character -> WORD / SPLIT / DROPPED / CHANGED, for every character of a
-    single-character token.
+    single-character token or held by a longer one.
   """
   reachable: List[str]
   unreachable: List[str]
@@ -126,35 +126,22 @@ def analyze(vocab: Sequence[str], lower_case: bool = False) -> CharCoverage:
   """Sorts `vocab`'s single-character tokens into reachable and unreachable, and finds gaps."""
   tokens = char_tokens(vocab)
   present = set(tokens)
-  chars = sorted({char_token_body(t) for t in tokens})
+  elsewhere = _spellable_elsewhere(vocab)
+  # Characters of single-character tokens, and those only longer tokens hold.
+  chars = sorted({char_token_body(t) for t in tokens} | {form[-1] for form in elsewhere})
   classes = classify_chars(chars, lower_case)
   reachable, unreachable = [], []
   for token in tokens:
-    ch = char_token_body(token)
-    cls = classes[ch]
+    cls = classes[char_token_body(token)]
     if cls == DROPPED or (cls == SPLIT and token.startswith(SUFFIX)):
       unreachable.append(token)
     else:
       reachable.append(token)
-  elsewhere = _spellable_elsewhere(vocab)
-  gap_chars = [ch for ch in chars if classes[ch] == WORD and any(
+  # Split characters are words of their own: a longer token can never match them.
+  gap_chars = [ch for ch in chars if classes[ch] in (WORD, CHANGED) and any(
       form not in present and form in elsewhere for form in (ch, SUFFIX + ch))]
-  # A character found only inside longer tokens has no single-character token at all.
-  in_single = set(chars)
-  for form in elsewhere:
-    ch = form[len(SUFFIX):] if form.startswith(SUFFIX) else form
-    if ch not in in_single and ch not in gap_chars:
-      gap_chars.append(ch)
-  gap_chars = _only_word_chars(sorted(gap_chars), classes, lower_case)
   return CharCoverage(reachable=reachable, unreachable=unreachable, gap_chars=gap_chars,
                       classes=classes)
-
-
-def _only_word_chars(chars: List[str], classes: Dict[str, str], lower_case: bool) -> List[str]:
-  """Drops split/dropped characters (classifying those not classified yet)."""
-  missing = [ch for ch in chars if ch not in classes]
-  classes.update(classify_chars(missing, lower_case))
-  return [ch for ch in chars if classes[ch] in (WORD, CHANGED)]
 
 
 def missing_reachable(coverage: CharCoverage, target_vocab: Iterable[str]) -> List[str]:
