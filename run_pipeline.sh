@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
 # Runs the whole smaller-LaBSE pipeline: download -> stage 1 -> 2 -> 3 -> 4.
 #
-#   ./run_pipeline.sh [--langs=en,fr,...] [--workdir=DIR]   real run (needs internet)
+#   ./run_pipeline.sh [--langs=en,fr,...] [--workdir=DIR] [--full_dumps]   real run (internet)
 #   ./run_pipeline.sh --demo [--workdir=DIR]                offline demo, a tiny model (not LaBSE)
 #
 # Artifacts go under the work directory (default: the current directory) in the
 # original layout: downloads/ data/ tokens_freqs/ selected_tokens/ models/ results/.
-# Rerunning skips each stage whose outputs are newer than its inputs.
+# Rerunning skips each stage whose outputs are newer than its inputs. Only the first
+# 1,000,000 lines longer than 5 characters of each Wikipedia dump are downloaded (what
+# stage 2 reads); --full_dumps downloads whole dumps.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-usage() { sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 demo=0
 langs="en,fr,es,de,zh,ar,zh_classical,it,ja,ko,nl,pl,pt,th,tr,ru"
 workdir=""
+max_lines=1000000  # select_vocab.py --max_sentences (its default, used below)
+dump_args=(--max_lines="$max_lines")
 for arg in "$@"; do
   case "$arg" in
     --demo) demo=1 ;;
+    --full_dumps) dump_args=(--full) ;;
     --langs=*) langs="${arg#--langs=}" ;;
     --workdir=*) workdir="${arg#--workdir=}" ;;
     -h|--help) usage; exit 0 ;;
@@ -64,7 +69,7 @@ if [ "$demo" = 1 ]; then
 else
   step "downloads"
   "$root/download_model.sh"
-  "$root/download_dataset.sh" --langs="$corpus_langs"
+  "$root/download_dataset.sh" --langs="$corpus_langs" "${dump_args[@]}"
   "$root/download_tatoeba_dataset.sh" --langs="$tatoeba_langs"
 fi
 

@@ -20,17 +20,26 @@ Strategies:
     tokens; tokens ranked by their largest relative frequency over the
     languages, character tokens raised to cover the text (--char_coverage).
     Works with our counts and with the original release's.
+
+--keep_chars: character tokens ('x', '##x') kept before anything else. used
+(default with --vocab_size): those the counted text needs to spell its tokens
+character by character; all: every one text can reach (no word made of
+characters of the vocab can gain [UNK]); none (default with doc_frequency).
+
+Before stage 1 has written models/labse/vocab.txt, the vocab is read where the
+original read it: downloads/labse-2/assets/cased_vocab.txt, with that
+SavedModel's do_lower_case.
 """
 
 import glob
 import os
 import re
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from absl import flags, logging
 
-from smaller_labse import counting, files, selection
-from smaller_labse.config import EncoderConfig
+from smaller_labse import counting, files, savedmodel_check, selection
+from smaller_labse.config import EncoderConfig, infer_config
 from smaller_labse.errors import InputError, run_cli
 from smaller_labse.languages import DEFAULT_WIKI_LANGS, corpus_langs, parse_lang_list
 from smaller_labse.vocab import (read_token_file, read_vocab, selected_tokens_path,
@@ -39,7 +48,9 @@ from smaller_labse.vocab import (read_token_file, read_vocab, selected_tokens_pa
 FLAGS = flags.FLAGS
 flags.DEFINE_list("langs", list(DEFAULT_WIKI_LANGS), "Languages to select for, e.g. en,fr.")
 flags.DEFINE_string("vocab_file", os.path.join("models", "labse", "vocab.txt"),
-                    "The full model's WordPiece vocab (stage 1 writes it).")
+                    "The full model's WordPiece vocab (stage 1 writes it). Left at its default "
+                    "while it does not exist: downloads/labse-2's assets/cased_vocab.txt, with "
+                    "that SavedModel's do_lower_case, as the original read it.")
 flags.DEFINE_boolean("lower_case", None, "Lower-case before tokenizing. Default: `do_lower_case` "
                      "of config.json beside --vocab_file, else false (LaBSE is cased).")
 flags.DEFINE_string("data_dir", "data", "Where {lang}.txt corpora are read from.")
@@ -69,6 +80,11 @@ flags.DEFINE_integer("vocab_size", None, "vocab_size: the final vocab's size, sp
 flags.DEFINE_boolean("char_coverage", True, "vocab_size: rank each single-character token at "
                      "least as high as its character's frequency, so pruned words do not "
                      "become [UNK].")
+flags.DEFINE_enum("keep_chars", None, list(selection.KEEP_CHARS),
+                  "Character tokens kept before anything else. used: every 'x'/'##x' the counted "
+                  "text needs to spell its tokens character by character; all: every one text "
+                  "can reach (no word made of characters of the vocab can gain [UNK]); none. "
+                  "Default: used with --vocab_size, none with doc_frequency (the original method).")
 flags.DEFINE_list("eval_files", [], "[LABEL:]PATH entries (globs allowed) of text to measure "
                   "fidelity on: per label, the share of lines tokenized identically and the lines "
                   "gaining [UNK]. LABEL defaults to the last extension (tatoeba.fra-eng.fra: fra) "
@@ -79,6 +95,7 @@ flags.DEFINE_string("eval_vocab", None, "With --eval_only: evaluate this vocab f
                     "the selections (e.g. a published smaller vocab).")
 flags.DEFINE_string("report_dir", None, "Where report.json/.md go (default: SELECTED_DIR).")
 
+ORIGINAL_MODEL_DIR = os.path.join("downloads", "labse-2")
 _LANG = re.compile(r"[A-Za-z0-9_-]+")
 _LABELLED = re.compile(r"([A-Za-z0-9_-]+):(.+)")
 
@@ -136,23 +153,47 @@ def resolve_langs(corpora: Dict[str, List[str]]) -> List[str]:
   return langs
 
 
-def resolve_lower_case() -> bool:
+def resolve_vocab_file() -> Tuple[str, Optional[bool]]:
+  """--vocab_file; by default, where the original read it when stage 1 has not run yet.
+
+  Returns:
+    (vocab path, the SavedModel's do_lower_case when the vocab is its asset, else None).
+  """
+  if FLAGS["vocab_file"].present or os.path.exists(FLAGS.vocab_file):
+    return FLAGS.vocab_file, None
+  if not os.path.isfile(os.path.join(ORIGINAL_MODEL_DIR, "saved_model.pb")):
+    raise InputError(f"{FLAGS.vocab_file}: token file not found, nor the downloaded model "
+                     f"{ORIGINAL_MODEL_DIR} (run download_model.sh, or give --vocab_file)")
+  path = savedmodel_check.encoder_vocab_file(ORIGINAL_MODEL_DIR)
+  lower_case = bool(savedmodel_check.do_lower_case(ORIGINAL_MODEL_DIR))
+  print(f"{FLAGS.vocab_file} does not exist yet (stage 1 writes it): reading the vocab from "
+        f"{path}, do_lower_case={lower_case} from {ORIGINAL_MODEL_DIR}")
+  return path, lower_case
+
+
+def resolve_lower_case(vocab_file: str, model_lower_case: Optional[bool]) -> bool:
   if FLAGS.lower_case is not None:
     return FLAGS.lower_case
-  config_path = os.path.join(os.path.dirname(FLAGS.vocab_file), "config.json")
+  if model_lower_case is not None:
+    return model_lower_case
+  config_path = os.path.join(os.path.dirname(vocab_file), "config.json")
   if os.path.exists(config_path):
     return EncoderConfig.load(config_path).do_lower_case
   return False
 
 
-def model_config(vocab: Sequence[str]) -> Tuple[EncoderConfig, str]:
-  config_path = os.path.join(os.path.dirname(FLAGS.vocab_file), "config.json")
+def model_config(vocab: Sequence[str], vocab_file: str) -> Tuple[EncoderConfig, str]:
+  config_path = os.path.join(os.path.dirname(vocab_file), "config.json")
   if os.path.exists(config_path):
     return EncoderConfig.load(config_path), config_path
+  model_dir = os.path.dirname(os.path.dirname(vocab_file))  # SavedModel/assets/cased_vocab.txt
+  if os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
+    shapes = savedmodel_check.variable_shapes(model_dir)
+    return infer_config(shapes, bool(savedmodel_check.do_lower_case(model_dir))), model_dir
   return EncoderConfig(vocab_size=len(vocab)), "LaBSE/2 (no config.json beside the vocab)"
 
 
-def resolve_strategy(vocab: Sequence[str]) -> str:
+def resolve_strategy(vocab: Sequence[str], vocab_file: str) -> str:
   strategy = FLAGS.strategy or ("vocab_size" if FLAGS.vocab_size is not None else "doc_frequency")
   if strategy == "doc_frequency" and FLAGS.vocab_size is not None:
     raise InputError("--vocab_size needs --strategy=vocab_size (or no --strategy)")
@@ -161,7 +202,7 @@ def resolve_strategy(vocab: Sequence[str]) -> str:
       raise InputError("--strategy=vocab_size needs --vocab_size=N")
     specials = len(special_tokens(vocab))
     if FLAGS.vocab_size <= specials:
-      raise InputError(f"--vocab_size={FLAGS.vocab_size} is too small: {FLAGS.vocab_file} has "
+      raise InputError(f"--vocab_size={FLAGS.vocab_size} is too small: {vocab_file} has "
                        f"{specials} special tokens, which the smaller vocab keeps, plus at least "
                        "one token")
   return strategy
@@ -197,25 +238,48 @@ def count_all(langs: Sequence[str], corpora: Dict[str, List[str]], vocab: Sequen
   return result
 
 
+def resolve_keep_chars(strategy: str) -> str:
+  if FLAGS.keep_chars is not None:
+    return FLAGS.keep_chars
+  return selection.KEEP_CHARS_USED if strategy == "vocab_size" else selection.KEEP_CHARS_NONE
+
+
 def select(langs: Sequence[str], counts: Dict[str, counting.TokenCounts], vocab: Sequence[str],
-           strategy: str) -> Dict[str, List[str]]:
+           strategy: str, lower_case: bool, hidden_size: int) -> Dict[str, List[str]]:
+  keep_chars = resolve_keep_chars(strategy)
   if strategy == "doc_frequency":
-    return {lang: selection.select_doc_frequency(
+    chosen = {lang: selection.select_doc_frequency(
         counts[lang], FLAGS.threshold, counting.freqs_path(FLAGS.counts_dir, lang))
         for lang in langs}
-  result = selection.select_budget(counts, vocab, FLAGS.vocab_size, FLAGS.char_coverage)
+    chosen, guaranteed = selection.add_guaranteed(chosen, keep_chars, counts, vocab, lower_case)
+    if guaranteed:
+      print(f"--keep_chars={keep_chars}: {guaranteed:,} character tokens added to the selections")
+    return chosen
+  result = selection.select_budget(counts, vocab, FLAGS.vocab_size, FLAGS.char_coverage,
+                                   keep_chars, lower_case)
   logging.info("vocab_size: %d of %d candidate tokens kept (cut-off score %.3g)",
                len(result.kept), result.candidates, result.cutoff)
+  if result.guaranteed:
+    print(f"--keep_chars={keep_chars}: {result.guaranteed_kept:,} of {result.guaranteed:,} "
+          f"character tokens kept first ({result.guaranteed_kept * hidden_size / 1e6:.1f}M "
+          f"parameters at hidden size {hidden_size})")
+  if result.guaranteed_kept < result.guaranteed:
+    logging.warning("--vocab_size=%d cannot hold the %d character tokens --keep_chars=%s "
+                    "guarantees: kept the %d best-scored; words holding the others can gain "
+                    "[UNK]", FLAGS.vocab_size, result.guaranteed, keep_chars,
+                    result.guaranteed_kept)
   if len(result.kept) < FLAGS.vocab_size - len(special_tokens(vocab)):
     logging.warning("only %d tokens were ever counted: the vocab will be smaller than %d",
                     result.candidates, FLAGS.vocab_size)
   return {lang: result.per_lang[lang] for lang in langs}
 
 
-def report(full_vocab: Sequence[str], target: Sequence[str], eval_sets: Dict[str, List[bytes]],
-           lower_case: bool) -> None:
-  config, source = model_config(full_vocab)
-  result = selection.fidelity_report(full_vocab, target, eval_sets, config, lower_case, source)
+def report(full_vocab: Sequence[str], vocab_file: str, target: Sequence[str],
+           eval_sets: Dict[str, List[bytes]], lower_case: bool,
+           used: Optional[Set[str]] = None) -> None:
+  config, source = model_config(full_vocab, vocab_file)
+  result = selection.fidelity_report(full_vocab, target, eval_sets, config, lower_case, source,
+                                     used)
   json_path, md_path = selection.write_report(FLAGS.report_dir or FLAGS.selected_dir, result)
   print(selection.report_markdown(result))
   print(f"wrote {json_path} and {md_path}")
@@ -226,8 +290,9 @@ def main(argv: Sequence[str]) -> None:
     raise InputError(f"unexpected arguments: {' '.join(argv[1:])}")
   corpora = parse_corpus_flags(FLAGS.corpus)
   langs = resolve_langs(corpora)
-  full_vocab = read_vocab(FLAGS.vocab_file)
-  lower_case = resolve_lower_case()
+  vocab_file, model_lower_case = resolve_vocab_file()
+  full_vocab = read_vocab(vocab_file)
+  lower_case = resolve_lower_case(vocab_file, model_lower_case)
   eval_sets = read_eval_files(FLAGS.eval_files)
   if FLAGS.eval_only:
     if not eval_sets:
@@ -237,14 +302,15 @@ def main(argv: Sequence[str]) -> None:
     else:
       target = selection.target_vocab(full_vocab, [
           read_token_file(selected_tokens_path(FLAGS.selected_dir, lang)) for lang in langs])
-    report(full_vocab, target, eval_sets, lower_case)
+    report(full_vocab, vocab_file, target, eval_sets, lower_case)
     return
-  strategy = resolve_strategy(full_vocab)
+  strategy = resolve_strategy(full_vocab, vocab_file)
   if FLAGS.from_counts:
     counts = load_counts(langs, full_vocab, strategy)
   else:
     counts = count_all(langs, corpora, full_vocab, lower_case)
-  selections = select(langs, counts, full_vocab, strategy)
+  selections = select(langs, counts, full_vocab, strategy, lower_case,
+                      model_config(full_vocab, vocab_file)[0].hidden_size)
   target = selection.target_vocab(full_vocab, list(selections.values()))  # checks before writing
   if not FLAGS.from_counts:
     for lang in langs:
@@ -256,7 +322,9 @@ def main(argv: Sequence[str]) -> None:
   print(f"strategy {strategy}: the smaller vocab will have {len(target):,} tokens "
         f"({len(special_tokens(full_vocab))} special + {len(target) - len(special_tokens(full_vocab)):,})")
   if eval_sets:
-    report(full_vocab, target, eval_sets, lower_case)
+    index = {t: i for i, t in enumerate(full_vocab)}
+    used = set().union(*(selection.used_char_tokens(counts[lang], index) for lang in langs))
+    report(full_vocab, vocab_file, target, eval_sets, lower_case, used)
 
 
 if __name__ == "__main__":

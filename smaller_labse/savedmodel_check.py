@@ -13,7 +13,7 @@ directories into place.
 
 import glob
 import os
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from absl import flags
 
@@ -32,12 +32,18 @@ REQUIRED_ENCODER_VARIABLES = (
 )
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("encoder", None, "Directory of the encoder SavedModel to check.")
-flags.DEFINE_string("preprocess", None, "Directory of the preprocessor SavedModel to check.")
-flags.DEFINE_integer("vocab_size", LABSE_VOCAB_SIZE,
-                     "Expected vocabulary size (rows of word_embeddings/embeddings).")
-flags.DEFINE_string("encoder_source", None, "Where the encoder came from, named in errors.")
-flags.DEFINE_string("preprocess_source", None, "Where the preprocessor came from, named in errors.")
+
+
+def _define_flags() -> None:
+  """The command line's flags (defined only when run as a script: select_vocab.py imports
+  this module and has a --vocab_size of its own)."""
+  flags.DEFINE_string("encoder", None, "Directory of the encoder SavedModel to check.")
+  flags.DEFINE_string("preprocess", None, "Directory of the preprocessor SavedModel to check.")
+  flags.DEFINE_integer("vocab_size", LABSE_VOCAB_SIZE,
+                       "Expected vocabulary size (rows of word_embeddings/embeddings).")
+  flags.DEFINE_string("encoder_source", None, "Where the encoder came from, named in errors.")
+  flags.DEFINE_string("preprocess_source", None,
+                      "Where the preprocessor came from, named in errors.")
 
 
 def _where(path: str, source: str = None) -> str:
@@ -100,6 +106,37 @@ def variable_shapes(path: str) -> Dict[str, List[int]]:
       if attribute.name == "VARIABLE_VALUE" and attribute.checkpoint_key in shapes_by_key:
         shapes[name] = list(shapes_by_key[attribute.checkpoint_key])
   return shapes
+
+
+def do_lower_case(path: str) -> Optional[bool]:
+  """The encoder's `do_lower_case` variable, read from its checkpoint alone; None when absent."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorflow.core.protobuf import trackable_object_graph_pb2  # pylint: disable=g-import-not-at-top
+  proto = _read_saved_model(path)
+  nodes = proto.meta_graphs[0].object_graph_def.nodes
+  node_id = next((c.node_id for c in nodes[0].children if c.local_name == "do_lower_case"), None)
+  if node_id is None:
+    return None
+  prefix = os.path.join(path, "variables", "variables")
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    ckpt_graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    ckpt_graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    for attribute in ckpt_graph.nodes[node_id].attributes:
+      if attribute.name == "VARIABLE_VALUE":
+        return bool(reader.get_tensor(attribute.checkpoint_key))
+  except (tf.errors.OpError, ValueError, IndexError) as e:
+    message = str(e).split("\n")[0]
+    raise InputError(f"{prefix}: unreadable checkpoint ({message})") from None
+  return None
+
+
+def encoder_vocab_file(path: str) -> str:
+  """The vocabulary asset of the SavedModel at `path` (assets/cased_vocab.txt for LaBSE/2)."""
+  assets = _vocab_assets(path, _read_saved_model(path))
+  if not assets:
+    raise InputError(f"{path}: no vocabulary asset (expected assets/cased_vocab.txt)")
+  return assets[0]
 
 
 def _vocab_assets(path: str, proto) -> List[str]:
@@ -188,4 +225,5 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
+  _define_flags()
   run_cli(main)

@@ -16,21 +16,32 @@ Strategies (per language, from `counting.TokenCounts`):
   character) summed over every counted token holding it, since it stands in
   for all of them once they are pruned. It therefore always ranks above every
   token it can replace, and a rare character still ranks below frequent words.
-  A '##' + character token the language uses at all scores at least
-  SUFFIX_CHAR_FLOOR (1e-7), so large budgets keep every one of them.
   Each language's file gets the kept tokens whose score in that language
   reaches the cut-off, so the union of the files is exactly the kept set.
+
+Guaranteed character tokens (`keep_chars`), kept before anything else:
+- "used": every single-character token the counted text needs to spell each
+  counted token one character at a time ('abc' needs 'a', '##b', '##c'): a
+  word the counts saw cannot become [UNK] once its own token is pruned, in any
+  budget that holds all of them (16,454 tokens with the original release's 16
+  languages: 16,250 counted themselves, 204 only inside longer tokens). Each
+  goes to the files of the languages that need it.
+- "all": every single-character token of the full vocab that text can reach
+  (`charset.analyze`; 21,346 of LaBSE's 29,741): no word made of characters
+  of the vocab can gain [UNK], in any language. Every language's file gets them.
+- "none": no guarantee; character tokens rank by their scores only.
+A budget too small for them keeps the best-scored ones (and says so).
 """
 
 import collections
 import dataclasses
 import json
 import os
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import tensorflow as tf
 
-from smaller_labse import atomic
+from smaller_labse import atomic, charset
 from smaller_labse.config import EncoderConfig
 from smaller_labse.counting import TokenCounts
 from smaller_labse.errors import InputError
@@ -38,14 +49,9 @@ from smaller_labse.hub_format import bert_tokenizer
 from smaller_labse.vocab import UNK, build_target_vocab, is_special_token, special_tokens
 
 DEFAULT_THRESHOLD = 0.005  # percent of the lines counted
-# With character coverage, every '##' + character token a language uses scores
-# at least this (one in ten million). Such a token is the last way to spell any
-# word holding that character mid-word: without it the whole word becomes
-# [UNK]. The floor only acts once the budget reaches tokens this rare (with the
-# original release's counts: at 205,000 tokens, not at 173,347), so small budgets
-# still go to frequent tokens.
-SUFFIX_CHAR_FLOOR = 1e-7
 SUFFIX = "##"
+KEEP_CHARS_USED, KEEP_CHARS_ALL, KEEP_CHARS_NONE = "used", "all", "none"
+KEEP_CHARS = (KEEP_CHARS_USED, KEEP_CHARS_ALL, KEEP_CHARS_NONE)
 
 
 def doc_frequency_min_lines(num_lines: int, threshold: float = DEFAULT_THRESHOLD) -> int:
@@ -76,14 +82,18 @@ class BudgetSelection:
   """The result of select_budget.
 
   per_lang: lang -> its kept tokens, sorted by code point.
-  kept: every kept (non-special) token, best score first.
-  cutoff: the lowest kept score.
-  candidates: tokens that had a positive score.
+  kept: every kept (non-special) token, guaranteed character tokens first, then best score first.
+  cutoff: the lowest kept score among the tokens not guaranteed (inf when none was kept).
+  candidates: tokens that had a positive score or were guaranteed.
+  guaranteed: the character tokens `keep_chars` guarantees (kept or not: see `guaranteed_kept`).
+  guaranteed_kept: how many of them the budget held.
   """
   per_lang: Dict[str, List[str]]
   kept: List[str]
   cutoff: float
   candidates: int
+  guaranteed: int = 0
+  guaranteed_kept: int = 0
 
 
 def _relative_freqs(counts: TokenCounts) -> Tuple[Dict[str, int], float]:
@@ -118,16 +128,45 @@ def language_scores(counts: TokenCounts, vocab: Mapping[str, int],
   for char_token, mass in char_mass.items():
     if char_token in vocab and not is_special_token(char_token):
       scores[char_token] = max(scores.get(char_token, 0.0), mass / norm)
-  if char_coverage:
-    for token in scores:
-      if token.startswith(SUFFIX) and len(token) == len(SUFFIX) + 1:
-        scores[token] = max(scores[token], SUFFIX_CHAR_FLOOR)
   return scores, own
 
 
+def used_char_tokens(counts: TokenCounts, vocab: Mapping[str, int]) -> Set[str]:
+  """The single-character tokens of `vocab` that spell the counted tokens one character at a time.
+
+  'abc' counted needs 'a', '##b', '##c' (where `vocab` has them); a counted
+  single-character token needs itself.
+  """
+  needed: Set[str] = set()
+  for token, value in counts.occurrences.items():
+    if value > 0 and not is_special_token(token) and token in vocab:
+      needed.update(t for t in charset.token_chars(token) if t in vocab)
+  return needed
+
+
+def guaranteed_tokens(keep_chars: str, counts_by_lang: Mapping[str, TokenCounts],
+                      vocab: Sequence[str], lower_case: bool = False
+                      ) -> Tuple[Set[str], Dict[str, Set[str]]]:
+  """The character tokens `keep_chars` guarantees: (all of them, lang -> those its file gets)."""
+  if keep_chars not in KEEP_CHARS:
+    raise InputError(f"--keep_chars={keep_chars!r}: expected one of {', '.join(KEEP_CHARS)}")
+  if keep_chars == KEEP_CHARS_NONE:
+    return set(), {lang: set() for lang in counts_by_lang}
+  if keep_chars == KEEP_CHARS_ALL:
+    reachable = set(charset.analyze(vocab, lower_case).reachable)
+    return reachable, {lang: reachable for lang in counts_by_lang}
+  index = {t: i for i, t in enumerate(vocab)}
+  per_lang = {lang: used_char_tokens(counts, index) for lang, counts in counts_by_lang.items()}
+  return set().union(*per_lang.values()), per_lang
+
+
 def select_budget(counts_by_lang: Mapping[str, TokenCounts], vocab: Sequence[str],
-                  vocab_size: int, char_coverage: bool = True) -> BudgetSelection:
+                  vocab_size: int, char_coverage: bool = True,
+                  keep_chars: str = KEEP_CHARS_USED, lower_case: bool = False) -> BudgetSelection:
   """Spends a final-vocab budget of `vocab_size` tokens across the languages.
+
+  The character tokens `keep_chars` guarantees come first (best-scored first
+  when the budget cannot hold them all), then every other token by score.
 
   Raises:
     InputError: `vocab_size` leaves no room beside the special tokens.
@@ -138,8 +177,10 @@ def select_budget(counts_by_lang: Mapping[str, TokenCounts], vocab: Sequence[str
     raise InputError(f"--vocab_size={vocab_size} is too small: the vocab has {len(specials)} "
                      "special tokens, which the smaller vocab keeps, plus at least one token")
   index = {t: i for i, t in enumerate(vocab)}
+  guaranteed, guaranteed_per_lang = guaranteed_tokens(keep_chars, counts_by_lang, vocab,
+                                                      lower_case)
   per_lang_scores = {}
-  best: Dict[str, float] = {}
+  best: Dict[str, float] = {t: 0.0 for t in guaranteed}
   best_own: Dict[str, float] = {}
   for lang, counts in counts_by_lang.items():
     scores, own = language_scores(counts, index, char_coverage)
@@ -147,14 +188,33 @@ def select_budget(counts_by_lang: Mapping[str, TokenCounts], vocab: Sequence[str
     for token, score in scores.items():
       best[token] = max(best.get(token, 0.0), score)
       best_own[token] = max(best_own.get(token, 0.0), own.get(token, 0.0))
-  # Best score first, then the token's own frequency, then vocab id (deterministic).
-  ranked = sorted(best, key=lambda t: (-best[t], -best_own[t], index[t]))
+  # Guaranteed first, then best score, then the token's own frequency, then vocab id.
+  ranked = sorted(best, key=lambda t: (t not in guaranteed, -best[t], -best_own.get(t, 0.0),
+                                       index[t]))
   kept = ranked[:budget]
-  cutoff = best[kept[-1]] if kept else 0.0
+  free = [t for t in kept if t not in guaranteed]
+  cutoff = best[free[-1]] if free else float("inf")
   kept_set = set(kept)
-  per_lang = {lang: sorted(t for t, s in scores.items() if s >= cutoff and t in kept_set)
-              for lang, scores in per_lang_scores.items()}
-  return BudgetSelection(per_lang=per_lang, kept=kept, cutoff=cutoff, candidates=len(ranked))
+  per_lang = {}
+  for lang, scores in per_lang_scores.items():
+    mine = {t for t, s in scores.items() if s >= cutoff and t not in guaranteed}
+    mine.update(guaranteed_per_lang[lang])
+    per_lang[lang] = sorted(mine & kept_set)
+  return BudgetSelection(per_lang=per_lang, kept=kept, cutoff=cutoff, candidates=len(ranked),
+                         guaranteed=len(guaranteed), guaranteed_kept=len(kept) - len(free))
+
+
+def add_guaranteed(selections: Mapping[str, List[str]], keep_chars: str,
+                   counts_by_lang: Mapping[str, TokenCounts], vocab: Sequence[str],
+                   lower_case: bool = False) -> Tuple[Dict[str, List[str]], int]:
+  """doc_frequency + keep_chars: each language's selection plus its guaranteed character tokens.
+
+  Returns:
+    (lang -> sorted tokens, the number of guaranteed tokens).
+  """
+  guaranteed, per_lang = guaranteed_tokens(keep_chars, counts_by_lang, vocab, lower_case)
+  return ({lang: sorted(set(tokens) | per_lang[lang]) for lang, tokens in selections.items()},
+          len(guaranteed))
 
 
 # ---------------------------------------------------------------------------
@@ -204,10 +264,58 @@ def compare_tokenizations(full_vocab: Sequence[str], target_vocab: Sequence[str]
   return LabelFidelity(lines=len(lines), identical=identical, gain_unk=gain_unk)
 
 
+def char_guarantee(full_vocab: Sequence[str], target_vocab: Sequence[str],
+                   lower_case: bool = False, used: Optional[Set[str]] = None) -> Dict[str, object]:
+  """Which character guarantee `target_vocab` gives, with the figures behind it.
+
+  Args:
+    used: the character tokens the counted text uses (`used_char_tokens`), when known.
+
+  Returns:
+    {'keep_chars': 'all' | 'used' | 'none', 'statement': one sentence, and counts}.
+  """
+  coverage = charset.analyze(full_vocab, lower_case)
+  missing = charset.missing_reachable(coverage, target_vocab)
+  kept = set(target_vocab)
+  result: Dict[str, object] = {
+      "char_tokens_full": coverage.num_char_tokens,
+      "char_tokens_reachable": len(coverage.reachable),
+      "char_tokens_reachable_kept": len(coverage.reachable) - len(missing),
+      "gap_chars": len(coverage.gap_chars),
+  }
+  gap = (f", except words holding one of the {len(coverage.gap_chars):,} characters the full "
+         "vocab spells only inside longer tokens" if coverage.gap_chars else "")
+  used_missing = None if used is None else sorted(used - kept)
+  if used is not None:
+    result["char_tokens_used"] = len(used)
+    result["char_tokens_used_kept"] = len(used) - len(used_missing)
+  if not missing:
+    result["keep_chars"] = KEEP_CHARS_ALL
+    result["statement"] = (f"every character token text can reach is kept "
+                           f"({len(coverage.reachable):,}): no word made of characters of the "
+                           f"vocab can gain [UNK]{gap}")
+  elif used_missing == []:
+    result["keep_chars"] = KEEP_CHARS_USED
+    result["statement"] = (f"every character token the counted text uses is kept "
+                           f"({len(used):,}; {len(missing):,} other reachable ones are not): a "
+                           "word whose characters the counted text used in the same positions "
+                           f"(first in a word, or later) cannot gain [UNK]{gap}; other words can")
+  else:
+    result["keep_chars"] = KEEP_CHARS_NONE
+    of_used = (f", {len(used_missing):,} of them used by the counted text"
+               if used_missing else "")
+    result["statement"] = (f"no character guarantee: {len(missing):,} of the "
+                           f"{len(coverage.reachable):,} character tokens text can reach are "
+                           f"missing{of_used}; words holding those characters can gain [UNK]")
+  return result
+
+
 def fidelity_report(full_vocab: Sequence[str], target_vocab: Sequence[str],
                     eval_sets: Mapping[str, Sequence[bytes]], config: EncoderConfig,
-                    lower_case: bool = False, config_source: str = "") -> Dict[str, object]:
-  """The report: sizes, parameters, and per label the lines kept identical / gaining [UNK]."""
+                    lower_case: bool = False, config_source: str = "",
+                    used: Optional[Set[str]] = None) -> Dict[str, object]:
+  """The report: sizes, parameters, the character guarantee, and per label the lines kept
+  identical / gaining [UNK]. `used`: see `char_guarantee`."""
   per_label = {label: compare_tokenizations(full_vocab, target_vocab, lines, lower_case)
                for label, lines in sorted(eval_sets.items())}
   total = LabelFidelity(lines=sum(f.lines for f in per_label.values()),
@@ -224,6 +332,7 @@ def fidelity_report(full_vocab: Sequence[str], target_vocab: Sequence[str],
       "smaller": {"vocab_size": len(target_vocab),
                   "parameters": config.with_vocab_size(len(target_vocab)).parameter_counts()},
       "config": config_source,
+      "guarantee": char_guarantee(full_vocab, target_vocab, lower_case, used),
       "per_label": {label: row(f) for label, f in per_label.items()},
       "total": row(total),
   }
@@ -246,6 +355,9 @@ def report_markdown(report: Mapping[str, object]) -> str:
   rows = list(report["per_label"].items()) + [("**all**", report["total"])]
   for label, r in rows:
     lines.append(f"| {label} | {r['lines']:,} | {r['identical_pct']:.2f}% | {r['gain_unk']:,} |")
+  if report.get("guarantee"):
+    lines += ["", f"Character guarantee (`{report['guarantee']['keep_chars']}`): "
+              f"{report['guarantee']['statement']}."]
   if report.get("config"):
     lines += ["", f"Parameters for the encoder shape of {report['config']}."]
   return "\n".join(lines) + "\n"

@@ -6,10 +6,12 @@ redirect (tfhub.dev -> Kaggle -> storage), and injects faults: a connection cut
 halfway (with or without Content-Length), a reset before any byte, a stalled
 transfer, a server that ignores Range, and any HTTP status (404, 500, 503...).
 Every request is logged as (path, Range header) so tests can assert what curl
-asked for.
+asked for, and the body bytes sent per path (`bytes_sent`) so they can assert how
+much a client that stops early downloaded.
 """
 
 import http.server
+import socket
 import threading
 import time
 from typing import Dict, List, Optional, Tuple, Union
@@ -23,6 +25,7 @@ IGNORE_RANGE = "ignore_range"  # answer a Range request with 200 and the whole f
 Fault = Union[str, int]  # or an HTTP status code such as 404, 503
 
 _STALL_LIMIT_S = 30
+_CHUNK = 64 * 1024
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -94,7 +97,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       self.close_connection = True
       return
     if self.command != "HEAD":
-      self.wfile.write(body)
+      self._write_body(body)
+
+  def _write_body(self, body: bytes) -> None:
+    """Writes `body` in chunks (paced by `mirror.chunk_delay`), logging the bytes sent."""
+    mirror = self.server.mirror
+    if mirror.chunk_delay:
+      # A fixed, small send buffer (no autotuning): what was sent but not read stays small
+      # however slowly the client reads.
+      self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _CHUNK)
+    for start in range(0, len(body), _CHUNK):
+      try:
+        self.wfile.write(body[start:start + _CHUNK])
+        self.wfile.flush()
+      except OSError:  # the client hung up (e.g. it had all the lines it needed)
+        self.close_connection = True
+        return
+      with mirror.lock:
+        mirror.bytes_sent[self.path] = mirror.bytes_sent.get(self.path, 0) + len(
+            body[start:start + _CHUNK])
+      if mirror.chunk_delay:
+        time.sleep(mirror.chunk_delay)
 
   do_HEAD = do_GET  # pylint: disable=invalid-name  (headers only: see the last write)
 
@@ -121,6 +144,11 @@ class MirrorServer:
     self.faults: Dict[str, List[Fault]] = {}
     self.always: Dict[str, Fault] = {}
     self.requests: List[Tuple[str, Optional[str]]] = []
+    # Body bytes the server wrote to the socket per path (what the kernel accepted: at most
+    # its socket buffers more than the client read), and a pause after each 64 KiB chunk
+    # (a slower link, so that those buffers stay nearly empty).
+    self.bytes_sent: Dict[str, int] = {}
+    self.chunk_delay = 0.0
     self.lock = threading.Lock()
     self._server: Optional[_Server] = None
     self._thread: Optional[threading.Thread] = None

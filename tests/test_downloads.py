@@ -7,6 +7,7 @@ the files left behind: complete and verified, or none at all.
 
 import gzip
 import io
+import json
 import os
 import random
 import shutil
@@ -94,8 +95,14 @@ def test_wiki_downloads_decompresses_and_skips_when_complete(wiki, tmp_path):
   assert result.returncode == 0, result.stderr
   for lang, text in texts.items():
     assert read(tmp_path / "data" / f"{lang}.txt") == text
-  # Only the outputs remain: no .part, .gz or temporary file.
-  assert all_files(tmp_path) == ["data/en.txt", "data/fr.txt", "data/zh_classical.txt"]
+  # Only the outputs and their sidecars remain: no .part, .gz or temporary file.
+  assert all_files(tmp_path) == ["data/en.txt", "data/en.txt.json", "data/fr.txt",
+                                 "data/fr.txt.json", "data/zh_classical.txt",
+                                 "data/zh_classical.txt.json"]
+  meta = json.loads(read(tmp_path / "data/en.txt.json"))
+  assert meta == {"url": f"{server.url}{WIKI_PREFIX}/en.txt.gz", "lines": 400, "long_lines": 400,
+                  "min_chars": 5, "bytes": len(texts["en"].encode()), "prefix": False,
+                  "max_lines": 1000000}
 
   n_requests = len(server.requests)
   again = run_wiki(server, ["en", "fr"], tmp_path)
@@ -106,10 +113,13 @@ def test_wiki_downloads_decompresses_and_skips_when_complete(wiki, tmp_path):
 
 def test_wiki_data_dir_flag_and_keep_gz(wiki, tmp_path):
   server, texts = wiki
-  result = run_wiki(server, ["--langs", "fr", "--data_dir", "out/wiki", "--keep_gz"], tmp_path)
+  result = run_wiki(server, ["--langs", "fr", "--data_dir", "out/wiki", "--full", "--keep_gz"],
+                    tmp_path)
   assert result.returncode == 0, result.stderr
   assert read(tmp_path / "out/wiki/fr.txt") == texts["fr"]
-  assert all_files(tmp_path) == ["out/wiki/fr.txt", "out/wiki/fr.txt.gz"]
+  assert all_files(tmp_path) == ["out/wiki/fr.txt", "out/wiki/fr.txt.gz", "out/wiki/fr.txt.json"]
+  meta = json.loads(read(tmp_path / "out/wiki/fr.txt.json"))
+  assert (meta["prefix"], meta["max_lines"], meta["lines"]) == (False, None, 400)
 
 
 @pytest.mark.parametrize("fault", [http_fixtures.CUT, http_fixtures.STALL, http_fixtures.RESET,
@@ -118,7 +128,7 @@ def test_wiki_retries_transient_failures_and_resumes(wiki, tmp_path, fault):
   server, texts = wiki
   path = f"{WIKI_PREFIX}/en.txt.gz"
   server.faults[path] = [fault, fault]
-  result = run_wiki(server, ["en"], tmp_path, DOWNLOAD_STALL_SECONDS=1)
+  result = run_wiki(server, ["--full", "en"], tmp_path, DOWNLOAD_STALL_SECONDS=1)
   assert result.returncode == 0, result.stderr
   assert read(tmp_path / "data/en.txt") == texts["en"]
   ranges = server.requests_for(path)
@@ -128,7 +138,7 @@ def test_wiki_retries_transient_failures_and_resumes(wiki, tmp_path, fault):
     assert ranges[0] is None
     assert ranges[1] is not None and ranges[1].startswith("bytes=") and ranges[1] != "bytes=0-"
     assert "retrying" in result.stderr
-  assert all_files(tmp_path) == ["data/en.txt"]
+  assert all_files(tmp_path) == ["data/en.txt", "data/en.txt.json"]
 
 
 def test_wiki_resumes_a_partial_from_an_earlier_run(wiki, tmp_path):
@@ -137,7 +147,7 @@ def test_wiki_resumes_a_partial_from_an_earlier_run(wiki, tmp_path):
   data = server.files[path]
   (tmp_path / "data").mkdir()
   (tmp_path / "data/en.txt.gz.part").write_bytes(data[:len(data) // 3])
-  result = run_wiki(server, ["en"], tmp_path)
+  result = run_wiki(server, ["--full", "en"], tmp_path)
   assert result.returncode == 0, result.stderr
   assert server.requests_for(path) == [f"bytes={len(data) // 3}-"]
   assert read(tmp_path / "data/en.txt") == texts["en"]
@@ -150,7 +160,7 @@ def test_wiki_partial_already_complete_is_used(wiki, tmp_path):
   path = f"{WIKI_PREFIX}/en.txt.gz"
   (tmp_path / "data").mkdir()
   (tmp_path / "data/en.txt.gz.part").write_bytes(server.files[path])
-  result = run_wiki(server, ["en"], tmp_path)
+  result = run_wiki(server, ["--full", "en"], tmp_path)
   assert result.returncode == 0, result.stderr
   assert read(tmp_path / "data/en.txt") == texts["en"]
   assert len(server.requests_for(path)) == 1
@@ -163,7 +173,7 @@ def test_wiki_server_without_range_support_restarts(wiki, tmp_path):
   (tmp_path / "data").mkdir()
   (tmp_path / "data/en.txt.gz.part").write_bytes(data[:100])
   server.always[path] = http_fixtures.IGNORE_RANGE
-  result = run_wiki(server, ["en"], tmp_path)
+  result = run_wiki(server, ["--full", "en"], tmp_path)
   assert result.returncode == 0, result.stderr
   assert read(tmp_path / "data/en.txt") == texts["en"]
   assert "cannot resume" in result.stderr
@@ -175,7 +185,7 @@ def test_wiki_stale_partial_is_replaced(wiki, tmp_path):
   path = f"{WIKI_PREFIX}/en.txt.gz"
   (tmp_path / "data").mkdir()
   (tmp_path / "data/en.txt.gz.part").write_bytes(b"garbage" * 50)
-  result = run_wiki(server, ["en"], tmp_path)
+  result = run_wiki(server, ["--full", "en"], tmp_path)
   assert result.returncode == 0, result.stderr
   assert read(tmp_path / "data/en.txt") == texts["en"]
   assert server.requests_for(path) == ["bytes=350-", None]
@@ -186,7 +196,7 @@ def test_wiki_truncation_without_content_length_is_caught(wiki, tmp_path):
   server, texts = wiki
   path = f"{WIKI_PREFIX}/en.txt.gz"
   server.faults[path] = [http_fixtures.CUT_NO_LENGTH]
-  result = run_wiki(server, ["en"], tmp_path)
+  result = run_wiki(server, ["--full", "en"], tmp_path)
   assert result.returncode == 0, result.stderr
   assert read(tmp_path / "data/en.txt") == texts["en"]
   assert "failed verification" in result.stderr
@@ -531,7 +541,8 @@ def test_wiki_killed_mid_download_leaves_only_the_part_and_resumes(wiki, tmp_pat
   env = {k: v for k, v in os.environ.items()
          if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
   env.update(WIKI_BASE_URL=server.url + WIKI_PREFIX, DOWNLOAD_STALL_SECONDS="60")
-  process = subprocess.Popen([os.path.join(REPO, "download_dataset.sh"), "en"], cwd=tmp_path,
+  process = subprocess.Popen([os.path.join(REPO, "download_dataset.sh"), "--full", "en"],
+                             cwd=tmp_path,
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
   part = tmp_path / "data/en.txt.gz.part"
@@ -545,8 +556,180 @@ def test_wiki_killed_mid_download_leaves_only_the_part_and_resumes(wiki, tmp_pat
     process.wait(timeout=10)
   assert all_files(tmp_path) == ["data/en.txt.gz.part"]
   kept = part.stat().st_size
-  result = run_wiki(server, ["en"], tmp_path)
+  result = run_wiki(server, ["--full", "en"], tmp_path)
   assert result.returncode == 0, result.stderr
   assert server.requests_for(path)[-1] == f"bytes={kept}-"
   assert read(tmp_path / "data/en.txt") == text
-  assert all_files(tmp_path) == ["data/en.txt"]
+  assert all_files(tmp_path) == ["data/en.txt", "data/en.txt.json"]
+
+
+# ---------------------------------------------------------------- Wikipedia dumps, streamed
+
+
+def wiki_like_text(seed, lines):
+  """Paragraph lines (incompressible hex words), with the lines stage 2 skips or may miscount:
+  empty, short, 5 characters in 15 bytes, '\\r\\n' endings, invalid UTF-8 (as latin-1 chars)."""
+  rng = random.Random(seed)
+  out = []
+  for _ in range(lines):
+    kind = rng.random()
+    if kind < 0.1:
+      out.append("")
+    elif kind < 0.2:
+      out.append(rng.choice(["abcde", "日本語の文", "ab\r", "x", "abcde\r", "\xff\xfeabc"]))
+    else:
+      words = [f"{rng.getrandbits(32):08x}" for _ in range(rng.randint(3, 20))]
+      out.append(" ".join(words) + ("\r" if kind > 0.95 else ""))
+  return "".join(line + "\n" for line in out)
+
+
+def _count_long(text, min_chars=5):
+  """select_vocab.py's long lines of `text`, counted in Python (checked against TF below)."""
+  lines = [line[:-1] if line.endswith(b"\r") else line for line in text.encode().split(b"\n")]
+  return sum(sum(b & 0xC0 != 0x80 for b in line) > min_chars for line in lines)
+
+
+def _long_lines(path, max_sentences):
+  """The lines select_vocab.py counts (TextLineDataset, UTF-8 characters), as it reads them."""
+  from smaller_labse import counting  # pylint: disable=g-import-not-at-top
+  return counting.read_filtered_lines([str(path)], max_sentences=max_sentences)
+
+
+@pytest.fixture(scope="module")
+def big_dump():
+  text = wiki_like_text(3, 120_000)
+  return text, gzip.compress(text.encode(), mtime=0)
+
+
+@pytest.fixture
+def big_wiki(big_dump):
+  """A dump far larger than what --max_lines=1000 needs, served at a paced rate."""
+  text, data = big_dump
+  with MirrorServer() as server:
+    server.files[f"{WIKI_PREFIX}/en.txt.gz"] = data
+    server.chunk_delay = 0.002
+    yield server, text
+
+
+def test_wiki_stream_stops_after_max_lines(big_wiki, tmp_path):
+  server, text = big_wiki
+  path = f"{WIKI_PREFIX}/en.txt.gz"
+  result = run_wiki(server, ["--max_lines=1000", "en"], tmp_path)
+  assert result.returncode == 0, result.stderr
+  got = read(tmp_path / "data/en.txt")
+  assert text.startswith(got) and got.endswith("\n") and len(got) < len(text) // 10
+  # Stage 2 reads exactly the same 1,000 lines from the prefix as from the whole dump.
+  (tmp_path / "whole.txt").write_text(text, encoding="utf-8", newline="")
+  assert _long_lines(tmp_path / "data/en.txt", 1000) == _long_lines(tmp_path / "whole.txt", 1000)
+  assert len(_long_lines(tmp_path / "data/en.txt", 10**6)) == 1000  # and not one line more
+  assert _count_long(got) == 1000
+  meta = json.loads(read(tmp_path / "data/en.txt.json"))
+  assert meta == {"url": f"{server.url}{path}", "lines": got.count("\n"), "long_lines": 1000,
+                  "min_chars": 5, "bytes": len(got.encode()), "prefix": True, "max_lines": 1000}
+  assert all_files(tmp_path) == ["data/en.txt", "data/en.txt.json", "whole.txt"]
+  # The transfer stopped early: far fewer bytes were sent than the dump holds.
+  assert server.bytes_sent[path] < len(server.files[path]) // 4, server.bytes_sent[path]
+
+  # Reruns: a prefix of 1,000 serves 500; 2,000 or --full download again.
+  n = len(server.requests_for(path))
+  again = run_wiki(server, ["--max_lines=500", "en"], tmp_path)
+  assert again.returncode == 0 and "already complete" in again.stderr
+  assert len(server.requests_for(path)) == n
+  more = run_wiki(server, ["--max_lines=2000", "en"], tmp_path)
+  assert more.returncode == 0, more.stderr
+  assert len(server.requests_for(path)) == n + 1
+  assert json.loads(read(tmp_path / "data/en.txt.json"))["long_lines"] == 2000
+  whole = run_wiki(server, ["--full", "en"], tmp_path)
+  assert whole.returncode == 0, whole.stderr
+  assert read(tmp_path / "data/en.txt") == text
+  meta = json.loads(read(tmp_path / "data/en.txt.json"))
+  assert (meta["prefix"], meta["max_lines"], meta["lines"]) == (False, None, 120_000)
+  # The whole dump serves any request.
+  n = len(server.requests_for(path))
+  assert run_wiki(server, ["--max_lines=5000000", "en"], tmp_path).returncode == 0
+  assert len(server.requests_for(path)) == n
+
+
+def test_wiki_stream_dump_shorter_than_max_lines_is_whole(wiki, tmp_path):
+  server, texts = wiki
+  result = run_wiki(server, ["--max_lines=401", "fr"], tmp_path)
+  assert result.returncode == 0, result.stderr
+  assert read(tmp_path / "data/fr.txt") == texts["fr"]
+  meta = json.loads(read(tmp_path / "data/fr.txt.json"))
+  assert (meta["prefix"], meta["lines"], meta["long_lines"], meta["max_lines"]) == (
+      False, 400, 400, 401)
+  assert "the whole dump" in result.stderr
+
+
+@pytest.mark.parametrize("fault", [http_fixtures.CUT, http_fixtures.CUT_NO_LENGTH,
+                                   http_fixtures.RESET, 503])
+def test_wiki_stream_cut_starts_the_language_over(big_wiki, tmp_path, fault):
+  server, text = big_wiki
+  path = f"{WIKI_PREFIX}/en.txt.gz"
+  server.faults[path] = [fault]
+  # The faults send half of the dump at most: 80,000 long lines are not in it.
+  result = run_wiki(server, ["--max_lines=80000", "en"], tmp_path, DOWNLOAD_STALL_SECONDS=1)
+  assert result.returncode == 0, result.stderr
+  assert server.requests_for(path) == [None, None]  # from the first byte again, no Range
+  assert "starting over" in result.stderr
+  got = read(tmp_path / "data/en.txt")
+  assert text.startswith(got) and _count_long(got) == 80000
+  assert all_files(tmp_path) == ["data/en.txt", "data/en.txt.json"]
+
+
+def test_wiki_stream_cut_after_the_lines_needed_is_success(big_wiki, tmp_path):
+  """curl fails (the cut), gzip fails (truncated input): enough whole lines were read first."""
+  server, text = big_wiki
+  path = f"{WIKI_PREFIX}/en.txt.gz"
+  server.faults[path] = [http_fixtures.CUT]
+  result = run_wiki(server, ["--max_lines=100", "en"], tmp_path)
+  assert result.returncode == 0, result.stderr
+  assert len(server.requests_for(path)) == 1
+  assert _count_long(read(tmp_path / "data/en.txt")) == 100
+  assert text.startswith(read(tmp_path / "data/en.txt"))
+
+
+def test_wiki_stream_file_without_sidecar_is_kept_and_bad_flags(wiki, tmp_path):
+  server, _ = wiki
+  (tmp_path / "data").mkdir()
+  (tmp_path / "data/en.txt").write_text("cut by hand\n")
+  result = run_wiki(server, ["en"], tmp_path)
+  assert result.returncode == 0 and "without a sidecar" in result.stderr
+  assert server.requests == [] and read(tmp_path / "data/en.txt") == "cut by hand\n"
+  # A sidecar that does not describe the file beside it: downloaded again.
+  (tmp_path / "data/en.txt.json").write_text('{\n  "bytes": 3,\n  "prefix": false,\n  "url": "x"\n}\n')
+  result = run_wiki(server, ["en"], tmp_path)
+  assert result.returncode == 0 and "does not match its sidecar" in result.stderr
+  for args in (["--max_lines=0"], ["--max_lines=x"], ["--full", "--max_lines=5"], ["--keep_gz"],
+               ["--min_chars=-1"]):
+    bad = run_wiki(server, args + ["fr"], tmp_path)
+    assert bad.returncode == 2 and len(error_lines(bad)) == 1, (args, bad.stderr)
+  assert not (tmp_path / "data/fr.txt").exists()
+
+
+def test_wiki_stream_killed_midway_leaves_no_text_and_reruns_cleanly(big_wiki, tmp_path):
+  import signal  # pylint: disable=g-import-not-at-top
+  server, text = big_wiki
+  path = f"{WIKI_PREFIX}/en.txt.gz"
+  server.faults[path] = [http_fixtures.STALL]
+  env = {k: v for k, v in os.environ.items()
+         if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+  env.update(WIKI_BASE_URL=server.url + WIKI_PREFIX, DOWNLOAD_STALL_SECONDS="60")
+  process = subprocess.Popen([os.path.join(REPO, "download_dataset.sh"), "--max_lines=70000",
+                              "en"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+  partial = tmp_path / "data/.en.txt.tmp"
+  try:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not (partial.exists() and partial.stat().st_size > 0):
+      time.sleep(0.05)
+    assert partial.exists() and partial.stat().st_size > 0, "the stream never started"
+  finally:
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+  assert not (tmp_path / "data/en.txt").exists() and not (tmp_path / "data/en.txt.json").exists()
+  result = run_wiki(server, ["--max_lines=70000", "en"], tmp_path)
+  assert result.returncode == 0, result.stderr
+  assert text.startswith(read(tmp_path / "data/en.txt"))
+  assert _count_long(read(tmp_path / "data/en.txt")) == 70000
+  assert all_files(tmp_path) == ["data/en.txt", "data/en.txt.json"]

@@ -36,7 +36,11 @@ def test_full_run_from_mirrors(tmp_path):
                              f"--workdir={work}"], env=env, capture_output=True, text=True,
                             timeout=900)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-  assert sorted(os.listdir(work / "data")) == ["de.txt", "en.txt", "fr.txt", "tatoeba"]
+  assert sorted(os.listdir(work / "data")) == ["de.txt", "de.txt.json", "en.txt", "en.txt.json",
+                                               "fr.txt", "fr.txt.json", "tatoeba"]
+  # Streamed: each dump holds fewer than 1,000,000 long lines, so each file is the whole dump.
+  meta = json.load(open(work / "data" / "en.txt.json"))
+  assert (meta["prefix"], meta["max_lines"]) == (False, 1000000)
   assert sorted(os.listdir(work / "data" / "tatoeba" / "v1")) == [
       "tatoeba.deu-eng.deu", "tatoeba.deu-eng.eng", "tatoeba.fra-eng.eng", "tatoeba.fra-eng.fra"]
   assert "| LaBSE_en-fr-de |" in result.stdout

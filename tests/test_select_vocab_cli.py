@@ -58,7 +58,8 @@ def test_default_run_then_budget_from_counts_with_report(tmp_path):
   assert "identical tokenization" in r.stdout
 
 
-BAD_CASES = ["missing_corpus", "no_long_line", "bad_vocab", "small_budget", "truncated_counts"]
+BAD_CASES = ["missing_corpus", "no_long_line", "bad_vocab", "small_budget", "truncated_counts",
+             "no_vocab"]
 
 
 def _bad_case(work, case):
@@ -72,6 +73,9 @@ def _bad_case(work, case):
   if case == "bad_vocab":
     write_lines(os.path.join(work, "models", "labse", "vocab.txt"), ["hello", "world"])
     return [], os.path.join("models", "labse", "vocab.txt")
+  if case == "no_vocab":  # neither stage 1's vocab nor a downloaded model to read it from
+    os.remove(os.path.join(work, "models", "labse", "vocab.txt"))
+    return [], "download_model.sh"
   if case == "small_budget":
     return ["--vocab_size=5"], "--vocab_size=5"
   write_lines(os.path.join(work, "tokens_freqs", "en_freqs.json"), ['{"the": 3, "is'])
@@ -98,5 +102,43 @@ def test_bad_input_one_line_error_no_output(tmp_path):
   stdout, _ = help_run.communicate(timeout=300)
   assert help_run.returncode in (0, 1)  # absl's --help exits 1
   for flag in ("--corpus", "--min_chars", "--max_sentences", "--threshold", "--vocab_size",
-               "--from_counts", "--eval_files", "--vocab_file", "--langs"):
+               "--from_counts", "--eval_files", "--vocab_file", "--langs", "--keep_chars"):
     assert flag in stdout
+
+
+def test_keep_chars_and_the_guarantee_in_the_report(tmp_path):
+  work = _workdir(tmp_path)
+  assert run_script("select_vocab.py", "--langs=en,fr", cwd=work).returncode == 0
+  eval_file = write_lines(os.path.join(work, "eval", "x.txt"), ["il fait beau\u202f!", "zebra"])
+  n_vocab = len(tiny_vocab())
+  runs = {kc: start_script("select_vocab.py", "--langs=en,fr", "--from_counts",
+                           f"--vocab_size={n_vocab - 20}", f"--keep_chars={kc}",
+                           f"--eval_files={eval_file}", f"--report_dir=report_{kc}",
+                           f"--selected_dir=sel_{kc}", cwd=work)
+          for kc in ("all", "used")}
+  for kc, proc in runs.items():
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    report = json.loads(open(os.path.join(work, f"report_{kc}", "report.json")).read())
+    assert report["guarantee"]["keep_chars"] == kc, report["guarantee"]
+    assert report["smaller"]["vocab_size"] <= n_vocab - 20  # (used: fewer candidates)
+    assert f"--keep_chars={kc}:" in stdout
+    md = open(os.path.join(work, f"report_{kc}", "report.md"), encoding="utf-8").read()
+    assert f"Character guarantee (`{kc}`): every character token" in md
+  sel = open(os.path.join(work, "sel_all", "selected_en_tokens.txt"), encoding="utf-8").read()
+  assert "z\n" in sel and "##z\n" in sel  # never counted, kept by --keep_chars=all
+
+
+def test_vocab_from_the_downloaded_model_before_stage_1(tmp_path):
+  from smaller_labse.demo import DEMO_CONFIG, write_demo_model
+  work = str(tmp_path / "work")
+  write_demo_model(os.path.join(work, "downloads"), tiny_vocab(),
+                   shape={**DEMO_CONFIG, "do_lower_case": True})
+  write_lines(os.path.join(work, "data", "en.txt"), ["The Weather is nice Today"] * 10)
+  r = run_script("select_vocab.py", "--langs=en", cwd=work)
+  assert r.returncode == 0, r.stderr
+  vocab_asset = os.path.join("downloads", "labse-2", "assets", "cased_vocab.txt")
+  assert vocab_asset in r.stdout and "do_lower_case=True" in r.stdout
+  freqs = json.loads(open(os.path.join(work, "tokens_freqs", "en_freqs.json")).read())
+  assert freqs["the"] == 10 and freqs["today"] == 10  # lower-cased, as the model does
+  assert not os.path.exists(os.path.join(work, "models"))

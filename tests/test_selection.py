@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from smaller_labse import counting, selection
+from smaller_labse import charset, counting, selection
 from smaller_labse.config import EncoderConfig
 from smaller_labse.counting import TokenCounts
 from smaller_labse.errors import InputError
@@ -79,7 +79,7 @@ def test_budget_ranks_by_largest_relative_frequency(vocab):
   counts = {"en": _counts({"the": 10_000, "nice": 500, "is": 89_500}),
             "fr": _counts({"il": 10, "fait": 990})}
   result = selection.select_budget(counts, vocab, len(special_tokens(vocab)) + 4,
-                                   char_coverage=False)
+                                   char_coverage=False, keep_chars="none")
   assert result.kept == ["fait", "is", "the", "il"]
   assert result.per_lang == {"en": ["is", "the"], "fr": ["fait", "il"]}
 
@@ -89,39 +89,82 @@ def test_char_coverage_ranks_characters_above_the_words_they_replace(vocab):
          "quoi": 1, "##\u202f": 1}
   counts = {"fr": _counts(occ)}
   n_special = len(special_tokens(vocab))
-  everything = selection.select_budget(counts, vocab, len(vocab)).kept
+  everything = selection.select_budget(counts, vocab, len(vocab), keep_chars="none").kept
   rank = {t: i for i, t in enumerate(everything)}
   # 'é' (7 with the words it begins) before those words and before 'gare' (3).
   assert rank["é"] < min(rank["gare"], rank["été"], rank["école"], rank["élan"])
   assert "##\u202f" in rank
   assert rank["the"] < rank["##h"]  # a word before the characters that score through it
-  without = selection.select_budget(counts, vocab, len(vocab), char_coverage=False).kept
+  without = selection.select_budget(counts, vocab, len(vocab), char_coverage=False,
+                                    keep_chars="none").kept
   assert "##h" not in without and rank["é"] < rank["gare"]
   # A small budget goes to the frequent words and their letters, not to rare characters.
-  small = selection.select_budget(counts, vocab, n_special + 8).kept
+  small = selection.select_budget(counts, vocab, n_special + 8, keep_chars="none").kept
   assert {"the", "is"} <= set(small) and "é" not in small and "##\u202f" not in small
-  assert selection.select_budget(counts, vocab, n_special + 8).kept == small  # deterministic
+  assert selection.select_budget(counts, vocab, n_special + 8, keep_chars="none").kept == small
 
 
-def test_large_budgets_keep_every_used_suffix_character(vocab):
-  # Like "##ﾑ" in the Japanese counts: "##é" seen once in 60M tokens, far below the words.
+def test_used_characters_survive_every_budget_that_holds_them(vocab):
+  # The issue's cases: a CJK character seen 7 times as a word of its own ('天'), a suffix
+  # character seen once ('##é'), rare words ('gare'), far below millions of frequent words.
   words = {w: 10_000_000 for w in ("the", "is", "nice", "today", "where", "station")}
-  counts = {"en": _counts({**words, "##é": 1, "gare": 2, "beau": 2, "quoi": 2})}
+  counts = {"en": _counts({**words, "##é": 1, "gare": 2, "beau": 2, "quoi": 2}),
+            "zh": _counts({"天": 7, "気": 10_000_000})}
+  index = {t: i for i, t in enumerate(vocab)}
+  used = selection.used_char_tokens(counts["en"], index) | selection.used_char_tokens(
+      counts["zh"], index)
+  # Every character of every counted token, in its position ('gare' -> g ##a ##r ##e).
+  assert {"##é", "天", "気", "g", "##a", "##r", "##e", "q", "##u", "##o", "##i"} <= used
+  assert "a" not in used and "##g" not in used  # never seen in that position
   n_special = len(special_tokens(vocab))
-  everything = selection.select_budget(counts, vocab, len(vocab)).kept
-  rank = {t: i for i, t in enumerate(everything)}
-  assert rank["##é"] < min(rank["gare"], rank["beau"], rank["quoi"])  # The floor lifts it.
-  without = selection.select_budget(counts, vocab, len(vocab), char_coverage=False).kept
-  assert without.index("##é") > without.index("gare")
-  # A budget that ends among frequent tokens is not spent on it.
-  small = selection.select_budget(counts, vocab, n_special + 6).kept
-  assert "##é" not in small
+  for extra in (0, 1, 5):
+    result = selection.select_budget(counts, vocab, n_special + len(used) + extra)
+    assert used <= set(result.kept) and result.guaranteed_kept == result.guaranteed == len(used)
+    assert "天" in result.per_lang["zh"] and "天" not in result.per_lang["en"]
+    assert set().union(*map(set, result.per_lang.values())) == set(result.kept)
+    # Whatever was pruned stays spellable: no counted word gains an [UNK].
+    target = build_target_vocab(vocab, list(result.per_lang.values()))
+    lines = ["gare beau quoi", "the station is nice", "天気", "questions"]
+    fidelity = selection.compare_tokenizations(vocab, target, [s.encode() for s in lines])
+    assert fidelity.gain_unk == 0 and fidelity.identical < len(lines)
+  # Without the guarantee, the same budget spends its room on frequent tokens and loses '天'.
+  plain = selection.select_budget(counts, vocab, n_special + 10, keep_chars="none")
+  assert "天" not in plain.kept and "##é" not in plain.kept
+  target = build_target_vocab(vocab, list(plain.per_lang.values()))
+  assert selection.compare_tokenizations(vocab, target, ["天気".encode()]).gain_unk == 1
+  # A budget too small for them keeps the best-scored ones, and says how many.
+  small = selection.select_budget(counts, vocab, n_special + 3)
+  assert (small.guaranteed, small.guaranteed_kept) == (len(used), 3)
+  assert set(small.kept) <= used and small.cutoff == float("inf")
+
+
+def test_keep_chars_all_puts_every_reachable_character_in_every_file(vocab):
+  counts = {"en": _counts({"the": 100, "is": 50}), "fr": _counts({"il": 100, "beau": 10})}
+  coverage = charset.analyze(vocab)
+  n_special = len(special_tokens(vocab))
+  result = selection.select_budget(counts, vocab, n_special + len(coverage.reachable) + 2,
+                                   keep_chars="all")
+  assert set(coverage.reachable) <= set(result.per_lang["en"])
+  assert set(coverage.reachable) <= set(result.per_lang["fr"])
+  assert "##?" not in result.kept and "##天" not in result.kept  # split: never looked up
+  assert {"the", "il"} <= set(result.kept)  # the two best words fill the rest
+  with pytest.raises(InputError, match="keep_chars"):
+    selection.select_budget(counts, vocab, 30, keep_chars="some")
+
+
+def test_doc_frequency_with_keep_chars_adds_characters(vocab):
+  counts = {"en": _counts({"the": 10, "gare": 1}, {"the": 10, "gare": 1}, 10)}
+  plain = selection.select_doc_frequency(counts["en"], 50.0)
+  assert plain == ["the"]
+  added, n = selection.add_guaranteed({"en": plain}, "used", counts, vocab)
+  assert n == 6 and added["en"] == sorted(["the", "t", "##h", "##e", "g", "##a", "##r"])
+  assert selection.add_guaranteed({"en": plain}, "none", counts, vocab) == ({"en": plain}, 0)
 
 
 def test_budget_uses_line_frequencies_when_known(vocab):
   counts = {"en": _counts({"the": 100, "is": 10}, doc_freqs={"the": 5, "is": 10}, num_lines=10)}
   result = selection.select_budget(counts, vocab, len(special_tokens(vocab)) + 1,
-                                   char_coverage=False)
+                                   char_coverage=False, keep_chars="none")
   assert result.kept == ["is"]
 
 
