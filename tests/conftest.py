@@ -10,6 +10,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 MODELGARDEN_TINY = os.path.join(SHARED, "fixtures", "modelgarden_tiny")
+MODELGARDEN_STRESS = os.path.join(SHARED, "fixtures", "modelgarden_stress")
 
 SPECIALS = ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]",
                                                                     "[MASK]"]
