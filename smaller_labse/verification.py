@@ -197,7 +197,7 @@ class PooledOutputBlocks:
     batch = tf.shape(mask)[0]
     out = self._encoder.layer(tf.reshape(x, [-1, x.shape[-1]]), attention_bias(mask), batch,
                               layer).numpy()
-    return out if layer == self._num_layers - 1 else out.reshape(np.shape(mask) + (-1,))
+    return out if layer == self._num_layers - 1 else out.reshape(tuple(mask.shape) + (-1,))
 
   def first(self, inputs: Mapping[str, tf.Tensor]) -> np.ndarray:
     x = self._encoder.embed(tf.cast(inputs["input_word_ids"], tf.int32),
