@@ -16,14 +16,23 @@ DEFAULT_MODEL = "LaBSE_en-fr-es-de-zh-ar-zh_classical-it-ja-ko-nl-pl-pt-th-tr-ru
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("demo")
+  env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user's
   result = subprocess.run([os.path.join(ROOT, "run_pipeline.sh"), "--demo",
-                           f"--workdir={workdir}"], capture_output=True, text=True, timeout=900)
+                           f"--workdir={workdir}"], capture_output=True, text=True, timeout=900,
+                          env=env)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-  return workdir, result.stdout
+  return workdir, result.stdout, result.stderr
+
+
+def test_demo_shows_no_log_chatter(demo):
+  """Progress bars, results and errors only: TensorFlow's logs need --verbosity."""
+  from test_quiet import assert_no_chatter
+  _, stdout, stderr = demo
+  assert_no_chatter(stdout + stderr)
 
 
 def test_demo_runs_every_stage_and_keeps_embeddings(demo):
-  workdir, stdout = demo
+  workdir, stdout, _ = demo
   for stage in ("stage 1", "stage 2", "stage 3", "stage 4"):
     assert f"=== {stage}" in stdout
   assert "demo weights are random" in stdout
@@ -41,7 +50,7 @@ def test_demo_runs_every_stage_and_keeps_embeddings(demo):
 
 
 def test_rerun_skips_finished_stages(demo):
-  workdir, _ = demo
+  workdir, _, _ = demo
   result = subprocess.run([os.path.join(ROOT, "run_pipeline.sh"), "--demo",
                            f"--workdir={workdir}"], capture_output=True, text=True, timeout=900)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -49,7 +58,7 @@ def test_rerun_skips_finished_stages(demo):
 
 
 def test_readme_snippet_runs_verbatim(demo):
-  workdir, _ = demo
+  workdir, _, _ = demo
   readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
   section = readme.split("## Using the smaller model", 1)[1]
   snippet = re.search(r"```python\n(.*?)```", section, re.S)[1]
