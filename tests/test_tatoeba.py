@@ -1,17 +1,15 @@
 """Stage 4 library: exact-to-the-original fast embeddings, blockwise scoring, tables, bad input."""
 
-import atexit
-import functools
 import json
 import os
 import shutil
-import tempfile
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import MODELGARDEN_STRESS, MODELGARDEN_TINY, SHARED, tiny_vocab
+from conftest import (MODELGARDEN_STRESS, MODELGARDEN_TINY, SHARED, shared_build,
+                      tiny_preprocessor, tiny_vocab)
 from smaller_labse import hub_format, tatoeba
 from smaller_labse.config import EncoderConfig
 from smaller_labse.encoder import WORD_EMBEDDINGS, Encoder, random_weights
@@ -26,19 +24,23 @@ def smaller_vocab(tokens):
           if not any("\u0400" <= c <= "\u04ff" for c in t) and "\u3000" not in t]
 
 
-def write_model(tokens, root, name, weights):
+def write_model(tokens, root, name, weights, preprocessor=None):
   """Exports an encoder (hidden 32, 2 layers) + preprocessor in stage 3's layout,
-  root/{name}/1 and root/{name}_preprocess/1; returns (encoder, preprocess)."""
+  root/{name}/1 and root/{name}_preprocess/1 (a copy of `preprocessor` when given, the
+  preprocessor of `tokens`); returns (encoder, preprocess)."""
   config = EncoderConfig(vocab_size=len(tokens), hidden_size=32, num_layers=2, num_heads=4,
                          intermediate_size=64)
   encoder_dir = os.path.join(root, name, "1")
   preprocess_dir = os.path.join(root, f"{name}_preprocess", "1")
   hub_format.export_encoder(Encoder(config, weights=weights), tokens, encoder_dir)
-  hub_format.export_preprocessor(tokens, preprocess_dir)
+  if preprocessor:
+    shutil.copytree(preprocessor, preprocess_dir)
+  else:
+    hub_format.export_preprocessor(tokens, preprocess_dir)
   return encoder_dir, preprocess_dir
 
 
-def build_models(root):
+def build_models(root, tiny_preprocess=None):
   """A tiny 'original' and a 'smaller' model whose embedding rows are gathered from it.
 
   Weights are 5x BERT's init so that random sentences get well-separated embeddings.
@@ -52,7 +54,7 @@ def build_models(root):
   kept = smaller_vocab(tokens)
   small_weights = dict(weights)
   small_weights[WORD_EMBEDDINGS] = weights[WORD_EMBEDDINGS][[tokens.index(t) for t in kept]]
-  return {"original": write_model(tokens, root, "original", weights),
+  return {"original": write_model(tokens, root, "original", weights, tiny_preprocess),
           "smaller": write_model(kept, root, "smaller", small_weights)}
 
 
@@ -109,18 +111,18 @@ def top2_gaps(queries, candidates):
   return sims[:, -1] - sims[:, -2]
 
 
-@functools.lru_cache(maxsize=None)
-def shared_models():
-  """build_models() once per test session (test_tatoeba_cli.py uses them too)."""
-  root = tempfile.mkdtemp(prefix="tatoeba_models_")
-  atexit.register(shutil.rmtree, root, ignore_errors=True)
-  return build_models(root)
+def shared_models(tmp_path_factory):
+  """build_models() once per test session, for every worker (test_tatoeba_cli.py uses them too)."""
+  root = shared_build(tmp_path_factory, "tatoeba_models",
+                      lambda path: build_models(path, tiny_preprocessor(tmp_path_factory)))
+  return {name: (os.path.join(root, name, "1"), os.path.join(root, f"{name}_preprocess", "1"))
+          for name in ("original", "smaller")}
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
   root = str(tmp_path_factory.mktemp("tatoeba"))
-  paths = shared_models()
+  paths = shared_models(tmp_path_factory)
   data_dir = write_tatoeba(os.path.join(root, "data"))
   models = {name: tatoeba.load_model(*p, name=name) for name, p in paths.items()}
   pairs = [tatoeba.load_pair(data_dir, lang) for lang in ("fra", "rus")]
@@ -268,33 +270,35 @@ def test_plan_batches_sorted_within_budget():
 
 # ----------------------------------------------------------------------------- scoring
 
-def _unit(rng, n, d=8):
-  x = rng.normal(size=[n, d]).astype(np.float32)
-  return x / np.linalg.norm(x, axis=1, keepdims=True)
+def _ints(rng, n, d=8):
+  """Integer-valued vectors: every dot product is exact in float32 whatever the kernel or
+  summation order, so ties are exact ties and the expected answers hold on every CPU."""
+  return rng.integers(-3, 4, size=[n, d]).astype(np.float32)
 
 
 def test_blockwise_argmax_equals_tf_argmax_with_ties():
   rng = np.random.default_rng(0)
-  eng, xx = _unit(rng, 23), _unit(rng, 23)
-  xx[7] = xx[3]  # tie between candidates 3 and 7: argmax takes 3
-  eng[12] = eng[5]
+  eng, xx = _ints(rng, 23), _ints(rng, 23)
+  xx[3] = xx[7] = 3 * eng[0]  # query 0: exact tie between candidates 3 and 7, 3 wins
+  eng[5] = eng[12] = 3 * xx[1]  # and the other way round: 5 wins
   sims = tf.tensordot(eng, xx, axes=[[1], [1]])
   for block in (4, 5, 23, 4096):
     (_, rows), (_, cols) = tatoeba.nearest_neighbours(eng, xx, 1, block_size=block)
     np.testing.assert_array_equal(rows[:, 0], tf.argmax(sims, axis=-1).numpy())
     np.testing.assert_array_equal(cols[:, 0], tf.argmax(tf.transpose(sims), axis=-1).numpy())
   assert 7 not in rows[:, 0] and 12 not in cols[:, 0]
+  assert rows[0, 0] == 3 and cols[1, 0] == 5  # the ties are really decided here
 
 
 def test_blockwise_top_k():
   rng = np.random.default_rng(1)
-  a, b = _unit(rng, 17), _unit(rng, 11)
+  a, b = _ints(rng, 17), _ints(rng, 11)
   sims = a @ b.T
   (row_sims, row_ids), (col_sims, col_ids) = tatoeba.nearest_neighbours(a, b, 4, block_size=3)
   np.testing.assert_array_equal(row_ids, np.argsort(-sims, axis=1, kind="stable")[:, :4])
   np.testing.assert_array_equal(col_ids, np.argsort(-sims.T, axis=1, kind="stable")[:, :4])
-  np.testing.assert_allclose(row_sims, np.sort(sims, axis=1)[:, ::-1][:, :4], atol=1e-6)
-  np.testing.assert_allclose(col_sims, np.sort(sims.T, axis=1)[:, ::-1][:, :4], atol=1e-6)
+  np.testing.assert_array_equal(row_sims, np.sort(sims, axis=1)[:, ::-1][:, :4])
+  np.testing.assert_array_equal(col_sims, np.sort(sims.T, axis=1)[:, ::-1][:, :4])
 
 
 def _xsim_margin(x, y, k=4):
@@ -312,9 +316,8 @@ def _xsim_margin(x, y, k=4):
 
 def test_margin_scoring_matches_xsim():
   rng = np.random.default_rng(2)
-  eng = _unit(rng, 30, 4)
-  xx = eng + rng.normal(scale=0.5, size=eng.shape).astype(np.float32)
-  xx /= np.linalg.norm(xx, axis=1, keepdims=True)
+  eng = _ints(rng, 30, 4)
+  xx = 2 * eng + _ints(rng, 30, 4)  # related, with noise; exact dot products (see _ints)
   correct = tatoeba.retrieval_correct(eng, xx, "margin", block_size=7)
   answer = np.arange(30)
   assert correct == (int(np.sum(_xsim_margin(eng, xx) == answer)),

@@ -17,7 +17,7 @@ from test_tatoeba import shared_models, write_tatoeba
 def workdir(tmp_path_factory):
   """A working directory as a user's: data/tatoeba/v1 for the 14 languages, two models."""
   root = str(tmp_path_factory.mktemp("stage4"))
-  models = os.path.dirname(os.path.dirname(shared_models()["original"][0]))
+  models = os.path.dirname(os.path.dirname(shared_models(tmp_path_factory)["original"][0]))
   shutil.copytree(models, os.path.join(root, "models"))
   write_tatoeba(os.path.join(root, "data", "tatoeba", "v1"), languages.DEFAULT_TATOEBA_LANGS,
                 n=12)
