@@ -335,7 +335,8 @@ class EmbedStats:
 def embed(model: Model, sentences: Sequence[str], max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
           max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
           stats: Optional[EmbedStats] = None) -> np.ndarray:
-  """The original method's embeddings (within 1e-5), sorted, packed and deduplicated.
+  """The original method's embeddings (up to float32 rounding, see the module docstring),
+  sorted, packed and deduplicated.
 
   Args:
     sentences: any strings; repeats are encoded once and get the same embedding.

@@ -7,6 +7,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from smaller_labse.config import EncoderConfig
+
 # Short sentences in the 16 languages of the original release, plus hard cases:
 # no-break spaces, a narrow no-break space before '?', a word over 100 bytes, empty text.
 VERIFICATION_SENTENCES: List[str] = [
@@ -80,7 +82,8 @@ class Float64Blocks:
   """LaBSE's blocks in numpy float64 over an encoder's variables, optionally with the rounding
   model. Same blocks as `EncoderBlocks`; outputs are full [B, S, D] (pooler: [B, D])."""
 
-  def __init__(self, config, variables: Mapping[str, object], rounding_seed=None):
+  def __init__(self, config: EncoderConfig, variables: Mapping[str, object],
+               rounding_seed: Optional[int] = None):
     self.config = config
     self._variables = variables
     self._rng = None if rounding_seed is None else np.random.default_rng(rounding_seed)
