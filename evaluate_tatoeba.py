@@ -16,10 +16,10 @@ import sys
 import time
 from typing import Sequence
 
-import tensorflow as tf
 from absl import flags, logging
 
-from smaller_labse import languages, tatoeba
+from smaller_labse import languages, tatoeba  # first: quiets TensorFlow before its import
+import tensorflow as tf  # noqa: E402  (after smaller_labse, see smaller_labse/quiet.py)
 from smaller_labse.errors import InputError, run_cli
 
 FLAGS = flags.FLAGS

@@ -40,7 +40,8 @@ fi
 
 PY="$("$root/tools/ensure_venv.sh" "$root/requirements.txt")"
 export SMALLER_LABSE_PYTHON="$PY"  # The download scripts check models with it.
-export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+# TensorFlow's log chatter is off unless a script gets --verbosity/-v (smaller_labse/quiet.py).
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$workdir" && cd "$workdir"
 step() { printf '\n=== %s\n' "$*"; }
 # up_to_date OUTPUT INPUT...: OUTPUT exists and is newer than every INPUT.

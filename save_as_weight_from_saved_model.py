@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Stage 1: read the TF Hub LaBSE/2 SavedModel, rebuild it in our code, prove it, save weights.
+"""Stage 1: read the TF Hub LaBSE/2 SavedModel, rebuild it in our code, prove it layer by layer,
+save weights.
 
   python save_as_weight_from_saved_model.py
   python save_as_weight_from_saved_model.py --saved_model=downloads/labse-2 --output_dir=models/labse
@@ -9,7 +10,7 @@ import os
 
 from absl import flags, logging
 
-from smaller_labse import conversion
+from smaller_labse import conversion, verification
 from smaller_labse.errors import InputError, run_cli
 
 flags.DEFINE_string("saved_model", "downloads/labse-2", "The LaBSE/2 encoder SavedModel.")
@@ -18,7 +19,9 @@ flags.DEFINE_string("preprocess", "downloads/labse-2-preprocess",
                     "against it.")
 flags.DEFINE_string("output_dir", "models/labse",
                     "Where to write config.json, vocab.txt and weights/.")
-flags.DEFINE_float("tolerance", 1e-5, "Largest max-abs output difference accepted.")
+flags.DEFINE_float("budget_factor", verification.BUDGET_FACTOR,
+                   "Each block's float32 error budget, in units of the rounding model's error "
+                   "(see README: the stage 1 proof).")
 flags.DEFINE_bool("overwrite", False, "Replace an output_dir that holds another model.")
 
 
@@ -30,7 +33,7 @@ def main(argv):
   if preprocess is None:
     logging.info("%s not found: tokenization is not checked against it", f.preprocess)
   try:
-    conversion.convert_saved_model(f.saved_model, f.output_dir, preprocess, f.tolerance,
+    conversion.convert_saved_model(f.saved_model, f.output_dir, preprocess, f.budget_factor,
                                    f.overwrite)
   except conversion.VerificationError as e:
     raise InputError(str(e)) from None

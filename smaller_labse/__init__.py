@@ -1,6 +1,6 @@
 """smaller-LaBSE: cut LaBSE's vocabulary down to the languages you need."""
 
-import os
+from smaller_labse import quiet
 
-# TensorFlow's C++ start-up notices (CUDA probing, oneDNN) are noise for a CLI user.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before any module of the package imports tensorflow (see quiet.py).
+quiet.quiet_before_import()

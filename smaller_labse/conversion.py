@@ -5,7 +5,6 @@ import json
 import os
 from typing import Dict, Optional
 
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -17,7 +16,15 @@ SOURCE_FILE = "source.json"
 
 
 class VerificationError(Exception):
-  """The rebuilt or pruned model does not reproduce the original."""
+  """The rebuilt or pruned model does not reproduce the original.
+
+  Attributes:
+    proof: stage 1's failed `verification.Proof`, when the error comes from it.
+  """
+
+  def __init__(self, message: str, proof: Optional[verification.Proof] = None):
+    super().__init__(message)
+    self.proof = proof
 
 
 def _source_fingerprint(saved_model_dir: str) -> Dict[str, str]:
@@ -38,24 +45,39 @@ def _check_tokenization(preprocess_dir: str, ours: hub_format.Preprocessor,
   logging.info("tokenization matches the original preprocessor %s", preprocess_dir)
 
 
+def proof_failure_message(saved_model_dir: str, check: verification.BlockCheck) -> str:
+  """One line naming the first block that differs, and which side is off."""
+  if check.savedmodel_error > check.budget:
+    who = (f"the SavedModel's output is {check.savedmodel_error:.3g} from a float64 evaluation "
+           "of LaBSE's architecture on its own input")
+  else:
+    who = (f"the rebuilt encoder's output is {check.candidate_error:.3g} from a float64 "
+           "evaluation")
+  return (f"{saved_model_dir}: block {check.name} differs: {who}, beyond the float32 budget "
+          f"{check.budget:.3g}; it does not compute LaBSE's encoder on its variables")
+
+
 def convert_saved_model(saved_model_dir: str, output_dir: str,
-                        preprocess_dir: Optional[str] = None, tolerance: float = 1e-5,
-                        overwrite: bool = False) -> Dict[str, float]:
-  """Rebuilds the SavedModel's encoder in our code, proves it equal, saves its weights.
+                        preprocess_dir: Optional[str] = None,
+                        budget_factor: float = verification.BUDGET_FACTOR,
+                        overwrite: bool = False) -> verification.Proof:
+  """Rebuilds the SavedModel's encoder in our code, proves it equal layer by layer, saves it.
 
   Args:
     saved_model_dir: a LaBSE/2-format encoder SavedModel.
     output_dir: the weight store to write (see weights.py).
     preprocess_dir: the original preprocessor; when given, our tokenization is
       checked against it.
-    tolerance: the largest max-abs difference accepted.
+    budget_factor: each block's float32 error budget, in units of the rounding
+      model's error (see verification.py).
     overwrite: replace an `output_dir` that holds another model.
 
   Returns:
-    Max abs differences {'pooled_output': ..., 'sequence_output': ...}.
+    The proof: one check per block, and the end-to-end comparison.
 
   Raises:
-    InputError: bad input. VerificationError: outputs differ by more than `tolerance`.
+    InputError: bad input. VerificationError: a block differs beyond its float32 budget
+      (the message names the first one).
   """
   model, config, variables, tokens = hub_format.load_encoder(saved_model_dir)
   source = _source_fingerprint(saved_model_dir)
@@ -72,17 +94,26 @@ def convert_saved_model(saved_model_dir: str, output_dir: str,
   if preprocess_dir:
     _check_tokenization(preprocess_dir, preprocessor, sentences)
   inputs = verification.pack_to_longest(preprocessor, verification.VERIFICATION_SENTENCES)
-  diffs = verification.compare_outputs(model(inputs, training=False), ours(inputs),
-                                       inputs["input_mask"].numpy())
-  for key, diff in diffs.items():
-    print(f"max abs difference, {key}: {diff:.3g} (SavedModel vs rebuilt encoder, "
-          f"{len(verification.VERIFICATION_SENTENCES)} sentences)")
-  if not all(np.isfinite(d) and d <= tolerance for d in diffs.values()):
-    raise VerificationError(f"the rebuilt encoder differs from {saved_model_dir} by more "
-                            f"than {tolerance}: {diffs}")
+  outputs = model(inputs, training=False)
+  if "encoder_outputs" not in outputs:
+    raise InputError(f"{saved_model_dir}: the encoder does not return 'encoder_outputs' (one "
+                     "output per layer, as LaBSE/2 does): cannot prove it layer by layer")
+  print(f"Layer-by-layer proof on {len(verification.VERIFICATION_SENTENCES)} sentences "
+        f"(inputs {inputs['input_word_ids'].shape[0]} x {inputs['input_word_ids'].shape[1]}); "
+        "each block is fed the SavedModel's own output of the block before:", flush=True)
+  proof = verification.prove(outputs, inputs, verification.EncoderBlocks(ours), config,
+                             variables, budget_factor,
+                             end_to_end_candidate=lambda: ours(inputs)["pooled_output"])
+  for check in proof.checks:
+    print("  " + check.line(), flush=True)
+  print(proof.end_to_end.line(), flush=True)
+  failure = proof.first_failure()
+  if failure is not None:
+    raise VerificationError(proof_failure_message(saved_model_dir, failure), proof)
+  print(f"proof holds: every block within its float32 budget ({len(proof.checks)} blocks)")
 
   with atomic.atomic_path(output_dir, is_dir=True) as tmp:
     weights.save_model(tmp, config, tokens, variables)
     atomic.write_text(os.path.join(tmp, SOURCE_FILE), json.dumps(source, sort_keys=True) + "\n")
   logging.info("wrote %s", output_dir)
-  return diffs
+  return proof

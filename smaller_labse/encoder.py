@@ -73,6 +73,14 @@ def _layer_norm(x: tf.Tensor, gamma: tf.Variable, beta: tf.Variable, epsilon: fl
   return tf.nn.batch_normalization(x, mean, variance, beta, gamma, epsilon)
 
 
+def attention_bias(input_mask: tf.Tensor) -> tf.Tensor:
+  """input_mask: [B, S] (1 = real token) -> float32 [B, 1, 1, S], added to attention scores.
+
+  Padding keys get a large negative score; exp() of it is exactly 0.
+  """
+  return (1.0 - tf.cast(input_mask, tf.float32))[:, tf.newaxis, tf.newaxis, :] * -1e9
+
+
 def _gelu(x: tf.Tensor) -> tf.Tensor:
   # TF Model Garden's "gelu" (what LaBSE was trained and exported with) is the tanh approximation.
   return tf.nn.gelu(x, approximate=True)
@@ -165,6 +173,11 @@ class Encoder(tf.Module):
     return _layer_norm(x + out, self._w(p + "output_layer_norm/gamma"),
                        self._w(p + "output_layer_norm/beta"), eps)
 
+  def pool(self, first_token: tf.Tensor) -> tf.Tensor:
+    """The pooler: [B, D] (the last layer's [CLS] rows) -> tanh(. @ kernel + bias) [B, D]."""
+    return tf.tanh(tf.matmul(first_token, self._w("pooler_transform/kernel"))
+                   + self._w("pooler_transform/bias"))
+
   def __call__(self, inputs: Mapping[str, tf.Tensor], training: bool = False
                ) -> Dict[str, Union[tf.Tensor, List[tf.Tensor]]]:
     """Encodes a batch, with the outputs of TF Hub's Transformer-encoder API.
@@ -179,17 +192,14 @@ class Encoder(tf.Module):
       'pooled_output' and 'default': [B, D], tanh(first token @ pooler).
     """
     word_ids = tf.cast(inputs["input_word_ids"], tf.int32)
-    mask = tf.cast(inputs["input_mask"], tf.float32)
     type_ids = tf.cast(inputs["input_type_ids"], tf.int32)
-    # Padding keys get a large negative score; exp() of it is exactly 0.
-    attention_bias = (1.0 - mask[:, tf.newaxis, tf.newaxis, :]) * -1e9
+    bias = attention_bias(inputs["input_mask"])
     x = self.embed(word_ids, type_ids, training)
     encoder_outputs = []
     for layer in range(self.config.num_layers):
-      x = self.transformer_layer(x, attention_bias, layer, training)
+      x = self.transformer_layer(x, bias, layer, training)
       encoder_outputs.append(x)
-    pooled = tf.tanh(tf.matmul(x[:, 0, :], self._w("pooler_transform/kernel"))
-                     + self._w("pooler_transform/bias"))
+    pooled = self.pool(x[:, 0, :])
     return {"sequence_output": x, "encoder_outputs": encoder_outputs,
             "pooled_output": pooled, "default": pooled}
 
@@ -242,6 +252,28 @@ class PooledOutputEncoder(tf.Module):
     x = tf.reshape(x, [batch, -1, parts, n, self._hidden // n])
     return tf.transpose(x, [2, 0, 3, 1, 4])
 
+  def embed(self, word_ids: tf.Tensor, type_ids: tf.Tensor) -> tf.Tensor:
+    """word_ids, type_ids: int32 [B, S] -> the embedding layer's output, float32 [B*S, D]."""
+    v = self._v
+    seq_length = tf.shape(word_ids)[1]
+    x = (tf.gather(v[WORD_EMBEDDINGS], word_ids)
+         + v["position_embedding/embeddings"][tf.newaxis, :seq_length]
+         + tf.gather(v["type_embeddings/embeddings"], type_ids))
+    x = self._layer_norm(x, v["embeddings/layer_norm/gamma"], v["embeddings/layer_norm/beta"])
+    return tf.reshape(x, [-1, self._hidden])
+
+  def layer(self, x: tf.Tensor, bias: tf.Tensor, batch: tf.Tensor, layer: int) -> tf.Tensor:
+    """Transformer layer `layer`. x: [B*S, D]; bias: `attention_bias` [B, 1, 1, S].
+
+    Returns [B*S, D], or for the last layer only the [CLS] rows, [B, D].
+    """
+    return self._layer(x, bias, batch, self._layers[layer], layer == self._num_layers - 1)
+
+  def pool(self, first_token: tf.Tensor) -> tf.Tensor:
+    """The pooler: [B, D] -> [B, D]."""
+    return tf.tanh(tf.nn.bias_add(tf.matmul(first_token, self._v["pooler_transform/kernel"]),
+                                  self._v["pooler_transform/bias"]))
+
   def _layer(self, x: tf.Tensor, attention_bias: tf.Tensor, batch: tf.Tensor,
              w: Dict[str, tf.Tensor], cls_only: bool) -> tf.Tensor:
     """x: [B*S, D] -> [B*S, D], or [B, D] (the [CLS] rows) when `cls_only`."""
@@ -266,16 +298,9 @@ class PooledOutputEncoder(tf.Module):
   def pooled_output(self, word_ids: tf.Tensor, mask: tf.Tensor, type_ids: tf.Tensor
                     ) -> tf.Tensor:
     """word_ids, mask, type_ids: int32 [B, S] -> pooled_output float32 [B, D]."""
-    v = self._v
-    batch, seq_length = tf.shape(word_ids)[0], tf.shape(word_ids)[1]
-    x = (tf.gather(v[WORD_EMBEDDINGS], word_ids)
-         + v["position_embedding/embeddings"][tf.newaxis, :seq_length]
-         + tf.gather(v["type_embeddings/embeddings"], type_ids))
-    x = self._layer_norm(x, v["embeddings/layer_norm/gamma"], v["embeddings/layer_norm/beta"])
-    x = tf.reshape(x, [-1, self._hidden])
-    # Padding keys get a large negative score; exp() of it is exactly 0.
-    attention_bias = (1.0 - tf.cast(mask, tf.float32))[:, tf.newaxis, tf.newaxis, :] * -1e9
-    for i, w in enumerate(self._layers):
-      x = self._layer(x, attention_bias, batch, w, cls_only=i == self._num_layers - 1)
-    return tf.tanh(tf.nn.bias_add(tf.matmul(x, v["pooler_transform/kernel"]),
-                                  v["pooler_transform/bias"]))
+    batch = tf.shape(word_ids)[0]
+    x = self.embed(word_ids, type_ids)
+    bias = attention_bias(mask)
+    for layer in range(self._num_layers):
+      x = self.layer(x, bias, batch, layer)
+    return self.pool(x)

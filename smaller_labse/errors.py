@@ -3,7 +3,9 @@
 import sys
 from typing import Callable, Sequence
 
-from absl import app
+from absl import app, flags
+
+from smaller_labse import quiet
 
 
 class InputError(Exception):
@@ -15,9 +17,13 @@ class InputError(Exception):
 
 
 def run_cli(main: Callable[[Sequence[str]], None]) -> None:
-  """Runs an absl `main`, turning `InputError` into one line on stderr + exit 2."""
+  """Runs an absl `main`, turning `InputError` into one line on stderr + exit 2.
+
+  Logs are quiet unless --verbosity/-v is given (see quiet.py).
+  """
 
   def wrapped(argv: Sequence[str]) -> None:
+    quiet.quiet_after_flags(flags.FLAGS["verbosity"].present)
     try:
       main(argv)
     except InputError as e:

@@ -5,7 +5,7 @@ preprocessor's root call (every batch padded to 128) in batches of 32 in file
 order, L2-normalises `default`/`pooled_output`, and takes the cosine nearest
 neighbour in both directions (first maximum on ties, as `tf.argmax`).
 
-`embed` computes the same embeddings (within 1e-5) much faster:
+`embed` computes the same embeddings (up to float32 rounding) much faster:
 - every distinct sentence of every requested language is encoded once;
 - sentences are sorted by token length and packed into batches of about
   `max_batch_tokens` tokens, each padded only to its own longest sentence through
@@ -13,8 +13,23 @@ neighbour in both directions (first maximum on ties, as `tf.argmax`).
 - a LaBSE/BERT encoder is run by `encoder.PooledOutputEncoder` over the
   SavedModel's own variables (2-D matmuls, a fused QKV projection, a last layer
   that only computes the [CLS] position, the only one `pooled_output` reads).
-  It is checked against the SavedModel's own output when loaded; any other encoder
-  of the API is called as a SavedModel.
+  It serves an encoder only when stage 1's layer-by-layer proof holds for it
+  (verification.py: each of its blocks, fed the SavedModel's own output of the block
+  before, within float32 rounding of a float64 evaluation); any other encoder of the
+  API is called as a SavedModel.
+
+What "the original method's accuracies" means. A float32 embedding is exact only up to
+rounding, and rounding differs with the CPU's kernels and the batch shapes, in the original
+method as in ours. Let delta be the largest L2 distance between two evaluations' embeddings
+of a sentence (here: fast vs original). A query's nearest neighbour is decided by float
+noise only if its best two candidates score within 4 * delta in cosine (a near-tie;
+|cos(q, a) - cos(q', a')| <= 2 * delta for unit vectors moved by delta each). On every
+other query, which is all of them on real translations, the fast method picks the
+original's candidate on every machine, so the accuracies are equal. Near-ties occur
+between sentences whose embeddings are equal up to noise, in practice repeated sentences;
+the fast method encodes each distinct sentence once, so a repeated candidate ties exactly,
+and exact ties go to the first candidate (lowest line), as tf.argmax does. The original
+method, which encodes repeats in different batches, may pick either.
 
 Shapes: B = batch, S = padded length, D = hidden size, N = heads, H = head size.
 """
@@ -31,7 +46,7 @@ import tensorflow_text  # noqa: F401  (registers the preprocessor's ops)
 from absl import logging
 from tqdm import tqdm
 
-from smaller_labse import atomic, files, languages
+from smaller_labse import atomic, files, languages, verification
 from smaller_labse.encoder import WORD_EMBEDDINGS, PooledOutputEncoder
 from smaller_labse.errors import InputError
 from smaller_labse.hub_format import encoder_variables, load_saved_model
@@ -44,8 +59,6 @@ SCORINGS = ("cosine", "margin")
 MARGIN_K = 4  # LASER's xsim: ratio margin over the 4 nearest neighbours.
 # Two embeddings are "identical" across models when no coordinate differs by more than this.
 IDENTICAL_ATOL = 1e-6
-# The rebuilt encoder must reproduce the SavedModel's normalised embeddings this closely.
-REBUILT_ATOL = 1e-5
 DIRECTIONS = ("en→xx", "xx→en")
 _PROBE_SENTENCES = ["Hello world!", "Tatoeba est un site.", "这是一个句子。", "a"]
 
@@ -197,22 +210,30 @@ def _probe(name: str, encoder_path: str, encoder, preprocess) -> Tuple[Dict[str,
   return inputs, key
 
 
-def _rebuild(encoder_path: str, encoder, inputs: Mapping[str, tf.Tensor],
-             expected: np.ndarray) -> Optional[PooledOutputEncoder]:
-  """A PooledOutputEncoder over `encoder`'s variables when it is a LaBSE/BERT encoder that the
-  rebuilt graph reproduces (normalised embeddings within REBUILT_ATOL), else None."""
+def _rebuild(encoder_path: str, encoder, preprocess) -> Optional[PooledOutputEncoder]:
+  """A PooledOutputEncoder over `encoder`'s variables when stage 1's layer-by-layer proof
+  (verification.py) holds for it on `verification.VERIFICATION_SENTENCES`, else None."""
   try:
     config, variables = encoder_variables(encoder, encoder_path)
   except InputError:
     return None
-  rebuilt = PooledOutputEncoder(config, variables)
-  got = normalize(rebuilt.pooled_output(inputs["input_word_ids"], inputs["input_mask"],
-                                        inputs["input_type_ids"]))
-  diff = float(np.max(np.abs(got - expected)))
-  if diff > REBUILT_ATOL:
-    logging.warning("%s: the rebuilt encoder differs from the SavedModel by %.2g; "
-                    "calling the SavedModel instead (slower)", encoder_path, diff)
+  inputs = verification.pack_to_longest(preprocess, verification.VERIFICATION_SENTENCES)
+  outputs = encoder(dict(inputs), training=False)
+  if not isinstance(outputs, Mapping) or "encoder_outputs" not in outputs:
+    logging.warning("%s: no 'encoder_outputs' to prove the rebuilt encoder against; calling the "
+                    "SavedModel instead (slower)", encoder_path)
     return None
+  rebuilt = PooledOutputEncoder(config, variables)
+  proof = verification.prove(outputs, inputs,
+                             verification.PooledOutputBlocks(rebuilt, config.num_layers),
+                             config, variables)
+  failure = proof.first_failure()
+  if failure is not None:
+    logging.warning("%s: the layer-by-layer proof fails at block %s; calling the SavedModel "
+                    "instead (slower): %s", encoder_path, failure.name, failure.line())
+    return None
+  for check in proof.checks:
+    logging.info("%s: %s", encoder_path, check.line())
   return rebuilt
 
 
@@ -233,11 +254,10 @@ def load_model(encoder_path: str, preprocess_path: str, name: Optional[str] = No
   preprocess = load_saved_model(preprocess_path)
   _check_preprocess(preprocess_path, preprocess)
   _check_vocab_sizes(encoder_path, encoder, preprocess_path, preprocess)
-  inputs, key = _probe(name, encoder_path, encoder, preprocess)
+  _, key = _probe(name, encoder_path, encoder, preprocess)
   model = Model(name, encoder, preprocess, key)
   if engine != "savedmodel":
-    model.rebuilt = _rebuild(encoder_path, encoder, inputs,
-                             normalize(encoder(dict(inputs), training=False)[key]))
+    model.rebuilt = _rebuild(encoder_path, encoder, preprocess)
     if model.rebuilt is None and engine == "rebuilt":
       raise InputError(f"{encoder_path}: not a LaBSE/BERT encoder the rebuilt graph reproduces")
   logging.info("%s: %s (%s), %s", name, encoder_path, key,
@@ -367,7 +387,8 @@ class EmbedStats:
 def embed(model: Model, sentences: Sequence[str], max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
           max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
           stats: Optional[EmbedStats] = None) -> np.ndarray:
-  """The original method's embeddings (within 1e-5), sorted, packed and deduplicated.
+  """The original method's embeddings (up to float32 rounding, see the module docstring),
+  sorted, packed and deduplicated.
 
   Args:
     sentences: any strings; repeats are encoded once and get the same embedding.

@@ -1,9 +1,13 @@
 """Proofs that a rebuilt or pruned encoder computes what the original does."""
 
-from typing import Dict, List, Mapping, Sequence
+import dataclasses
+import math
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
+
+from smaller_labse.config import EncoderConfig
 
 # Short sentences in the 16 languages of the original release, plus hard cases:
 # no-break spaces, a narrow no-break space before '?', a word over 100 bytes, empty text.
@@ -50,16 +54,315 @@ def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
   return float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) if np.size(a) else 0.0
 
 
-def compare_outputs(expected: Mapping[str, tf.Tensor], actual: Mapping[str, tf.Tensor],
-                    input_mask: np.ndarray) -> Dict[str, float]:
-  """Max abs differences of 'pooled_output' [B, D] and 'sequence_output' [B, S, D].
+# ----------------------------------------------------------------------------- layer-wise proof
+#
+# An encoder is proven block by block: each block of the candidate (our float32 code) is fed the
+# SavedModel's own output of the block before, and both the SavedModel's output of that block and
+# the candidate's are compared with a float64 evaluation of the same block on the same input (the
+# arbiter). Each must lie within the block's float32 error budget:
+#
+#   budget = BUDGET_FACTOR * max |rounding-model evaluation - float64 evaluation|
+#
+# The rounding-model evaluation is the float64 block with the errors float32 arithmetic makes at
+# each operation injected (seeded, so every machine computes the same budget): relative
+# U32 (the float32 unit roundoff) on every elementwise result, and on every inner product of
+# length n, Higham & Mary's probabilistic bound sqrt(n) * U32 * (|a| . |b|) (SIAM J. Sci.
+# Comput. 41(5), 2019). It is thus k * U32 * a magnitude measure: the sizes of the block's
+# terms, propagated through the block's own conditioning (layer norm divides by small
+# variances, softmax and GELU amplify or damp), rather than a constant. A correct float32
+# evaluation on any CPU (any kernel, summation order or FMA use) stays within a few times
+# this draw; an implementation that computes another function does not.
 
-  The sequence output is compared on real tokens only (input_mask [B, S] == 1):
-  what an encoder computes at padding positions is not part of its contract.
+U32 = 2.0 ** -24  # float32 unit roundoff: |fl(x) - x| <= U32 |x|
+BUDGET_FACTOR = 4.0
+ROUNDING_SEED = 0
+
+
+class Float64Blocks:
+  """LaBSE's blocks in numpy float64 over an encoder's variables, optionally with the rounding
+  model. Same blocks as `EncoderBlocks`; outputs are full [B, S, D] (pooler: [B, D])."""
+
+  def __init__(self, config: EncoderConfig, variables: Mapping[str, object],
+               rounding_seed: Optional[int] = None):
+    self.config = config
+    self._variables = variables
+    self._rng = None if rounding_seed is None else np.random.default_rng(rounding_seed)
+
+  def _w(self, name: str) -> np.ndarray:
+    value = self._variables[name]
+    return np.asarray(value.numpy() if hasattr(value, "numpy") else value, np.float64)
+
+  def _round(self, x: np.ndarray) -> np.ndarray:
+    """An elementwise result rounded to float32 (model: relative error up to U32)."""
+    if self._rng is None:
+      return x
+    return x * (1.0 + U32 * self._rng.uniform(-1.0, 1.0, x.shape))
+
+  def _einsum(self, subscripts: str, a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """An inner product of length n per output element, with its float32 rounding."""
+    exact = np.einsum(subscripts, a, b, optimize=True)
+    if self._rng is None:
+      return exact
+    size = np.einsum(subscripts, np.abs(a), np.abs(b), optimize=True)
+    return exact + math.sqrt(n) * U32 * size * self._rng.uniform(-1.0, 1.0, exact.shape)
+
+  def _sum(self, x: np.ndarray) -> np.ndarray:
+    """Sum over the last axis (keepdims), an inner product with ones."""
+    n = x.shape[-1]
+    return self._einsum("...i,i->...", x, np.ones([n]), n)[..., np.newaxis]
+
+  def _layer_norm(self, x: np.ndarray, prefix: str) -> np.ndarray:
+    d = x.shape[-1]
+    centered = self._round(x - self._sum(x) / d)
+    variance = self._sum(centered * centered) / d
+    inv = self._round(1.0 / np.sqrt(variance + self.config.layer_norm_epsilon))
+    return self._round(centered * inv * self._w(prefix + "gamma") + self._w(prefix + "beta"))
+
+  def _gelu(self, x: np.ndarray) -> np.ndarray:
+    inner = self._round(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3))
+    return self._round(0.5 * x * (1.0 + self._round(np.tanh(inner))))
+
+  def first(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Embeddings + layer 0: int32 inputs [B, S] -> [B, S, D] (layer 0's output)."""
+    word_ids = np.asarray(inputs["input_word_ids"])
+    rows, index = np.unique(word_ids, return_inverse=True)  # only the rows used
+    table = np.asarray(tf.gather(self._variables["word_embeddings/embeddings"], rows), np.float64)
+    s = word_ids.shape[1]
+    x = (table[index.reshape(word_ids.shape)] + self._w("position_embedding/embeddings")[:s]
+         + self._w("type_embeddings/embeddings")[np.asarray(inputs["input_type_ids"])])
+    x = self._layer_norm(self._round(x), "embeddings/layer_norm/")
+    return self.layer(0, x, inputs)
+
+  def layer(self, layer: int, x: np.ndarray, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Transformer layer `layer`: [B, S, D] float -> [B, S, D] float64."""
+    p = f"transformer/layer_{layer}/"
+    x = np.asarray(x, np.float64)
+    d, h, i = self.config.hidden_size, self.config.head_size, self.config.intermediate_size
+    w = lambda name: self._w(p + name)  # noqa: E731
+    q, k, v = (self._einsum("bsd,dnh->bsnh", x, w(f"self_attention/{kind}/kernel"), d)
+               + w(f"self_attention/{kind}/bias") for kind in ("query", "key", "value"))
+    q = self._round(q / math.sqrt(h))
+    mask = np.asarray(inputs["input_mask"], np.float64)
+    scores = self._einsum("bsnh,btnh->bnst", q, k, h) + (1.0 - mask)[:, None, None, :] * -1e9
+    e = self._round(np.exp(scores - scores.max(axis=-1, keepdims=True)))
+    probs = self._round(e / self._sum(e))
+    context = self._einsum("bnst,btnh->bsnh", probs, v, x.shape[1])
+    attended = (self._einsum("bsnh,nhd->bsd", context, w("self_attention/attention_output/kernel"),
+                             d) + w("self_attention/attention_output/bias"))
+    x = self._layer_norm(self._round(x + attended), p + "self_attention_layer_norm/")
+    hidden = self._gelu(self._round(self._einsum("bsd,di->bsi", x, w("intermediate/kernel"), d)
+                                    + w("intermediate/bias")))
+    out = self._einsum("bsi,id->bsd", hidden, w("output/kernel"), i) + w("output/bias")
+    return self._layer_norm(self._round(x + out), p + "output_layer_norm/")
+
+  def pool(self, first_token: np.ndarray) -> np.ndarray:
+    """The pooler: [B, D] -> [B, D]."""
+    x = np.asarray(first_token, np.float64)
+    return self._round(np.tanh(self._round(
+        self._einsum("bd,de->be", x, self._w("pooler_transform/kernel"), x.shape[-1])
+        + self._w("pooler_transform/bias"))))
+
+
+class EncoderBlocks:
+  """`encoder.Encoder`'s blocks (float32), same interface as `Float64Blocks`."""
+
+  def __init__(self, encoder):
+    self._encoder = encoder
+
+  def first(self, inputs: Mapping[str, tf.Tensor]) -> np.ndarray:
+    from smaller_labse.encoder import attention_bias
+    x = self._encoder.embed(tf.cast(inputs["input_word_ids"], tf.int32),
+                            tf.cast(inputs["input_type_ids"], tf.int32), training=False)
+    return self._encoder.transformer_layer(x, attention_bias(inputs["input_mask"]), 0,
+                                           training=False).numpy()
+
+  def layer(self, layer: int, x: np.ndarray, inputs: Mapping[str, tf.Tensor]) -> np.ndarray:
+    from smaller_labse.encoder import attention_bias
+    return self._encoder.transformer_layer(tf.constant(x, tf.float32),
+                                           attention_bias(inputs["input_mask"]), layer,
+                                           training=False).numpy()
+
+  def pool(self, first_token: np.ndarray) -> np.ndarray:
+    return self._encoder.pool(tf.constant(first_token, tf.float32)).numpy()
+
+
+class PooledOutputBlocks:
+  """`encoder.PooledOutputEncoder`'s blocks. Its last layer computes the [CLS] rows only, so
+  that block returns [B, D] and is compared on those rows."""
+
+  def __init__(self, encoder, num_layers: int):
+    self._encoder = encoder
+    self._num_layers = num_layers
+
+  def _layer(self, layer: int, x: tf.Tensor, inputs: Mapping[str, tf.Tensor]) -> np.ndarray:
+    from smaller_labse.encoder import attention_bias
+    mask = inputs["input_mask"]
+    batch = tf.shape(mask)[0]
+    out = self._encoder.layer(tf.reshape(x, [-1, x.shape[-1]]), attention_bias(mask), batch,
+                              layer).numpy()
+    return out if layer == self._num_layers - 1 else out.reshape(tuple(mask.shape) + (-1,))
+
+  def first(self, inputs: Mapping[str, tf.Tensor]) -> np.ndarray:
+    x = self._encoder.embed(tf.cast(inputs["input_word_ids"], tf.int32),
+                            tf.cast(inputs["input_type_ids"], tf.int32))
+    return self._layer(0, x, inputs)
+
+  def layer(self, layer: int, x: np.ndarray, inputs: Mapping[str, tf.Tensor]) -> np.ndarray:
+    return self._layer(layer, tf.constant(x, tf.float32), inputs)
+
+  def pool(self, first_token: np.ndarray) -> np.ndarray:
+    return self._encoder.pool(tf.constant(first_token, tf.float32)).numpy()
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockCheck:
+  """One block of the proof. Differences are max abs over the compared values.
+
+  Attributes:
+    name: 'embeddings + layer_0', 'layer_3', 'pooler'.
+    difference: SavedModel vs candidate (both float32).
+    savedmodel_error, candidate_error: each vs the float64 evaluation.
+    budget: the float32 error budget of this block.
   """
-  real = np.asarray(input_mask).astype(bool)
-  return {
-      "pooled_output": max_abs_diff(expected["pooled_output"], actual["pooled_output"]),
-      "sequence_output": max_abs_diff(np.asarray(expected["sequence_output"])[real],
-                                      np.asarray(actual["sequence_output"])[real]),
-  }
+  name: str
+  difference: float
+  savedmodel_error: float
+  candidate_error: float
+  budget: float
+
+  @property
+  def ok(self) -> bool:
+    return (bool(np.isfinite(self.difference)) and self.savedmodel_error <= self.budget
+            and self.candidate_error <= self.budget)
+
+  def line(self) -> str:
+    verdict = "ok" if self.ok else "DIFFERS"
+    return (f"{self.name:<22} |SavedModel - rebuilt| {self.difference:9.3g}   vs float64: "
+            f"SavedModel {self.savedmodel_error:9.3g}, rebuilt {self.candidate_error:9.3g}   "
+            f"float32 budget {self.budget:9.3g}  {verdict}")
+
+
+def _rows(x: np.ndarray, real: np.ndarray) -> np.ndarray:
+  """[B, S, D] -> the real tokens' rows [T, D]; a [B, D] block output is taken as is."""
+  x = np.asarray(x)
+  return x[real] if x.ndim == 3 else x
+
+
+def _check(name: str, savedmodel: np.ndarray, candidate: np.ndarray, exact: np.ndarray,
+           rounded: np.ndarray, real: np.ndarray, budget_factor: float) -> BlockCheck:
+  """Compares one block's outputs (candidate [B, D] outputs against the [CLS] rows)."""
+  if np.ndim(candidate) == 2 and np.ndim(savedmodel) == 3:
+    savedmodel, exact, rounded = (np.asarray(a)[:, 0] for a in (savedmodel, exact, rounded))
+  s, c, e, r = (_rows(a, real).astype(np.float64) for a in (savedmodel, candidate, exact, rounded))
+  diff = lambda a, b: float(np.max(np.abs(a - b))) if a.size else 0.0  # noqa: E731
+  return BlockCheck(name, diff(s, c), diff(s, e), diff(c, e), budget_factor * diff(r, e))
+
+
+def prove_layerwise(savedmodel_outputs: Mapping[str, object], inputs: Mapping[str, tf.Tensor],
+                    candidate, config, variables: Mapping[str, object],
+                    budget_factor: float = BUDGET_FACTOR) -> List[BlockCheck]:
+  """The layer-by-layer proof that `candidate` computes what the SavedModel computes.
+
+  Args:
+    savedmodel_outputs: the SavedModel's outputs on `inputs`: 'encoder_outputs' (one
+      [B, S, D] per layer), 'sequence_output' [B, S, D], 'pooled_output' [B, D].
+    inputs: the three int32 [B, S] inputs.
+    candidate: `EncoderBlocks` or `PooledOutputBlocks`.
+    config, variables: the SavedModel's inferred config and its variables by LaBSE name.
+    budget_factor: k in budget = k * (rounding model's max error).
+
+  Returns:
+    One BlockCheck per block, in order: embeddings + layer_0, layer_1.., pooler.
+    The proof holds when every check is ok.
+  """
+  layers = [np.asarray(x) for x in savedmodel_outputs["encoder_outputs"]]
+  sequence_output = np.asarray(savedmodel_outputs["sequence_output"])
+  if len(layers) != config.num_layers:
+    raise ValueError(f"{len(layers)} encoder_outputs for {config.num_layers} layers")
+  real = np.asarray(inputs["input_mask"]).astype(bool)
+  exact, rounded = Float64Blocks(config, variables), Float64Blocks(config, variables,
+                                                                   ROUNDING_SEED)
+  checks = [_check("embeddings + layer_0", layers[0], candidate.first(inputs),
+                   exact.first(inputs), rounded.first(inputs), real, budget_factor)]
+  for i in range(1, config.num_layers):
+    checks.append(_check(f"layer_{i}", layers[i], candidate.layer(i, layers[i - 1], inputs),
+                         exact.layer(i, layers[i - 1], inputs),
+                         rounded.layer(i, layers[i - 1], inputs), real, budget_factor))
+  # sequence_output must be the last layer's output itself.
+  last = checks[-1]
+  extra = float(np.max(np.abs(sequence_output[real] - layers[-1][real]))) if real.any() else 0.0
+  if extra > last.budget:
+    checks.append(BlockCheck("sequence_output", extra, extra, 0.0, last.budget))
+  cls = sequence_output[:, 0]
+  checks.append(_check("pooler", savedmodel_outputs["pooled_output"], candidate.pool(cls),
+                       exact.pool(cls), rounded.pool(cls), real, budget_factor))
+  return checks
+
+
+
+
+@dataclasses.dataclass(frozen=True)
+class EndToEnd:
+  """pooled_output end to end, for the record (the verdict is the layer-wise proof's).
+
+  Attributes:
+    difference: |SavedModel - candidate|, both float32.
+    savedmodel_error, candidate_error: each vs a float64 evaluation of the whole network.
+    rounding: |rounding-model evaluation - float64|: what float32 rounding alone does.
+  """
+  difference: float
+  savedmodel_error: float
+  candidate_error: float
+  rounding: float
+
+  def line(self) -> str:
+    explained = max(self.savedmodel_error, self.candidate_error) <= BUDGET_FACTOR * self.rounding
+    return (f"end to end, pooled_output: |SavedModel - rebuilt| {self.difference:.3g}; vs a "
+            f"float64 evaluation: SavedModel {self.savedmodel_error:.3g}, rebuilt "
+            f"{self.candidate_error:.3g}; float32 rounding alone (rounding model) "
+            f"{self.rounding:.3g}: " + ("explained by float32 rounding" if explained
+                                       else "NOT explained by float32 rounding"))
+
+
+def end_to_end(savedmodel_pooled: np.ndarray, candidate_pooled: np.ndarray,
+               inputs: Mapping[str, tf.Tensor], config, variables) -> EndToEnd:
+  """Compares pooled_output [B, D] end to end, with a float64 and a rounding-model run."""
+  def run(blocks: Float64Blocks) -> np.ndarray:
+    x = blocks.first(inputs)
+    for i in range(1, config.num_layers):
+      x = blocks.layer(i, x, inputs)
+    return blocks.pool(x[:, 0])
+  exact = run(Float64Blocks(config, variables))
+  rounded = run(Float64Blocks(config, variables, ROUNDING_SEED))
+  s, c = (np.asarray(a, np.float64) for a in (savedmodel_pooled, candidate_pooled))
+  diff = lambda a, b: float(np.max(np.abs(a - b)))  # noqa: E731
+  return EndToEnd(diff(s, c), diff(s, exact), diff(c, exact), diff(rounded, exact))
+
+
+@dataclasses.dataclass(frozen=True)
+class Proof:
+  """The layer-wise checks, and (when computed) the end-to-end comparison."""
+  checks: List[BlockCheck]
+  end_to_end: Optional[EndToEnd] = None
+
+  @property
+  def holds(self) -> bool:
+    return all(c.ok for c in self.checks)
+
+  def first_failure(self) -> Optional[BlockCheck]:
+    """The first block whose check fails, or None."""
+    return next((c for c in self.checks if not c.ok), None)
+
+
+def prove(savedmodel_outputs: Mapping[str, object], inputs: Mapping[str, tf.Tensor], candidate,
+          config, variables: Mapping[str, object], budget_factor: float = BUDGET_FACTOR,
+          end_to_end_candidate: Optional[Callable[[], tf.Tensor]] = None) -> Proof:
+  """`prove_layerwise`, plus the end-to-end record when `end_to_end_candidate` (a function
+  returning the candidate's pooled_output [B, D] on `inputs`) is given."""
+  checks = prove_layerwise(savedmodel_outputs, inputs, candidate, config, variables,
+                           budget_factor)
+  record = None
+  if end_to_end_candidate is not None:
+    record = end_to_end(np.asarray(savedmodel_outputs["pooled_output"]),
+                        np.asarray(end_to_end_candidate()), inputs, config, variables)
+  return Proof(checks, record)

@@ -1,15 +1,19 @@
 """Shared fixtures: tiny models in LaBSE/2's TF Hub format, built by the tests themselves."""
 
+import contextlib
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
-from typing import List
+from typing import Callable, List
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 MODELGARDEN_TINY = os.path.join(SHARED, "fixtures", "modelgarden_tiny")
+MODELGARDEN_STRESS = os.path.join(SHARED, "fixtures", "modelgarden_stress")
 
 SPECIALS = ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]",
                                                                     "[MASK]"]
@@ -33,10 +37,62 @@ def run_script(script: str, *args: str, cwd: str) -> subprocess.CompletedProcess
                         capture_output=True, text=True, timeout=300)
 
 
+TINY_SHAPE = dict(hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64)
+
+
+@contextlib.contextmanager
+def _file_lock(path: str):
+  with open(path, "w") as f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def shared_build(tmp_path_factory, name: str, build: Callable[[str], None]) -> str:
+  """The directory `name`, built once per test session by `build(path)` and shared by every
+  pytest-xdist worker (SavedModel exports take seconds each; read it, never write to it)."""
+  root = tmp_path_factory.getbasetemp()
+  if os.environ.get("PYTEST_XDIST_WORKER"):
+    root = root.parent  # the session's directory, common to the workers
+  shared = os.path.join(str(root), "shared_builds")
+  os.makedirs(shared, exist_ok=True)
+  path, done = os.path.join(shared, name), os.path.join(shared, name + ".done")
+  with _file_lock(os.path.join(shared, name + ".lock")):
+    if not os.path.exists(done):
+      shutil.rmtree(path, ignore_errors=True)
+      os.makedirs(path)
+      build(path)
+      open(done, "w").close()
+  return path
+
+
+def tiny_preprocessor(tmp_path_factory) -> str:
+  """The preprocessor SavedModel of tiny_vocab(), exported once per session."""
+  from smaller_labse import hub_format
+  return shared_build(tmp_path_factory, "tiny_preprocess",
+                      lambda path: hub_format.export_preprocessor(tiny_vocab(), path))
+
+
+def copy_tree(source: str, target: str) -> str:
+  shutil.copytree(source, target)
+  return target
+
+
 @pytest.fixture(scope="session")
 def tiny_labse(tmp_path_factory):
-  """A tiny random-weight LaBSE/2-format encoder + preprocessor: (encoder_dir, preprocess_dir)."""
-  from smaller_labse.demo import write_demo_model
-  downloads = str(tmp_path_factory.mktemp("downloads"))
-  write_demo_model(downloads, tiny_vocab(), seed=1)
+  """A tiny random-weight LaBSE/2-format encoder + preprocessor: (encoder_dir, preprocess_dir),
+  laid out as download_model.sh writes them (downloads/labse-2, downloads/labse-2-preprocess)."""
+  from smaller_labse import hub_format
+  from smaller_labse.config import EncoderConfig
+  from smaller_labse.encoder import Encoder
+
+  def build(downloads: str) -> None:
+    config = EncoderConfig(vocab_size=len(tiny_vocab()), **TINY_SHAPE)
+    hub_format.export_encoder(Encoder(config, seed=1), tiny_vocab(),
+                              os.path.join(downloads, "labse-2"))
+    copy_tree(tiny_preprocessor(tmp_path_factory), os.path.join(downloads, "labse-2-preprocess"))
+
+  downloads = shared_build(tmp_path_factory, "tiny_labse", build)
   return os.path.join(downloads, "labse-2"), os.path.join(downloads, "labse-2-preprocess")

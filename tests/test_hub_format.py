@@ -11,7 +11,7 @@ import tensorflow_text as text
 import tf_keras
 
 from conftest import MODELGARDEN_TINY, tiny_vocab
-from smaller_labse import hub_format
+from smaller_labse import hub_format, verification
 from smaller_labse.encoder import Encoder, weight_shapes
 from smaller_labse.errors import InputError
 
@@ -105,8 +105,10 @@ def test_rebuilt_encoder_matches_saved_model(tiny_labse):
   model, config, variables, _ = hub_format.load_encoder(encoder_dir)
   ours = Encoder(config, {k: v.numpy() for k, v in variables.items()})
   inputs = hub.load(preprocess_dir)(tf.constant(SENTENCES))
-  np.testing.assert_allclose(ours(inputs)["pooled_output"], model(inputs)["pooled_output"],
-                             atol=1e-6)
+  # Every block within float32 rounding of a float64 evaluation (see verification.py).
+  proof = verification.prove(model(inputs), inputs, verification.EncoderBlocks(ours), config,
+                             variables)
+  assert proof.holds, [c.line() for c in proof.checks]
 
 
 @pytest.mark.skipif(not os.path.isdir(MODELGARDEN_TINY), reason="../shared not present")
@@ -126,9 +128,10 @@ def test_compatible_with_model_garden_export(tmp_path):
     for key in expected:
       np.testing.assert_array_equal(expected[key], actual[key])
   inputs = mg_preprocess(sentences)
-  ours_encoder = Encoder(config, variables)
-  assert np.abs(ours_encoder(inputs)["pooled_output"]
-                - model(inputs, training=False)["pooled_output"]).max() <= 1e-5
+  proof = verification.prove(model(inputs, training=False), inputs,
+                             verification.EncoderBlocks(Encoder(config, variables)), config,
+                             variables)
+  assert proof.holds, [c.line() for c in proof.checks]
 
 
 def test_load_encoder_rejects_bad_input(tmp_path, tiny_labse):

@@ -17,19 +17,28 @@ DEFAULT_MODEL = "LaBSE_en-fr-es-de-zh-ar-zh_classical-it-ja-ko-nl-pl-pt-th-tr-ru
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("demo")
+  env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user's
   result = subprocess.run([os.path.join(ROOT, "run_pipeline.sh"), "--demo",
-                           f"--workdir={workdir}"], capture_output=True, text=True, timeout=900)
+                           f"--workdir={workdir}"], capture_output=True, text=True, timeout=900,
+                          env=env)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-  return workdir, result.stdout
+  return workdir, result.stdout, result.stderr
+
+
+def test_demo_shows_no_log_chatter(demo):
+  """Progress bars, results and errors only: TensorFlow's logs need --verbosity."""
+  from test_quiet import assert_no_chatter
+  _, stdout, stderr = demo
+  assert_no_chatter(stdout + stderr)
 
 
 def test_demo_runs_every_stage_and_keeps_embeddings(demo):
-  workdir, stdout = demo
+  workdir, stdout, _ = demo
   for stage in ("stage 1", "stage 2", "stage 3", "stage 4"):
     assert f"=== {stage}" in stdout
   assert "the demo model is not LaBSE" in stdout
   assert re.search(r"\| LaBSE_en-fr-de \| [\d,]+ \(\d+M\) \| [\d,]+ \(\d+M\) \|", stdout)
-  assert "max abs difference, pooled_output" in stdout  # Stage 1's proof.
+  assert "proof holds: every block within its float32 budget" in stdout  # Stage 1's proof.
   results = json.load(open(workdir / "results" / "tatoeba.json"))
   identical = results["identical_embeddings"]
   # French and German were kept: every sentence keeps its embedding. Russian was
@@ -52,7 +61,7 @@ def test_demo_runs_every_stage_and_keeps_embeddings(demo):
 
 
 def test_rerun_skips_finished_stages(demo):
-  workdir, _ = demo
+  workdir, _, _ = demo
   before = (workdir / "results" / "tatoeba.json").read_bytes()
   result = subprocess.run([os.path.join(ROOT, "run_pipeline.sh"), "--demo",
                            f"--workdir={workdir}"], capture_output=True, text=True, timeout=900)
@@ -62,7 +71,7 @@ def test_rerun_skips_finished_stages(demo):
 
 
 def test_readme_snippet_runs_verbatim(demo):
-  workdir, _ = demo
+  workdir, _, _ = demo
   readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
   section = readme.split("## Using the smaller model", 1)[1]
   snippet = re.search(r"```python\n(.*?)```", section, re.S)[1]
@@ -83,7 +92,7 @@ def test_notebook_runs_headless_on_the_demo(demo):
   parameters set as papermill sets them: a cell after the one tagged 'parameters'."""
   nbformat = pytest.importorskip("nbformat")
   nbclient = pytest.importorskip("nbclient")
-  workdir, _ = demo
+  workdir, _, _ = demo
   notebook = nbformat.read(os.path.join(ROOT, "notebooks", "evaluate_tatoeba.ipynb"), 4)
   assert all(not cell.get("outputs") for cell in notebook.cells)  # Saved without outputs.
   (index,) = [i for i, cell in enumerate(notebook.cells)

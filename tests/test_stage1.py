@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import MODELGARDEN_TINY, run_script, tiny_vocab
+from conftest import run_script, tiny_vocab
 from smaller_labse import conversion, hub_format, weights
 from smaller_labse.config import EncoderConfig
 from smaller_labse.encoder import Encoder
@@ -16,8 +16,9 @@ from smaller_labse.errors import InputError
 def test_convert_saves_exact_weights(tiny_labse, tmp_path):
   encoder_dir, preprocess_dir = tiny_labse
   out = str(tmp_path / "models" / "labse")
-  diffs = conversion.convert_saved_model(encoder_dir, out, preprocess_dir)
-  assert diffs["pooled_output"] <= 1e-5 and diffs["sequence_output"] <= 1e-5
+  proof = conversion.convert_saved_model(encoder_dir, out, preprocess_dir)
+  assert proof.holds and [c.name for c in proof.checks] == [
+      "embeddings + layer_0", "layer_1", "pooler"]
   _, config, variables, tokens = hub_format.load_encoder(encoder_dir)
   assert EncoderConfig.load(os.path.join(out, "config.json")) == config
   assert weights.load_config_and_vocab(out) == (config, tiny_vocab())
@@ -29,14 +30,6 @@ def test_convert_saves_exact_weights(tiny_labse, tmp_path):
   np.testing.assert_array_equal(weights.load_weights(out, config, word_rows=rows)[
       "word_embeddings/embeddings"], variables["word_embeddings/embeddings"].numpy()[rows])
   assert sorted(os.listdir(tmp_path / "models")) == ["labse"]  # No temporary left behind.
-
-
-@pytest.mark.skipif(not os.path.isdir(MODELGARDEN_TINY), reason="../shared not present")
-def test_convert_model_garden_export(tmp_path):
-  diffs = conversion.convert_saved_model(
-      os.path.join(MODELGARDEN_TINY, "encoder"), str(tmp_path / "labse"),
-      os.path.join(MODELGARDEN_TINY, "preprocess"))
-  assert max(diffs.values()) <= 1e-5
 
 
 def test_rerun_replaces_same_model_but_refuses_another(tiny_labse, tmp_path):
@@ -58,7 +51,7 @@ def test_rerun_replaces_same_model_but_refuses_another(tiny_labse, tmp_path):
 def test_verification_failure_writes_nothing(tiny_labse, tmp_path):
   encoder_dir, _ = tiny_labse
   with pytest.raises(conversion.VerificationError):
-    conversion.convert_saved_model(encoder_dir, str(tmp_path / "labse"), tolerance=-1.0)
+    conversion.convert_saved_model(encoder_dir, str(tmp_path / "labse"), budget_factor=0.0)
   assert os.listdir(tmp_path) == []
 
 
@@ -69,7 +62,12 @@ def test_cli_from_another_directory(tiny_labse, tmp_path):
   os.symlink(encoder_dir, downloads / "labse-2")
   result = run_script("save_as_weight_from_saved_model.py", cwd=str(tmp_path))
   assert result.returncode == 0, result.stderr
-  assert "max abs difference, pooled_output" in result.stdout
+  lines = result.stdout.splitlines()
+  assert lines[0].startswith("Layer-by-layer proof on 21 sentences")
+  assert [l.split()[0] for l in lines[1:4]] == ["embeddings", "layer_1", "pooler"]
+  assert all(l.rstrip().endswith(" ok") for l in lines[1:4])
+  assert lines[4].startswith("end to end, pooled_output: ")
+  assert "proof holds" in lines[5]
   assert json.load(open(tmp_path / "models" / "labse" / "config.json"))["num_layers"] == 2
 
 
