@@ -3,13 +3,16 @@
 
   python save_as_weight_from_saved_model.py
   python save_as_weight_from_saved_model.py --saved_model=downloads/labse-2 --output_dir=models/labse
+
+Also writes the full model in the Sentence Transformers / Hugging Face format
+(models/labse_st/, proven equal to the weights); --st_output_dir= skips it.
 """
 
 import os
 
 from absl import flags, logging
 
-from smaller_labse import conversion
+from smaller_labse import conversion, st_export, st_format
 from smaller_labse.errors import InputError, run_cli
 
 flags.DEFINE_string("saved_model", "downloads/labse-2", "The LaBSE/2 encoder SavedModel.")
@@ -20,6 +23,12 @@ flags.DEFINE_string("output_dir", "models/labse",
                     "Where to write config.json, vocab.txt and weights/.")
 flags.DEFINE_float("tolerance", 1e-5, "Largest max-abs output difference accepted.")
 flags.DEFINE_bool("overwrite", False, "Replace an output_dir that holds another model.")
+flags.DEFINE_string("st_output_dir", "models/labse_st",
+                    "Where to write the full model in the Sentence Transformers / Hugging Face "
+                    "format (SentenceTransformer(path), AutoModel); empty: do not write it.")
+flags.DEFINE_integer("st_max_seq_length", st_format.DEFAULT_MAX_SEQ_LENGTH,
+                     "The Sentence Transformers export's max_seq_length (the TF Hub "
+                     "preprocessor packs to 128).")
 
 
 def main(argv):
@@ -35,6 +44,14 @@ def main(argv):
   except conversion.VerificationError as e:
     raise InputError(str(e)) from None
   print(f"saved weights to {f.output_dir}")
+  if f.st_output_dir:
+    try:
+      figures = st_export.export_weight_store(f.output_dir, f.st_output_dir, f.overwrite,
+                                              f.st_max_seq_length)
+    except st_export.StVerificationError as e:
+      raise InputError(str(e)) from None
+    print(st_export.summary(figures))
+    print(f"wrote {f.st_output_dir}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,246 @@
+"""Writing a Sentence Transformers export and proving it equal to the TensorFlow model.
+
+Stage 1 exports the full LaBSE (`models/labse_st/`), stage 3 the smaller one
+(`models/LaBSE_{langs}_st/`). Both write into a temporary directory, prove it with
+the independent numpy reading of `st_numpy` against the TensorFlow encoder layer by
+layer, then write the model card with the figures and rename the directory into place.
+"""
+
+import hashlib
+import os
+import tempfile
+from typing import Dict, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from smaller_labse import atomic, hub_format, st_format, st_numpy, verification, weights
+from smaller_labse import vocab as vocab_lib
+from smaller_labse.config import EncoderConfig
+from smaller_labse.encoder import WORD_EMBEDDINGS, Encoder, weight_shapes
+from smaller_labse.errors import InputError
+
+FORMATS = ("tfhub", "st")
+
+
+class StVerificationError(Exception):
+  """The export does not compute what the TensorFlow model computes."""
+
+
+def parse_formats(value: str) -> Sequence[str]:
+  """'tfhub,st' -> ('tfhub', 'st'); an unknown or empty name is an InputError."""
+  names = [n.strip() for n in value.split(",") if n.strip()]
+  unknown = [n for n in names if n not in FORMATS]
+  if unknown or not names:
+    raise InputError(f"--formats={value}: unknown format {', '.join(unknown) or '(none)'}; "
+                     f"choose from {','.join(FORMATS)}")
+  return tuple(dict.fromkeys(names))
+
+
+def fingerprint(*parts: str) -> str:
+  """A short SHA-256 of the text parts that identify an export's weights."""
+  digest = hashlib.sha256()
+  for part in parts:
+    digest.update(part.encode("utf-8") + b"\0")
+  return digest.hexdigest()
+
+
+def reference_outputs(encoder, preprocessor, sentences: Sequence[str]
+                      ) -> Dict[str, object]:
+  """Runs a TF encoder on `sentences`: the inputs (numpy) and the outputs to compare."""
+  inputs = verification.pack_to_longest(preprocessor, sentences)
+  outputs = tf.function(lambda x: encoder(x, training=False))(inputs)
+  return {"inputs": {k: v.numpy() for k, v in inputs.items()},
+          "encoder_outputs": [x.numpy() for x in outputs["encoder_outputs"]],
+          "pooled_output": outputs["pooled_output"].numpy()}
+
+
+def check(st_dir: str, reference: Mapping[str, object]) -> Dict[str, float]:
+  """Proves the export in `st_dir` against `reference` (see `reference_outputs`)."""
+  figures = st_numpy.compare_with_encoder(st_dir, reference["inputs"], reference)
+  figures["sentences"] = len(reference["pooled_output"])
+  if not figures["layers"] <= st_numpy.LAYER_RTOL:
+    raise StVerificationError(f"{st_dir}: a layer of the Sentence Transformers export differs "
+                              f"from the TF model by {figures['layers']:.3g} (relative) > "
+                              f"{st_numpy.LAYER_RTOL}")
+  if not figures["pooled_output"] <= st_numpy.LAYER_RTOL:
+    raise StVerificationError(f"{st_dir}: the export's pooler differs from the TF model's by "
+                              f"{figures['pooled_output']:.3g}")
+  return figures
+
+
+def summary(figures: Mapping[str, float]) -> str:
+  """One line for the scripts' output."""
+  return (f"verified the Sentence Transformers export on {figures['sentences']} sentences: "
+          f"layers within {figures['layers']:.3g} (relative), sentence embeddings max abs "
+          f"difference {figures['sentence_embedding']:.3g}")
+
+
+def model_card(name: str, config: EncoderConfig, how_made: str, figures: Mapping[str, float],
+               langs: Optional[Sequence[str]] = None, max_seq_length: int = 128) -> str:
+  """README.md of the export: what it is, how it was made, how close it is, how to use it."""
+  counts = config.parameter_counts()
+  languages = ", ".join(langs) if langs else "the 109 languages of LaBSE"
+  yaml_langs = "".join(f"- {lang}\n" for lang in (langs or []) if len(lang) == 2)
+  return f"""---
+library_name: sentence-transformers
+pipeline_tag: sentence-similarity
+tags:
+- sentence-transformers
+- feature-extraction
+- LaBSE
+{"language:" + chr(10) + yaml_langs if yaml_langs else ""}---
+
+# {name}
+
+LaBSE (Language-agnostic BERT Sentence Embedding, google/LaBSE/2) in the Sentence
+Transformers / Hugging Face format, made by smaller-LaBSE.
+
+| | |
+|---|---|
+| languages | {languages} |
+| vocab size | {config.vocab_size:,} |
+| parameters | {counts['model']:,} ({counts['word_embedding']:,} in the word embeddings, {counts['transformer']:,} in the transformer layers) |
+| layers, hidden size, heads | {config.num_layers}, {config.hidden_size}, {config.num_heads} |
+| max_seq_length | {max_seq_length} (the TF Hub preprocessor's) |
+
+## How it was made
+
+{how_made}
+
+## Fidelity
+
+Proved when it was written, on {figures['sentences']} sentences in 16 languages (no-break
+spaces, an over-long word and an empty line included), against the TensorFlow model, by
+an independent float64 numpy evaluation of these files with Hugging Face's `BertModel`
+conventions:
+- each transformer layer, fed the TF model's previous layer: largest difference
+  {figures['layers']:.2g} relative to the layer's largest value (float32 rounding);
+- the pooler (`pooler_output`, `2_Dense`): max abs difference {figures['pooled_output']:.2g};
+- the sentence embedding from the token ids alone against the TF model's normalised
+  `default` output: max abs difference {figures['sentence_embedding']:.2g}.
+
+`hidden_act` is `gelu_new`, the tanh approximation of GELU that LaBSE was trained and
+exported with (Hugging Face's `gelu` is the exact erf form).
+
+The tokenizer (`tokenizer.json`, loaded by `AutoTokenizer` as a `PreTrainedTokenizerFast`)
+reproduces the TF Hub preprocessor (`tensorflow_text.BertTokenizer`, cased): control and
+format characters become spaces, words split at ASCII whitespace only (no-break spaces stay
+in words, as LaBSE's vocab expects), around punctuation and CJK ideographs, and a word of
+more than 100 UTF-8 bytes is `[UNK]`. WordPiece runs on byte-level strings (GPT-2's byte
+table), which is what makes that limit count bytes: `tokenizer.convert_ids_to_tokens` shows
+tokens in that form (`vocab.txt` has them as text), and `tokenizer.decode` gives text back.
+Hugging Face's `BertTokenizer` (`use_fast=False`, or the class named explicitly) tokenizes
+differently and should not be used with this model.
+
+## Usage
+
+```python
+from sentence_transformers import SentenceTransformer
+
+model = SentenceTransformer("path/to/this/directory")
+embeddings = model.encode(["Hello, world!", "Bonjour tout le monde\\u202f!"])
+print(model.similarity(embeddings, embeddings))
+```
+
+```python
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("path/to/this/directory")
+model = AutoModel.from_pretrained("path/to/this/directory").eval()
+batch = tokenizer(["Hello, world!"], padding=True, truncation=True, max_length={max_seq_length},
+                  return_tensors="pt")
+with torch.no_grad():
+    embeddings = torch.nn.functional.normalize(model(**batch).pooler_output, dim=-1)
+```
+"""
+
+
+class _StoredRows:
+  """A weight-store tensor read in row slices on demand: exporting the 1.5 GB word
+  embedding table never holds it, nor maps it into memory, whole."""
+
+  def __init__(self, path: str, shape: Tuple[int, ...]):
+    self.path, self.shape = path, shape
+
+  def __getitem__(self, rows: slice) -> np.ndarray:
+    start, stop, _ = rows.indices(self.shape[0])
+    return weights.read_weight(self.path, np.arange(start, stop))
+
+
+def _stored_weights(model_dir: str, config: EncoderConfig) -> Dict[str, object]:
+  """Stage 1's weights: the word embeddings as `_StoredRows`, the rest read whole."""
+  out: Dict[str, object] = {}
+  for name, shape in weight_shapes(config).items():
+    path = weights.weight_path(model_dir, name)
+    out[name] = _StoredRows(path, shape) if name == WORD_EMBEDDINGS else weights.read_weight(path)
+    if tuple(out[name].shape) != shape:
+      raise InputError(f"{path}: shape {out[name].shape}, expected {shape}")
+  return out
+
+
+def export_weight_store(model_dir: str, st_dir: str, overwrite: bool = False,
+                        max_seq_length: int = st_format.DEFAULT_MAX_SEQ_LENGTH,
+                        name: str = "LaBSE") -> Dict[str, float]:
+  """Stage 1's Sentence Transformers export of the weight store `model_dir` (models/labse).
+
+  The reference is this project's TF encoder on the store's weights (stage 1 proved it
+  equal to the SavedModel), evaluated with only the word embedding rows the proof uses.
+
+  Returns:
+    The figures of `check`.
+  """
+  config, tokens = weights.load_config_and_vocab(model_dir)
+  st_format.check_max_seq_length(max_seq_length, config)
+  source_path = os.path.join(model_dir, "source.json")
+  source = fingerprint(open(source_path, encoding="utf-8").read()
+                       if os.path.isfile(source_path) else "", *tokens)
+  atomic.check_replaceable(st_dir, st_format.holds_same_model(st_dir, tokens, source), overwrite)
+  preprocessor = hub_format.Preprocessor(os.path.join(model_dir, weights.VOCAB_FILE), tokens,
+                                         config.do_lower_case)
+  inputs = verification.pack_to_longest(preprocessor, verification.VERIFICATION_SENTENCES)
+  used = np.unique(inputs["input_word_ids"].numpy())
+  encoder = Encoder(config.with_vocab_size(len(used)),
+                    weights.load_weights(model_dir, config, word_rows=used))
+  remapped = dict(inputs, input_word_ids=tf.constant(
+      np.searchsorted(used, inputs["input_word_ids"].numpy()).astype(np.int32)))
+  outputs = tf.function(lambda x: encoder(x, training=False))(remapped)
+  reference = {"inputs": {k: v.numpy() for k, v in inputs.items()},
+               "encoder_outputs": [x.numpy() for x in outputs["encoder_outputs"]],
+               "pooled_output": outputs["pooled_output"].numpy()}
+  del encoder
+  with atomic.atomic_path(st_dir, is_dir=True) as tmp:
+    st_format.write_st_model(tmp, config, tokens, _stored_weights(model_dir, config), source,
+                             max_seq_length)
+    figures = check(tmp, reference)
+    how = ("Converted from the TF Hub SavedModel google/LaBSE/2 by smaller-LaBSE's stage 1 "
+           "(`save_as_weight_from_saved_model.py`), without TF Model Garden: the encoder is "
+           "rebuilt in the project's own code, proven equal to the SavedModel, and its weights "
+           "are written under Hugging Face's BERT names.")
+    atomic.write_text(os.path.join(tmp, "README.md"),
+                      model_card(name, config, how, figures, None, max_seq_length))
+  return figures
+
+
+def export_encoder(encoder: Encoder, tokens: Sequence[str], st_dir: str, source: str,
+                   name: str, how_made: str, langs: Optional[Sequence[str]] = None,
+                   max_seq_length: int = st_format.DEFAULT_MAX_SEQ_LENGTH,
+                   ) -> Dict[str, float]:
+  """Writes `encoder` (the model just exported to TF Hub) into the new directory `st_dir`.
+
+  The reference is `encoder` itself, with the vocab `tokens` tokenized as the TF Hub
+  preprocessor does.
+  """
+  config = encoder.config
+  with tempfile.TemporaryDirectory() as scratch:
+    vocab_path = os.path.join(scratch, weights.VOCAB_FILE)
+    vocab_lib.write_token_file(vocab_path, tokens)
+    preprocessor = hub_format.Preprocessor(vocab_path, list(tokens), config.do_lower_case)
+    reference = reference_outputs(encoder, preprocessor, verification.VERIFICATION_SENTENCES)
+  st_format.write_st_model(st_dir, config, tokens, encoder.weights, source, max_seq_length)
+  figures = check(st_dir, reference)
+  atomic.write_text(os.path.join(st_dir, "README.md"),
+                    model_card(name, config, how_made, figures, langs, max_seq_length))
+  return figures
+
