@@ -243,9 +243,9 @@ def tokenizer_json(tokens: Sequence[str], lower_case: bool = False) -> Dict[str,
       "version": "1.0",
       "truncation": None,
       "padding": None,
-      "added_tokens": [{"id": i, "content": t, "single_word": False, "lstrip": False,
-                        "rstrip": False, "normalized": False, "special": True}
-                       for t, i in sorted(ids.items(), key=lambda item: item[1])],
+      # No added tokens: text such as "[CLS]" is tokenized as text, as the TF Hub
+      # preprocessor does (transformers registers the special tokens itself).
+      "added_tokens": [],
       "normalizer": {"type": "Sequence", "normalizers": normalizers},
       "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
           {"type": "Split", "pattern": {"Regex": _TF_WHITESPACE}, "behavior": "Removed",
