@@ -10,6 +10,7 @@ import filecmp
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -310,3 +311,47 @@ def test_sentence_transformers_loads_the_export(workdir, smaller, tmp_path):
   print(f"sentence_transformers vs TF Hub: max abs difference {diff:.3g}")
   assert diff <= 1e-5  # float32 against float32, two implementations: about 1e-7.
   assert np.abs(got["pooler"] - pooled).max() <= 1e-5
+
+
+DEFAULT_MODEL = "LaBSE_en-fr-es-de-zh-ar-zh_classical-it-ja-ko-nl-pl-pt-th-tr-ru"
+
+
+def _readme_snippets(section: str):
+  readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+  body = readme.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+  return re.findall(r"```python\n(.*?)```", body, re.S)
+
+
+def _run_snippet(snippet: str, workdir, python: str = sys.executable):
+  """Runs a README snippet from the work directory, the default model's names pointing at
+  the test's en-fr model."""
+  models = workdir / "models"
+  for suffix in ("", "_preprocess", "_st"):
+    link = models / f"{DEFAULT_MODEL}{suffix}"
+    if not link.exists():
+      os.symlink(models / f"LaBSE_en-fr{suffix}", link)
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  return subprocess.run([python, "-c", snippet], cwd=workdir, env=env, capture_output=True,
+                        text=True, timeout=600)
+
+
+def test_readme_tensorflow_fine_tuning_example_runs(workdir, smaller):
+  tf_example = _readme_snippets("Fine-tuning")[0]
+  assert "hub.KerasLayer" in tf_example and f'model = "models/{DEFAULT_MODEL}"' in tf_example
+  result = _run_snippet(tf_example, workdir)
+  assert result.returncode == 0, result.stderr[-3000:]
+  losses = [float(line.split("loss ")[1]) for line in result.stdout.split("\n") if "loss" in line]
+  assert len(losses) == 2 and all(np.isfinite(losses))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sentence_transformers") is None,
+                    reason="sentence_transformers not installed")
+def test_readme_pytorch_examples_run(workdir, smaller):
+  snippets = _readme_snippets("The Sentence Transformers / Hugging Face format")
+  torch_example = _readme_snippets("Fine-tuning")[1]
+  assert "SentenceTransformer(" in snippets[0] and "AutoModel" in snippets[1]
+  assert "torch.optim.Adam" in torch_example
+  for snippet in snippets + [torch_example]:
+    result = _run_snippet(snippet, workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.count("loss") == 2
