@@ -8,6 +8,7 @@ Also writes the full model in the Sentence Transformers / Hugging Face format
 (models/labse_st/, proven equal to the weights); --st_output_dir= skips it.
 """
 
+import gc
 import os
 
 from absl import flags, logging
@@ -45,6 +46,7 @@ def main(argv):
     raise InputError(str(e)) from None
   print(f"saved weights to {f.output_dir}")
   if f.st_output_dir:
+    gc.collect()  # Free the SavedModel (reference cycles) before the export.
     try:
       figures = st_export.export_weight_store(f.output_dir, f.st_output_dir, f.overwrite,
                                               f.st_max_seq_length)

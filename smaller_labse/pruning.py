@@ -7,6 +7,7 @@ embedding from the smaller model.
 
 import contextlib
 import dataclasses
+import gc
 import os
 import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -126,13 +127,6 @@ def verify_smaller_model(model_dir: str, config: EncoderConfig, original: Sequen
           "pooled_output": verification.max_abs_diff(expected, actual)}
 
 
-def _st_source(model_dir: str, target: Sequence[str]) -> str:
-  """Identifies the smaller model's weights: stage 1's source and the kept vocab."""
-  path = os.path.join(model_dir, "source.json")
-  source = open(path, encoding="utf-8").read() if os.path.isfile(path) else ""
-  return st_export.fingerprint(source, *target)
-
-
 def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
                        output_root: str, overwrite: bool = False,
                        tolerance: float = 1e-6, formats: Sequence[str] = st_export.FORMATS,
@@ -163,7 +157,7 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
   if "tfhub" in formats:
     atomic.check_replaceable(paths.encoder, _holds_vocab(paths.encoder, target), overwrite)
     atomic.check_replaceable(paths.preprocess, _holds_vocab(paths.preprocess, target), overwrite)
-  st_source = _st_source(model_dir, target)
+  st_source = st_export.store_fingerprint(model_dir, target)
   if "st" in formats:
     atomic.check_replaceable(paths.st, st_format.holds_same_model(paths.st, target, st_source),
                              overwrite)
@@ -185,15 +179,6 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
     vocab_lib.write_token_file(tmp_vocab, target)
     encoder = Encoder(small_config, weights.load_weights(model_dir, config, word_rows=rows))
     hub_format.export_encoder(encoder, target, tmp_encoder)
-    if "st" in formats:
-      tmp_st = stack.enter_context(atomic.atomic_path(paths.st, is_dir=True))
-      how = (f"Made by smaller-LaBSE's `make_smaller_labse.py --langs={','.join(langs)}` from "
-             f"google/LaBSE/2: it keeps the {len(target):,} vocabulary rows these languages use "
-             f"(of {len(original):,}) and copies them, and every other weight, unchanged. A "
-             f"sentence whose tokenization the smaller vocab keeps gets the original model's "
-             f"embedding.")
-      st_figures = st_export.export_encoder(encoder, target, tmp_st, st_source, name, how,
-                                            langs, st_max_seq_length)
     del encoder
     hub_format.export_preprocessor(target, tmp_preprocess, lower_case=config.do_lower_case)
     figures = verify_smaller_model(model_dir, config, original,
@@ -202,6 +187,16 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
     if not figures["pooled_output"] <= tolerance:
       raise VerificationError(f"the smaller model's pooled_output differs from the original's "
                               f"by {figures['pooled_output']:.3g} > {tolerance}")
+    if "st" in formats:  # From the weight store: the SavedModels are no longer in memory.
+      gc.collect()
+      tmp_st = stack.enter_context(atomic.atomic_path(paths.st, is_dir=True))
+      how = (f"Made by smaller-LaBSE's `make_smaller_labse.py --langs={','.join(langs)}` from "
+             f"google/LaBSE/2: it keeps the {len(target):,} vocabulary rows these languages use "
+             f"(of {len(original):,}) and copies them, and every other weight, unchanged. A "
+             f"sentence whose tokenization the smaller vocab keeps gets the original model's "
+             f"embedding.")
+      st_figures = st_export.export_from_store(model_dir, tmp_st, st_source, name, how, target,
+                                               rows, langs, st_max_seq_length)
   table = parameter_table([("LaBSE", config), (name, small_config)])
   if "tfhub" in formats:
     atomic.write_text(os.path.join(os.path.dirname(paths.encoder), PARAMETERS_FILE), table)

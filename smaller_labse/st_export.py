@@ -158,89 +158,119 @@ with torch.no_grad():
 
 
 class _StoredRows:
-  """A weight-store tensor read in row slices on demand: exporting the 1.5 GB word
-  embedding table never holds it, nor maps it into memory, whole."""
+  """Rows of a weight-store tensor, read on demand: exporting the 1.5 GB word embedding
+  table never holds it, nor maps it into memory, whole.
 
-  def __init__(self, path: str, shape: Tuple[int, ...]):
-    self.path, self.shape = path, shape
+  Row i is row `rows[i]` of the stored tensor (all rows in order when `rows` is None).
+  """
 
-  def __getitem__(self, rows: slice) -> np.ndarray:
-    start, stop, _ = rows.indices(self.shape[0])
-    return weights.read_weight(self.path, np.arange(start, stop))
+  def __init__(self, path: str, shape: Tuple[int, ...], rows: Optional[np.ndarray] = None):
+    self.path, self.rows = path, rows
+    self.shape = shape if rows is None else (len(rows),) + tuple(shape[1:])
+
+  def __getitem__(self, index: slice) -> np.ndarray:
+    start, stop, _ = index.indices(self.shape[0])
+    wanted = np.arange(start, stop) if self.rows is None else self.rows[start:stop]
+    return weights.read_weight(self.path, wanted)
 
 
-def _stored_weights(model_dir: str, config: EncoderConfig) -> Dict[str, object]:
-  """Stage 1's weights: the word embeddings as `_StoredRows`, the rest read whole."""
+def _stored_weights(model_dir: str, config: EncoderConfig, rows: Optional[np.ndarray]
+                    ) -> Dict[str, object]:
+  """Stage 1's weights: the word embeddings (rows `rows`) as `_StoredRows`, the rest read."""
   out: Dict[str, object] = {}
   for name, shape in weight_shapes(config).items():
     path = weights.weight_path(model_dir, name)
-    out[name] = _StoredRows(path, shape) if name == WORD_EMBEDDINGS else weights.read_weight(path)
-    if tuple(out[name].shape) != shape:
-      raise InputError(f"{path}: shape {out[name].shape}, expected {shape}")
+    if name == WORD_EMBEDDINGS:
+      out[name] = _StoredRows(path, shape, rows)
+    else:
+      out[name] = weights.read_weight(path)
+      if out[name].shape != shape:
+        raise InputError(f"{path}: shape {out[name].shape}, expected {shape}")
   return out
 
 
-def export_weight_store(model_dir: str, st_dir: str, overwrite: bool = False,
-                        max_seq_length: int = st_format.DEFAULT_MAX_SEQ_LENGTH,
-                        name: str = "LaBSE") -> Dict[str, float]:
-  """Stage 1's Sentence Transformers export of the weight store `model_dir` (models/labse).
+def _reference(model_dir: str, config: EncoderConfig, tokens: Sequence[str],
+               rows: Optional[np.ndarray]) -> Dict[str, object]:
+  """The TF encoder's outputs on the proof's sentences, tokenized with `tokens`.
 
-  The reference is this project's TF encoder on the store's weights (stage 1 proved it
-  equal to the SavedModel), evaluated with only the word embedding rows the proof uses.
-
-  Returns:
-    The figures of `check`.
+  Built from the weight store with only the word embedding rows the sentences use
+  (stage 1 proved this encoder equal to the SavedModel; stage 3 proves the smaller
+  SavedModel equal to these weights), so the proof never holds the whole table.
   """
-  config, tokens = weights.load_config_and_vocab(model_dir)
-  st_format.check_max_seq_length(max_seq_length, config)
-  source_path = os.path.join(model_dir, "source.json")
-  source = fingerprint(open(source_path, encoding="utf-8").read()
-                       if os.path.isfile(source_path) else "", *tokens)
-  atomic.check_replaceable(st_dir, st_format.holds_same_model(st_dir, tokens, source), overwrite)
-  preprocessor = hub_format.Preprocessor(os.path.join(model_dir, weights.VOCAB_FILE), tokens,
-                                         config.do_lower_case)
-  inputs = verification.pack_to_longest(preprocessor, verification.VERIFICATION_SENTENCES)
-  used = np.unique(inputs["input_word_ids"].numpy())
-  encoder = Encoder(config.with_vocab_size(len(used)),
-                    weights.load_weights(model_dir, config, word_rows=used))
-  remapped = dict(inputs, input_word_ids=tf.constant(
-      np.searchsorted(used, inputs["input_word_ids"].numpy()).astype(np.int32)))
-  outputs = tf.function(lambda x: encoder(x, training=False))(remapped)
-  reference = {"inputs": {k: v.numpy() for k, v in inputs.items()},
-               "encoder_outputs": [x.numpy() for x in outputs["encoder_outputs"]],
-               "pooled_output": outputs["pooled_output"].numpy()}
-  del encoder
-  with atomic.atomic_path(st_dir, is_dir=True) as tmp:
-    st_format.write_st_model(tmp, config, tokens, _stored_weights(model_dir, config), source,
-                             max_seq_length)
-    figures = check(tmp, reference)
-    how = ("Converted from the TF Hub SavedModel google/LaBSE/2 by smaller-LaBSE's stage 1 "
-           "(`save_as_weight_from_saved_model.py`), without TF Model Garden: the encoder is "
-           "rebuilt in the project's own code, proven equal to the SavedModel, and its weights "
-           "are written under Hugging Face's BERT names.")
-    atomic.write_text(os.path.join(tmp, "README.md"),
-                      model_card(name, config, how, figures, None, max_seq_length))
-  return figures
-
-
-def export_encoder(encoder: Encoder, tokens: Sequence[str], st_dir: str, source: str,
-                   name: str, how_made: str, langs: Optional[Sequence[str]] = None,
-                   max_seq_length: int = st_format.DEFAULT_MAX_SEQ_LENGTH,
-                   ) -> Dict[str, float]:
-  """Writes `encoder` (the model just exported to TF Hub) into the new directory `st_dir`.
-
-  The reference is `encoder` itself, with the vocab `tokens` tokenized as the TF Hub
-  preprocessor does.
-  """
-  config = encoder.config
   with tempfile.TemporaryDirectory() as scratch:
     vocab_path = os.path.join(scratch, weights.VOCAB_FILE)
     vocab_lib.write_token_file(vocab_path, tokens)
     preprocessor = hub_format.Preprocessor(vocab_path, list(tokens), config.do_lower_case)
-    reference = reference_outputs(encoder, preprocessor, verification.VERIFICATION_SENTENCES)
-  st_format.write_st_model(st_dir, config, tokens, encoder.weights, source, max_seq_length)
+    inputs = verification.pack_to_longest(preprocessor, verification.VERIFICATION_SENTENCES)
+  ids = inputs["input_word_ids"].numpy()
+  used = np.unique(ids)  # Ids in `tokens`.
+  stored = used if rows is None else rows[used]  # Rows of the store.
+  encoder = Encoder(config.with_vocab_size(len(used)),
+                    weights.load_weights(model_dir, config, word_rows=stored))
+  remapped = dict(inputs, input_word_ids=tf.constant(np.searchsorted(used, ids).astype(np.int32)))
+  outputs = tf.function(lambda x: encoder(x, training=False))(remapped)
+  return {"inputs": {k: v.numpy() for k, v in inputs.items()},
+          "encoder_outputs": [x.numpy() for x in outputs["encoder_outputs"]],
+          "pooled_output": outputs["pooled_output"].numpy()}
+
+
+def export_from_store(model_dir: str, st_dir: str, source: str, name: str, how_made: str,
+                      tokens: Optional[Sequence[str]] = None, rows: Optional[np.ndarray] = None,
+                      langs: Optional[Sequence[str]] = None,
+                      max_seq_length: int = st_format.DEFAULT_MAX_SEQ_LENGTH
+                      ) -> Dict[str, float]:
+  """Writes the model of a weight store (models/labse) into the new directory `st_dir`.
+
+  Args:
+    model_dir: stage 1's weight store.
+    st_dir: a new or empty directory (callers write to a temporary path).
+    source: identifies the weights (see st_format.holds_same_model).
+    name, how_made, langs: for the model card.
+    tokens: the export's vocab; None: the store's.
+    rows: int [len(tokens)], the store's row of each token; None: all rows in order.
+    max_seq_length: the Sentence Transformers model's.
+
+  Returns:
+    The figures of `check`.
+
+  Raises:
+    StVerificationError: the export does not compute what the TF encoder computes.
+  """
+  store_config, store_tokens = weights.load_config_and_vocab(model_dir)
+  tokens = store_tokens if tokens is None else list(tokens)
+  config = store_config.with_vocab_size(len(tokens))
+  st_format.check_max_seq_length(max_seq_length, config)
+  reference = _reference(model_dir, store_config, tokens, rows)
+  st_format.write_st_model(st_dir, config, tokens, _stored_weights(model_dir, store_config, rows),
+                           source, max_seq_length)
   figures = check(st_dir, reference)
   atomic.write_text(os.path.join(st_dir, "README.md"),
                     model_card(name, config, how_made, figures, langs, max_seq_length))
   return figures
 
+
+def export_weight_store(model_dir: str, st_dir: str, overwrite: bool = False,
+                        max_seq_length: int = st_format.DEFAULT_MAX_SEQ_LENGTH,
+                        name: str = "LaBSE") -> Dict[str, float]:
+  """Stage 1's export of the whole weight store `model_dir` (models/labse) to `st_dir`.
+
+  Refuses an `st_dir` that holds another model unless `overwrite`. Returns the figures.
+  """
+  config, tokens = weights.load_config_and_vocab(model_dir)
+  st_format.check_max_seq_length(max_seq_length, config)
+  source = store_fingerprint(model_dir, tokens)
+  atomic.check_replaceable(st_dir, st_format.holds_same_model(st_dir, tokens, source), overwrite)
+  how = ("Converted from the TF Hub SavedModel google/LaBSE/2 by smaller-LaBSE's stage 1 "
+         "(`save_as_weight_from_saved_model.py`), without TF Model Garden: the encoder is "
+         "rebuilt in the project's own code, proven equal to the SavedModel, and its weights "
+         "are written under Hugging Face's BERT names.")
+  with atomic.atomic_path(st_dir, is_dir=True) as tmp:
+    return export_from_store(model_dir, tmp, source, name, how, max_seq_length=max_seq_length)
+
+
+def store_fingerprint(model_dir: str, tokens: Sequence[str]) -> str:
+  """Identifies an export of the store `model_dir` with vocab `tokens`: stage 1's source
+  checksum (source.json) and the tokens."""
+  path = os.path.join(model_dir, "source.json")
+  source = open(path, encoding="utf-8").read() if os.path.isfile(path) else ""
+  return fingerprint(source, *tokens)

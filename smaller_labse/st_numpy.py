@@ -86,22 +86,25 @@ class NumpyStModel:
     with safe_open(os.path.join(st_dir, "model.safetensors"), framework="numpy") as f:
       for name in f.keys():
         if name != word:
-          self.w[name] = f.get_tensor(name).astype(np.float64)
+          self.w[name] = f.get_tensor(name)  # float32; each use computes in float64.
       self._rows: Optional[Dict[int, int]] = None
       if token_ids is None:
-        self.w[word] = f.get_tensor(word).astype(np.float64)
+        self.w[word] = f.get_tensor(word)
       else:
         ids = sorted({int(i) for i in np.asarray(token_ids).reshape(-1)})
         table = f.get_slice(word)
-        self.w[word] = np.stack([table[i:i + 1][0] for i in ids]).astype(np.float64)
+        self.w[word] = np.stack([table[i:i + 1][0] for i in ids])
         self._rows = {token: row for row, token in enumerate(ids)}
     with safe_open(os.path.join(st_dir, modules[2]["path"], "model.safetensors"),
                    framework="numpy") as f:
       self.dense = {name: f.get_tensor(name).astype(np.float64) for name in f.keys()}
 
+  def _f64(self, name: str) -> np.ndarray:
+    return self.w[name].astype(np.float64)
+
   def _linear(self, x: np.ndarray, prefix: str) -> np.ndarray:
     """nn.Linear: x [..., in] -> x @ W.T + b [..., out]."""
-    return x @ self.w[prefix + ".weight"].T + self.w[prefix + ".bias"]
+    return x @ self._f64(prefix + ".weight").T + self._f64(prefix + ".bias")
 
   def embeddings(self, input_ids: np.ndarray, token_type_ids: np.ndarray) -> np.ndarray:
     """input_ids, token_type_ids: int [B, S] -> [B, S, D] float64 (after the layer norm)."""
@@ -109,11 +112,11 @@ class NumpyStModel:
     if self._rows is not None:
       ids = np.vectorize(self._rows.__getitem__, otypes=[np.int64])(ids)
     seq_length = ids.shape[1]
-    x = (self.w["embeddings.word_embeddings.weight"][ids]
-         + self.w["embeddings.position_embeddings.weight"][np.newaxis, :seq_length]
-         + self.w["embeddings.token_type_embeddings.weight"][np.asarray(token_type_ids)])
-    return _layer_norm(x, self.w["embeddings.LayerNorm.weight"],
-                       self.w["embeddings.LayerNorm.bias"], self.config["layer_norm_eps"])
+    x = (self.w["embeddings.word_embeddings.weight"][ids].astype(np.float64)
+         + self._f64("embeddings.position_embeddings.weight")[np.newaxis, :seq_length]
+         + self._f64("embeddings.token_type_embeddings.weight")[np.asarray(token_type_ids)])
+    return _layer_norm(x, self._f64("embeddings.LayerNorm.weight"),
+                       self._f64("embeddings.LayerNorm.bias"), self.config["layer_norm_eps"])
 
   def layer(self, i: int, x: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
     """BertLayer i. x: [B, S, D]; attention_mask: [B, S] 1 = token, 0 = padding."""
@@ -136,12 +139,12 @@ class NumpyStModel:
     probs /= probs.sum(-1, keepdims=True)
     context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, seq_length, hidden)
     x = _layer_norm(x + self._linear(context, p + "attention.output.dense"),
-                    self.w[p + "attention.output.LayerNorm.weight"],
-                    self.w[p + "attention.output.LayerNorm.bias"], eps)
+                    self._f64(p + "attention.output.LayerNorm.weight"),
+                    self._f64(p + "attention.output.LayerNorm.bias"), eps)
     hidden_states = _gelu(self._linear(x, p + "intermediate.dense"), self.config["hidden_act"])
     return _layer_norm(x + self._linear(hidden_states, p + "output.dense"),
-                       self.w[p + "output.LayerNorm.weight"], self.w[p + "output.LayerNorm.bias"],
-                       eps)
+                       self._f64(p + "output.LayerNorm.weight"),
+                       self._f64(p + "output.LayerNorm.bias"), eps)
 
   def pooler(self, cls_rows: np.ndarray) -> np.ndarray:
     """BertModel's pooler_output: [B, D] -> tanh(x @ W.T + b) [B, D]."""
