@@ -8,7 +8,6 @@ Also writes the full model in the Sentence Transformers / Hugging Face format
 (models/labse_st/, proven equal to the weights); --st_output_dir= skips it.
 """
 
-import gc
 import os
 
 from absl import flags, logging
@@ -41,18 +40,11 @@ def main(argv):
     logging.info("%s not found: tokenization is not checked against it", f.preprocess)
   try:
     conversion.convert_saved_model(f.saved_model, f.output_dir, preprocess, f.tolerance,
-                                   f.overwrite)
-  except conversion.VerificationError as e:
+                                   f.overwrite, f.st_output_dir or None, f.st_max_seq_length)
+  except (conversion.VerificationError, st_export.StVerificationError) as e:
     raise InputError(str(e)) from None
   print(f"saved weights to {f.output_dir}")
   if f.st_output_dir:
-    gc.collect()  # Free the SavedModel (reference cycles) before the export.
-    try:
-      figures = st_export.export_weight_store(f.output_dir, f.st_output_dir, f.overwrite,
-                                              f.st_max_seq_length)
-    except st_export.StVerificationError as e:
-      raise InputError(str(e)) from None
-    print(st_export.summary(figures))
     print(f"wrote {f.st_output_dir}")
 
 

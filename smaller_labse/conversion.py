@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from smaller_labse import atomic, files, hub_format, verification, weights
+from smaller_labse import atomic, files, hub_format, st_export, st_format, verification, weights
 from smaller_labse.encoder import Encoder
 from smaller_labse.errors import InputError
 
@@ -40,7 +40,8 @@ def _check_tokenization(preprocess_dir: str, ours: hub_format.Preprocessor,
 
 def convert_saved_model(saved_model_dir: str, output_dir: str,
                         preprocess_dir: Optional[str] = None, tolerance: float = 1e-5,
-                        overwrite: bool = False) -> Dict[str, float]:
+                        overwrite: bool = False, st_dir: Optional[str] = None,
+                        st_max_seq_length: int = 128) -> Dict[str, float]:
   """Rebuilds the SavedModel's encoder in our code, proves it equal, saves its weights.
 
   Args:
@@ -49,7 +50,10 @@ def convert_saved_model(saved_model_dir: str, output_dir: str,
     preprocess_dir: the original preprocessor; when given, our tokenization is
       checked against it.
     tolerance: the largest max-abs difference accepted.
-    overwrite: replace an `output_dir` that holds another model.
+    overwrite: replace an `output_dir` (or `st_dir`) that holds another model.
+    st_dir: when given, also write the model there in the Sentence Transformers /
+      Hugging Face format (st_export), from the SavedModel's own variables.
+    st_max_seq_length: that export's max_seq_length.
 
   Returns:
     Max abs differences {'pooled_output': ..., 'sequence_output': ...}.
@@ -62,6 +66,11 @@ def convert_saved_model(saved_model_dir: str, output_dir: str,
   old_source = os.path.join(output_dir, SOURCE_FILE)
   holds_same = os.path.isfile(old_source) and json.loads(files.read_bytes(old_source)) == source
   atomic.check_replaceable(output_dir, holds_same, overwrite)
+  if st_dir:
+    st_source = st_export.store_fingerprint_of(json.dumps(source, sort_keys=True) + "\n", tokens)
+    st_format.check_max_seq_length(st_max_seq_length, config)
+    atomic.check_replaceable(st_dir, st_format.holds_same_model(st_dir, tokens, st_source),
+                             overwrite)
   logging.info("%s: %s", saved_model_dir, config)
 
   ours = Encoder(config, variables)  # Shares the SavedModel's variables: no copy.
@@ -85,4 +94,12 @@ def convert_saved_model(saved_model_dir: str, output_dir: str,
     weights.save_model(tmp, config, tokens, variables)
     atomic.write_text(os.path.join(tmp, SOURCE_FILE), json.dumps(source, sort_keys=True) + "\n")
   logging.info("wrote %s", output_dir)
+  if st_dir:  # Streamed from the SavedModel's variables, proven against `ours` on them.
+    reference = st_export.reference_outputs(ours, preprocessor,
+                                            verification.VERIFICATION_SENTENCES)
+    with atomic.atomic_path(st_dir, is_dir=True) as tmp:
+      figures = st_export.write_and_prove(tmp, config, tokens, variables, reference, st_source,
+                                          "LaBSE", st_export.STAGE1_HOW,
+                                          max_seq_length=st_max_seq_length)
+    print(st_export.summary(figures))
   return diffs

@@ -6,10 +6,12 @@ the independent numpy reading of `st_numpy` against the TensorFlow encoder layer
 layer, then write the model card with the figures and rename the directory into place.
 """
 
+import gc
 import hashlib
 import os
 import tempfile
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -174,19 +176,27 @@ class _StoredRows:
     return weights.read_weight(self.path, wanted)
 
 
-def _stored_weights(model_dir: str, config: EncoderConfig, rows: Optional[np.ndarray]
-                    ) -> Dict[str, object]:
-  """Stage 1's weights: the word embeddings (rows `rows`) as `_StoredRows`, the rest read."""
-  out: Dict[str, object] = {}
-  for name, shape in weight_shapes(config).items():
-    path = weights.weight_path(model_dir, name)
+class _LazyStore(Mapping):
+  """Stage 1's weights by LaBSE name, each read from its .npy when looked up (the word
+  embeddings, rows `rows`, as `_StoredRows`): the export holds one tensor at a time."""
+
+  def __init__(self, model_dir: str, config: EncoderConfig, rows: Optional[np.ndarray]):
+    self._dir, self._shapes, self._rows = model_dir, weight_shapes(config), rows
+
+  def __getitem__(self, name: str) -> object:
+    path, shape = weights.weight_path(self._dir, name), self._shapes[name]
     if name == WORD_EMBEDDINGS:
-      out[name] = _StoredRows(path, shape, rows)
-    else:
-      out[name] = weights.read_weight(path)
-      if out[name].shape != shape:
-        raise InputError(f"{path}: shape {out[name].shape}, expected {shape}")
-  return out
+      return _StoredRows(path, shape, self._rows)
+    value = weights.read_weight(path)
+    if value.shape != shape:
+      raise InputError(f"{path}: shape {value.shape}, expected {shape}")
+    return value
+
+  def __iter__(self):
+    return iter(self._shapes)
+
+  def __len__(self) -> int:
+    return len(self._shapes)
 
 
 def _reference(model_dir: str, config: EncoderConfig, tokens: Sequence[str],
@@ -241,12 +251,29 @@ def export_from_store(model_dir: str, st_dir: str, source: str, name: str, how_m
   config = store_config.with_vocab_size(len(tokens))
   st_format.check_max_seq_length(max_seq_length, config)
   reference = _reference(model_dir, store_config, tokens, rows)
-  st_format.write_st_model(st_dir, config, tokens, _stored_weights(model_dir, store_config, rows),
-                           source, max_seq_length)
+  gc.collect()  # The reference encoder (its tf.function holds cycles).
+  return write_and_prove(st_dir, config, tokens, _LazyStore(model_dir, store_config, rows),
+                         reference, source, name, how_made, langs, max_seq_length)
+
+
+def write_and_prove(st_dir: str, config: EncoderConfig, tokens: Sequence[str],
+                    weight_values: Mapping[str, object], reference: Mapping[str, object],
+                    source: str, name: str, how_made: str,
+                    langs: Optional[Sequence[str]] = None,
+                    max_seq_length: int = st_format.DEFAULT_MAX_SEQ_LENGTH) -> Dict[str, float]:
+  """Writes the export into the new directory `st_dir`, proves it against `reference`
+  (see `reference_outputs`), then writes its model card. Returns the figures."""
+  st_format.write_st_model(st_dir, config, tokens, weight_values, source, max_seq_length)
   figures = check(st_dir, reference)
   atomic.write_text(os.path.join(st_dir, "README.md"),
                     model_card(name, config, how_made, figures, langs, max_seq_length))
   return figures
+
+
+STAGE1_HOW = ("Converted from the TF Hub SavedModel google/LaBSE/2 by smaller-LaBSE's stage 1 "
+              "(`save_as_weight_from_saved_model.py`), without TF Model Garden: the encoder is "
+              "rebuilt in the project's own code, proven equal to the SavedModel, and its "
+              "weights are written under Hugging Face's BERT names.")
 
 
 def export_weight_store(model_dir: str, st_dir: str, overwrite: bool = False,
@@ -260,17 +287,19 @@ def export_weight_store(model_dir: str, st_dir: str, overwrite: bool = False,
   st_format.check_max_seq_length(max_seq_length, config)
   source = store_fingerprint(model_dir, tokens)
   atomic.check_replaceable(st_dir, st_format.holds_same_model(st_dir, tokens, source), overwrite)
-  how = ("Converted from the TF Hub SavedModel google/LaBSE/2 by smaller-LaBSE's stage 1 "
-         "(`save_as_weight_from_saved_model.py`), without TF Model Garden: the encoder is "
-         "rebuilt in the project's own code, proven equal to the SavedModel, and its weights "
-         "are written under Hugging Face's BERT names.")
   with atomic.atomic_path(st_dir, is_dir=True) as tmp:
-    return export_from_store(model_dir, tmp, source, name, how, max_seq_length=max_seq_length)
+    return export_from_store(model_dir, tmp, source, name, STAGE1_HOW,
+                             max_seq_length=max_seq_length)
 
 
 def store_fingerprint(model_dir: str, tokens: Sequence[str]) -> str:
   """Identifies an export of the store `model_dir` with vocab `tokens`: stage 1's source
   checksum (source.json) and the tokens."""
   path = os.path.join(model_dir, "source.json")
-  source = open(path, encoding="utf-8").read() if os.path.isfile(path) else ""
-  return fingerprint(source, *tokens)
+  return store_fingerprint_of(open(path, encoding="utf-8").read() if os.path.isfile(path)
+                              else "", tokens)
+
+
+def store_fingerprint_of(source_json: str, tokens: Sequence[str]) -> str:
+  """`store_fingerprint` from the text of source.json."""
+  return fingerprint(source_json, *tokens)

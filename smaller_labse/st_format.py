@@ -36,7 +36,7 @@ import numpy as np
 from smaller_labse import atomic
 from smaller_labse import vocab as vocab_lib
 from smaller_labse.config import EncoderConfig
-from smaller_labse.encoder import WORD_EMBEDDINGS
+from smaller_labse.encoder import WORD_EMBEDDINGS, weight_shapes
 from smaller_labse.errors import InputError
 
 WeightValue = Union[np.ndarray, "tf.Variable"]  # noqa: F821
@@ -96,13 +96,23 @@ def _as_numpy(value: WeightValue) -> np.ndarray:
   return np.asarray(value.numpy() if hasattr(value, "numpy") else value, np.float32)
 
 
-def _converted(value: WeightValue, how: str) -> Iterator[np.ndarray]:
-  """Yields the Hugging Face layout of one LaBSE tensor, float32, in row chunks."""
+def _rows(value: WeightValue, start: int, stop: int) -> np.ndarray:
+  """Rows start:stop of a 2-D array, row reader or tf.Variable (a gather: no full read)."""
+  if hasattr(value, "sparse_read"):
+    return value.sparse_read(np.arange(start, stop)).numpy()
+  return np.asarray(value[start:stop], np.float32)
+
+
+def _converted(weights: Mapping[str, WeightValue], name: str, how: str) -> Iterator[np.ndarray]:
+  """Yields the Hugging Face layout of the LaBSE tensor `name`, float32, in row chunks.
+
+  The tensor is looked up only when the first chunk is asked for, so a lazy `weights`
+  holds one tensor at a time.
+  """
+  value = weights[name]
   if how == "copy" and len(value.shape) == 2:
     for start in range(0, value.shape[0], _CHUNK_ROWS):
-      stop = min(start + _CHUNK_ROWS, value.shape[0])
-      chunk = value[start:stop]
-      yield _as_numpy(chunk)
+      yield _rows(value, start, min(start + _CHUNK_ROWS, value.shape[0]))
     return
   array = _as_numpy(value)
   if how == "flatten":
@@ -378,7 +388,8 @@ def write_st_model(st_dir: str, config: EncoderConfig, tokens: Sequence[str],
     st_dir: a new or empty directory (callers write to a temporary path).
     config: the encoder's shape; config.vocab_size == len(tokens).
     tokens: the vocab in model order.
-    weights: LaBSE/2 variable name -> float32 array or tf.Variable (as in encoder.py).
+    weights: LaBSE/2 variable name -> float32 array, tf.Variable or row reader (as in
+      encoder.py); read one at a time, so it may be a lazy mapping.
     source: a fingerprint of the weights, kept in the safetensors metadata to
       recognise a rerun (see `holds_same_model`).
     max_seq_length: tokens per sentence, [CLS] and [SEP] included.
@@ -389,14 +400,15 @@ def write_st_model(st_dir: str, config: EncoderConfig, tokens: Sequence[str],
   os.makedirs(os.path.join(st_dir, NORMALIZE_DIR), exist_ok=True)
   os.makedirs(os.path.join(st_dir, POOLING_DIR), exist_ok=True)
   os.makedirs(os.path.join(st_dir, DENSE_DIR), exist_ok=True)
-  tensors = [(hf, _converted_shape(weights[name].shape, how), _converted(weights[name], how))
+  shapes = weight_shapes(config)
+  tensors = [(hf, _converted_shape(shapes[name], how), _converted(weights, name, how))
              for hf, (name, how) in hf_weight_names(config).items()]
   write_safetensors(os.path.join(st_dir, MODEL_FILE), tensors,
                     {"format": "pt", _METADATA_SOURCE: source})
   d = config.hidden_size
   write_safetensors(os.path.join(st_dir, DENSE_DIR, MODEL_FILE), [
-      ("linear.weight", (d, d), _converted(weights["pooler_transform/kernel"], "in_out")),
-      ("linear.bias", (d,), _converted(weights["pooler_transform/bias"], "copy"))],
+      ("linear.weight", (d, d), _converted(weights, "pooler_transform/kernel", "in_out")),
+      ("linear.bias", (d,), _converted(weights, "pooler_transform/bias", "copy"))],
       {"format": "pt"})
   pad_id = tokens.index(vocab_lib.PAD)
   files = {"config.json": _json(_bert_config(config, pad_id)),

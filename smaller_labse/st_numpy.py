@@ -62,7 +62,7 @@ class NumpyStModel:
   """
 
   def __init__(self, st_dir: str, token_ids: Optional[np.ndarray] = None):
-    """Reads the export.
+    """Reads the export's configuration; tensors are read when used.
 
     Args:
       st_dir: the exported directory.
@@ -81,38 +81,45 @@ class NumpyStModel:
     dense_config = _read_json(os.path.join(st_dir, modules[2]["path"], "config.json"))
     if dense_config["activation_function"] != "torch.nn.modules.activation.Tanh":
       raise InputError(f"{st_dir}: 2_Dense activation {dense_config['activation_function']}")
-    self.w: Dict[str, np.ndarray] = {}
+    self._path = os.path.join(st_dir, "model.safetensors")
+    self._rows: Optional[Dict[int, int]] = None
+    self._table: Optional[np.ndarray] = None  # Word embedding rows read, float32.
     word = "embeddings.word_embeddings.weight"
-    with safe_open(os.path.join(st_dir, "model.safetensors"), framework="numpy") as f:
-      for name in f.keys():
-        if name != word:
-          self.w[name] = f.get_tensor(name)  # float32; each use computes in float64.
-      self._rows: Optional[Dict[int, int]] = None
-      if token_ids is None:
-        self.w[word] = f.get_tensor(word)
-      else:
+    with safe_open(self._path, framework="numpy") as f:
+      self._names = set(f.keys())
+      if token_ids is not None:
         ids = sorted({int(i) for i in np.asarray(token_ids).reshape(-1)})
         table = f.get_slice(word)
-        self.w[word] = np.stack([table[i:i + 1][0] for i in ids])
+        self._table = np.stack([table[i:i + 1][0] for i in ids])
         self._rows = {token: row for row, token in enumerate(ids)}
     with safe_open(os.path.join(st_dir, modules[2]["path"], "model.safetensors"),
                    framework="numpy") as f:
       self.dense = {name: f.get_tensor(name).astype(np.float64) for name in f.keys()}
 
   def _f64(self, name: str) -> np.ndarray:
-    return self.w[name].astype(np.float64)
+    """One tensor of model.safetensors as float64, read when used (nothing is kept)."""
+    from safetensors import safe_open
+    if name not in self._names:
+      raise InputError(f"{self._path}: no tensor {name!r}")
+    with safe_open(self._path, framework="numpy") as f:
+      return f.get_tensor(name).astype(np.float64)
 
   def _linear(self, x: np.ndarray, prefix: str) -> np.ndarray:
     """nn.Linear: x [..., in] -> x @ W.T + b [..., out]."""
-    return x @ self._f64(prefix + ".weight").T + self._f64(prefix + ".bias")
+    flat = x.reshape(-1, x.shape[-1])  # One 2-D BLAS product, not one per batch row.
+    out = flat @ self._f64(prefix + ".weight").T + self._f64(prefix + ".bias")
+    return out.reshape(x.shape[:-1] + (out.shape[-1],))
 
   def embeddings(self, input_ids: np.ndarray, token_type_ids: np.ndarray) -> np.ndarray:
     """input_ids, token_type_ids: int [B, S] -> [B, S, D] float64 (after the layer norm)."""
     ids = np.asarray(input_ids)
     if self._rows is not None:
+      table = self._table.astype(np.float64)
       ids = np.vectorize(self._rows.__getitem__, otypes=[np.int64])(ids)
+    else:
+      table = self._f64("embeddings.word_embeddings.weight")
     seq_length = ids.shape[1]
-    x = (self.w["embeddings.word_embeddings.weight"][ids].astype(np.float64)
+    x = (table[ids]
          + self._f64("embeddings.position_embeddings.weight")[np.newaxis, :seq_length]
          + self._f64("embeddings.token_type_embeddings.weight")[np.asarray(token_type_ids)])
     return _layer_norm(x, self._f64("embeddings.LayerNorm.weight"),
