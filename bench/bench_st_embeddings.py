@@ -45,9 +45,8 @@ np.save(sys.argv[3], model.encode(lines, batch_size=32))
 def main(argv):
   del argv
   import numpy as np
-  import tensorflow as tf
   import tensorflow_hub as hub
-  import tensorflow_text  # noqa: F401
+  import tensorflow_text  # noqa: F401  (registers the preprocessor's ops)
   from smaller_labse import st_numpy, verification
   labels, lines = [], []
   for path in sorted(glob.glob(FLAGS.tatoeba)):

@@ -16,7 +16,6 @@ import glob
 import json
 import os
 import sys
-import tempfile
 from typing import Dict, List, Sequence, Tuple
 
 from absl import app, flags

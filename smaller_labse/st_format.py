@@ -29,17 +29,16 @@ word embeddings), so exporting never holds a second copy of the 1.5 GB table.
 import json
 import os
 import struct
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from smaller_labse import atomic
 from smaller_labse import vocab as vocab_lib
 from smaller_labse.config import EncoderConfig
 from smaller_labse.encoder import WORD_EMBEDDINGS, weight_shapes
 from smaller_labse.errors import InputError
 
-WeightValue = Union[np.ndarray, "tf.Variable"]  # noqa: F821
+WeightValue = Any  # A float32 np.ndarray, a tf.Variable or a row reader (`value[a:b]`).
 
 DEFAULT_MAX_SEQ_LENGTH = 128  # What the TF Hub preprocessor packs to.
 # LaBSE was trained and exported with TF Model Garden's "gelu", the tanh approximation.

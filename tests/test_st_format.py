@@ -22,8 +22,7 @@ import tensorflow_hub as hub
 import tensorflow_text  # noqa: F401  (registers the preprocessor's ops)
 
 from conftest import MODELGARDEN_TINY, ROOT, SHARED, run_script, tiny_vocab
-from smaller_labse import conversion, st_export, st_format, st_numpy, vocab
-from smaller_labse.errors import InputError
+from smaller_labse import conversion, st_export, st_numpy, vocab
 
 EN = ["the", "weather", "is", "nice", "today", "where", "station", "\xa0"]
 FR = ["il", "fait", "beau", "aujourd", "est", "la", "gare", "où", "##s", "##\u202f"]
