@@ -267,7 +267,21 @@ def write_and_prove(st_dir: str, config: EncoderConfig, tokens: Sequence[str],
   figures = check(st_dir, reference)
   atomic.write_text(os.path.join(st_dir, "README.md"),
                     model_card(name, config, how_made, figures, langs, max_seq_length))
+  _share_permissions(st_dir)
   return figures
+
+
+def _share_permissions(directory: str) -> None:
+  """Temporary files and directories are private (0600/0700); a model directory meant to be
+  shared or uploaded gets the permissions of an ordinary one (umask applied)."""
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(directory, 0o777 & ~umask)
+  for root, dirs, names in os.walk(directory):
+    for d in dirs:
+      os.chmod(os.path.join(root, d), 0o777 & ~umask)
+    for n in names:
+      os.chmod(os.path.join(root, n), 0o666 & ~umask)
 
 
 STAGE1_HOW = ("Converted from the TF Hub SavedModel google/LaBSE/2 by smaller-LaBSE's stage 1 "
