@@ -1,9 +1,12 @@
 """Writing a Sentence Transformers export and proving it equal to the TensorFlow model.
 
-Stage 1 exports the full LaBSE (`models/labse_st/`), stage 3 the smaller one
-(`models/LaBSE_{langs}_st/`). Both write into a temporary directory, prove it with
-the independent numpy reading of `st_numpy` against the TensorFlow encoder layer by
-layer, then write the model card with the figures and rename the directory into place.
+Stage 1 exports the full LaBSE (`models/labse_st/`) from the SavedModel's own
+variables (conversion.py calls `write_and_prove`), stage 3 the smaller one
+(`models/LaBSE_{langs}_st/`) from stage 1's weight store (`export_from_store`). Both
+write into a temporary directory, prove it with the independent numpy reading of
+`st_numpy` against the TensorFlow encoder layer by layer, then write the model card
+with the figures and rename the directory into place. Weights are streamed, one
+tensor (or 4,096 embedding rows) at a time.
 """
 
 import gc
