@@ -75,7 +75,8 @@ else
 fi
 
 step "stage 1: save_as_weight_from_saved_model.py"
-if up_to_date models/labse/source.json downloads/labse-2/saved_model.pb; then
+if up_to_date models/labse/source.json downloads/labse-2/saved_model.pb \
+    && up_to_date models/labse_st/model.safetensors downloads/labse-2/saved_model.pb; then
   echo "up to date"
 else
   "$PY" "$root/save_as_weight_from_saved_model.py" --overwrite
@@ -92,7 +93,9 @@ done
 if [ "$stale" = 0 ]; then echo "up to date"; else "$PY" "$root/select_vocab.py" --langs="$corpus_langs"; fi
 
 step "stage 3: make_smaller_labse.py --langs=$langs"
-if up_to_date "models/$model_name/1/saved_model.pb" "${selections[@]}" models/labse/source.json; then
+if up_to_date "models/$model_name/1/saved_model.pb" "${selections[@]}" models/labse/source.json \
+    && up_to_date "models/${model_name}_st/model.safetensors" "${selections[@]}" \
+      models/labse/source.json; then
   echo "up to date"
 else
   "$PY" "$root/make_smaller_labse.py" --langs="$langs" --overwrite

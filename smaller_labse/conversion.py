@@ -8,7 +8,7 @@ from typing import Dict, Optional
 import tensorflow as tf
 from absl import logging
 
-from smaller_labse import atomic, files, hub_format, verification, weights
+from smaller_labse import atomic, files, hub_format, st_export, st_format, verification, weights
 from smaller_labse.encoder import Encoder
 from smaller_labse.errors import InputError
 
@@ -60,7 +60,8 @@ def proof_failure_message(saved_model_dir: str, check: verification.BlockCheck) 
 def convert_saved_model(saved_model_dir: str, output_dir: str,
                         preprocess_dir: Optional[str] = None,
                         budget_factor: float = verification.BUDGET_FACTOR,
-                        overwrite: bool = False) -> verification.Proof:
+                        overwrite: bool = False, st_dir: Optional[str] = None,
+                        st_max_seq_length: int = 128) -> verification.Proof:
   """Rebuilds the SavedModel's encoder in our code, proves it equal layer by layer, saves it.
 
   Args:
@@ -70,7 +71,10 @@ def convert_saved_model(saved_model_dir: str, output_dir: str,
       checked against it.
     budget_factor: each block's float32 error budget, in units of the rounding
       model's error (see verification.py).
-    overwrite: replace an `output_dir` that holds another model.
+    overwrite: replace an `output_dir` (or `st_dir`) that holds another model.
+    st_dir: when given, also write the model there in the Sentence Transformers /
+      Hugging Face format (st_export), from the SavedModel's own variables.
+    st_max_seq_length: that export's max_seq_length.
 
   Returns:
     The proof: one check per block, and the end-to-end comparison.
@@ -84,6 +88,11 @@ def convert_saved_model(saved_model_dir: str, output_dir: str,
   old_source = os.path.join(output_dir, SOURCE_FILE)
   holds_same = os.path.isfile(old_source) and json.loads(files.read_bytes(old_source)) == source
   atomic.check_replaceable(output_dir, holds_same, overwrite)
+  if st_dir:
+    st_source = st_export.store_fingerprint_of(json.dumps(source, sort_keys=True) + "\n", tokens)
+    st_format.check_max_seq_length(st_max_seq_length, config)
+    atomic.check_replaceable(st_dir, st_format.holds_same_model(st_dir, tokens, st_source),
+                             overwrite)
   logging.info("%s: %s", saved_model_dir, config)
 
   ours = Encoder(config, variables)  # Shares the SavedModel's variables: no copy.
@@ -116,4 +125,12 @@ def convert_saved_model(saved_model_dir: str, output_dir: str,
     weights.save_model(tmp, config, tokens, variables)
     atomic.write_text(os.path.join(tmp, SOURCE_FILE), json.dumps(source, sort_keys=True) + "\n")
   logging.info("wrote %s", output_dir)
+  if st_dir:  # Streamed from the SavedModel's variables, proven against `ours` on them.
+    reference = st_export.reference_outputs(ours, preprocessor,
+                                            verification.VERIFICATION_SENTENCES)
+    with atomic.atomic_path(st_dir, is_dir=True) as tmp:
+      figures = st_export.write_and_prove(tmp, config, tokens, variables, reference, st_source,
+                                          "LaBSE", st_export.STAGE1_HOW,
+                                          max_seq_length=st_max_seq_length)
+    print(st_export.summary(figures))
   return proof

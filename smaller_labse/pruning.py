@@ -7,14 +7,16 @@ embedding from the smaller model.
 
 import contextlib
 import dataclasses
+import gc
 import os
-from typing import Dict, List, Sequence, Tuple
+import tempfile
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from smaller_labse import atomic, hub_format, verification, weights
+from smaller_labse import atomic, hub_format, st_export, st_format, verification, weights
 from smaller_labse import vocab as vocab_lib
 from smaller_labse.config import EncoderConfig
 from smaller_labse.conversion import VerificationError
@@ -30,13 +32,15 @@ class OutputPaths:
   vocab: str
   encoder: str
   preprocess: str
+  st: str = ""  # The Sentence Transformers / Hugging Face directory.
 
   @classmethod
   def for_langs(cls, output_root: str, langs: Sequence[str]) -> "OutputPaths":
     joined = "-".join(langs)
     return cls(vocab=os.path.join(output_root, vocab_lib.vocab_file_name(langs)),
                encoder=os.path.join(output_root, f"LaBSE_{joined}", "1"),
-               preprocess=os.path.join(output_root, f"LaBSE_{joined}_preprocess", "1"))
+               preprocess=os.path.join(output_root, f"LaBSE_{joined}_preprocess", "1"),
+               st=os.path.join(output_root, f"LaBSE_{joined}_st"))
 
 
 def read_selections(selected_dir: str, langs: Sequence[str], original: Sequence[str]
@@ -125,34 +129,53 @@ def verify_smaller_model(model_dir: str, config: EncoderConfig, original: Sequen
 
 def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
                        output_root: str, overwrite: bool = False,
-                       tolerance: float = 1e-6) -> Tuple[OutputPaths, str, Dict[str, float]]:
+                       tolerance: float = 1e-6, formats: Sequence[str] = st_export.FORMATS,
+                       st_max_seq_length: int = st_format.DEFAULT_MAX_SEQ_LENGTH,
+                       ) -> Tuple[OutputPaths, str, Dict[str, float], Optional[Dict[str, float]]]:
   """Builds, exports and verifies the smaller LaBSE for `langs`.
 
   Args:
     model_dir: stage 1's weight store (models/labse).
     selected_dir: stage 2's selections (selected_tokens/).
     langs: language codes; their selections are merged.
-    output_root: where the vocab and the two SavedModels go (models/).
+    output_root: where the vocab and the models go (models/).
     overwrite: replace outputs that hold another model.
     tolerance: the largest pooled_output difference accepted.
+    formats: 'tfhub' (encoder + preprocessor SavedModels) and/or 'st' (Sentence
+      Transformers / Hugging Face directory). Without 'tfhub' the SavedModels are
+      still made, in a temporary directory, for the proofs.
+    st_max_seq_length: the Sentence Transformers export's max_seq_length.
 
   Returns:
-    (output paths, the parameter table, the verification figures).
+    (output paths, the parameter table, the verification figures, the Sentence
+    Transformers export's figures or None).
   """
   config, original = weights.load_config_and_vocab(model_dir)
+  st_format.check_max_seq_length(st_max_seq_length, config)
   target = vocab_lib.build_target_vocab(original, read_selections(selected_dir, langs, original))
   paths = OutputPaths.for_langs(output_root, langs)
-  atomic.check_replaceable(paths.encoder, _holds_vocab(paths.encoder, target), overwrite)
-  atomic.check_replaceable(paths.preprocess, _holds_vocab(paths.preprocess, target), overwrite)
+  if "tfhub" in formats:
+    atomic.check_replaceable(paths.encoder, _holds_vocab(paths.encoder, target), overwrite)
+    atomic.check_replaceable(paths.preprocess, _holds_vocab(paths.preprocess, target), overwrite)
+  st_source = st_export.store_fingerprint(model_dir, target)
+  if "st" in formats:
+    atomic.check_replaceable(paths.st, st_format.holds_same_model(paths.st, target, st_source),
+                             overwrite)
   small_config = config.with_vocab_size(len(target))
   logging.info("keeping %d of %d tokens", len(target), len(original))
 
   index = {token: i for i, token in enumerate(original)}
   rows = np.array([index[t] for t in target], np.int64)
+  name = f"LaBSE_{'-'.join(langs)}"
+  st_figures = None
   with contextlib.ExitStack() as stack:
     tmp_vocab = stack.enter_context(atomic.atomic_path(paths.vocab))
-    tmp_encoder = stack.enter_context(atomic.atomic_path(paths.encoder, is_dir=True))
-    tmp_preprocess = stack.enter_context(atomic.atomic_path(paths.preprocess, is_dir=True))
+    if "tfhub" in formats:
+      tmp_encoder = stack.enter_context(atomic.atomic_path(paths.encoder, is_dir=True))
+      tmp_preprocess = stack.enter_context(atomic.atomic_path(paths.preprocess, is_dir=True))
+    else:
+      scratch = stack.enter_context(tempfile.TemporaryDirectory())
+      tmp_encoder, tmp_preprocess = (os.path.join(scratch, n) for n in ("encoder", "preprocess"))
     vocab_lib.write_token_file(tmp_vocab, target)
     encoder = Encoder(small_config, weights.load_weights(model_dir, config, word_rows=rows))
     hub_format.export_encoder(encoder, target, tmp_encoder)
@@ -164,6 +187,17 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
     if not figures["pooled_output"] <= tolerance:
       raise VerificationError(f"the smaller model's pooled_output differs from the original's "
                               f"by {figures['pooled_output']:.3g} > {tolerance}")
-  table = parameter_table([("LaBSE", config), (f"LaBSE_{'-'.join(langs)}", small_config)])
-  atomic.write_text(os.path.join(os.path.dirname(paths.encoder), PARAMETERS_FILE), table)
-  return paths, table, figures
+    if "st" in formats:  # From the weight store: the SavedModels are no longer in memory.
+      gc.collect()
+      tmp_st = stack.enter_context(atomic.atomic_path(paths.st, is_dir=True))
+      how = (f"Made by smaller-LaBSE's `make_smaller_labse.py --langs={','.join(langs)}` from "
+             f"google/LaBSE/2: it keeps the {len(target):,} vocabulary rows these languages use "
+             f"(of {len(original):,}) and copies them, and every other weight, unchanged. A "
+             f"sentence whose tokenization the smaller vocab keeps gets the original model's "
+             f"embedding.")
+      st_figures = st_export.export_from_store(model_dir, tmp_st, st_source, name, how, target,
+                                               rows, langs, st_max_seq_length)
+  table = parameter_table([("LaBSE", config), (name, small_config)])
+  if "tfhub" in formats:
+    atomic.write_text(os.path.join(os.path.dirname(paths.encoder), PARAMETERS_FILE), table)
+  return paths, table, figures, st_figures

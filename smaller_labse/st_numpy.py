@@ -1,0 +1,222 @@
+"""An independent numpy reading of a Sentence Transformers export, to prove it equal.
+
+Reads only the exported files (config.json, model.safetensors, modules.json,
+1_Pooling/, 2_Dense/) and computes what Hugging Face's `BertModel` followed by
+the Sentence Transformers modules computes, with their conventions (`nn.Linear`
+is x @ W.T + b, activation named by config.json's `hidden_act`), in float64. It
+shares no code with the exporter or the TensorFlow encoder, so a wrong name,
+transpose or reshape in the export shows up as an O(1) difference.
+
+Shapes: B = batch, S = sequence length, D = hidden size, V' = rows read.
+"""
+
+import json
+import math
+import os
+from typing import Dict, List, Mapping, Optional
+
+import numpy as np
+
+from smaller_labse.errors import InputError
+
+# How far a float32 computation of one layer may be from this float64 one, relative to
+# the layer's largest value: float32 rounds each product at 2^-24 (6e-8) and a dot product
+# over n = 3,072 terms accumulates about sqrt(n) of those (3e-6); 1e-4 leaves a margin of
+# 30 for the softmax, layer norm and GELU, while a mis-mapped weight is off by O(1).
+LAYER_RTOL = 1e-4
+_ST_MODULES = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
+               "sentence_transformers.models.Dense", "sentence_transformers.models.Normalize"]
+
+
+def _read_json(path: str) -> object:
+  try:
+    with open(path, encoding="utf-8") as f:
+      return json.load(f)
+  except FileNotFoundError:
+    raise InputError(f"{path}: file not found") from None
+  except json.JSONDecodeError as e:
+    raise InputError(f"{path}: not valid JSON ({e.msg})") from None
+
+
+def _gelu(x: np.ndarray, kind: str) -> np.ndarray:
+  if kind in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+  if kind == "gelu":
+    return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
+  if kind == "relu":
+    return np.maximum(x, 0.0)
+  raise InputError(f"hidden_act {kind!r} is not supported by the numpy check")
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+  mean = x.mean(-1, keepdims=True)
+  var = ((x - mean) ** 2).mean(-1, keepdims=True)
+  return (x - mean) / np.sqrt(var + eps) * weight + bias
+
+
+class NumpyStModel:
+  """A Sentence Transformers export of a BERT model, evaluated in float64 numpy.
+
+  Attributes:
+    config: config.json as a dict.
+  """
+
+  def __init__(self, st_dir: str, token_ids: Optional[np.ndarray] = None):
+    """Reads the export's configuration; tensors are read when used.
+
+    Args:
+      st_dir: the exported directory.
+      token_ids: the only word embedding rows to read (int [R], any order); None
+        reads the whole table.
+    """
+    from safetensors import safe_open  # Reading needs no PyTorch: the numpy API.
+    self.config = _read_json(os.path.join(st_dir, "config.json"))
+    modules = _read_json(os.path.join(st_dir, "modules.json"))
+    types = [m["type"] for m in modules]
+    if types != _ST_MODULES:
+      raise InputError(f"{st_dir}/modules.json: expected modules {_ST_MODULES}, got {types}")
+    pooling = _read_json(os.path.join(st_dir, modules[1]["path"], "config.json"))
+    if not pooling.get("pooling_mode_cls_token"):
+      raise InputError(f"{st_dir}: the numpy check supports [CLS] pooling only")
+    dense_config = _read_json(os.path.join(st_dir, modules[2]["path"], "config.json"))
+    if dense_config["activation_function"] != "torch.nn.modules.activation.Tanh":
+      raise InputError(f"{st_dir}: 2_Dense activation {dense_config['activation_function']}")
+    self._path = os.path.join(st_dir, "model.safetensors")
+    self._rows: Optional[Dict[int, int]] = None
+    self._table: Optional[np.ndarray] = None  # Word embedding rows read, float32.
+    word = "embeddings.word_embeddings.weight"
+    with safe_open(self._path, framework="numpy") as f:
+      self._names = set(f.keys())
+      if token_ids is not None:
+        ids = sorted({int(i) for i in np.asarray(token_ids).reshape(-1)})
+        table = f.get_slice(word)
+        self._table = np.stack([table[i:i + 1][0] for i in ids])
+        self._rows = {token: row for row, token in enumerate(ids)}
+    with safe_open(os.path.join(st_dir, modules[2]["path"], "model.safetensors"),
+                   framework="numpy") as f:
+      self.dense = {name: f.get_tensor(name).astype(np.float64) for name in f.keys()}
+
+  def _f64(self, name: str) -> np.ndarray:
+    """One tensor of model.safetensors as float64, read when used (nothing is kept)."""
+    from safetensors import safe_open
+    if name not in self._names:
+      raise InputError(f"{self._path}: no tensor {name!r}")
+    with safe_open(self._path, framework="numpy") as f:
+      return f.get_tensor(name).astype(np.float64)
+
+  def _linear(self, x: np.ndarray, prefix: str) -> np.ndarray:
+    """nn.Linear: x [..., in] -> x @ W.T + b [..., out]."""
+    flat = x.reshape(-1, x.shape[-1])  # One 2-D BLAS product, not one per batch row.
+    out = flat @ self._f64(prefix + ".weight").T + self._f64(prefix + ".bias")
+    return out.reshape(x.shape[:-1] + (out.shape[-1],))
+
+  def embeddings(self, input_ids: np.ndarray, token_type_ids: np.ndarray) -> np.ndarray:
+    """input_ids, token_type_ids: int [B, S] -> [B, S, D] float64 (after the layer norm)."""
+    ids = np.asarray(input_ids)
+    if self._rows is not None:
+      table = self._table.astype(np.float64)
+      ids = np.vectorize(self._rows.__getitem__, otypes=[np.int64])(ids)
+    else:
+      table = self._f64("embeddings.word_embeddings.weight")
+    seq_length = ids.shape[1]
+    x = (table[ids]
+         + self._f64("embeddings.position_embeddings.weight")[np.newaxis, :seq_length]
+         + self._f64("embeddings.token_type_embeddings.weight")[np.asarray(token_type_ids)])
+    return _layer_norm(x, self._f64("embeddings.LayerNorm.weight"),
+                       self._f64("embeddings.LayerNorm.bias"), self.config["layer_norm_eps"])
+
+  def layer(self, i: int, x: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    """BertLayer i. x: [B, S, D]; attention_mask: [B, S] 1 = token, 0 = padding."""
+    p = f"encoder.layer.{i}."
+    eps = self.config["layer_norm_eps"]
+    heads = self.config["num_attention_heads"]
+    batch, seq_length, hidden = x.shape
+    head_size = hidden // heads
+
+    def split(t: np.ndarray) -> np.ndarray:  # [B, S, D] -> [B, N, S, H]
+      return t.reshape(batch, seq_length, heads, head_size).transpose(0, 2, 1, 3)
+
+    q = split(self._linear(x, p + "attention.self.query"))
+    k = split(self._linear(x, p + "attention.self.key"))
+    v = split(self._linear(x, p + "attention.self.value"))
+    scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(head_size)
+    scores = np.where(np.asarray(attention_mask)[:, None, None, :] > 0, scores, -np.inf)
+    scores -= scores.max(-1, keepdims=True)
+    probs = np.exp(scores)
+    probs /= probs.sum(-1, keepdims=True)
+    context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, seq_length, hidden)
+    x = _layer_norm(x + self._linear(context, p + "attention.output.dense"),
+                    self._f64(p + "attention.output.LayerNorm.weight"),
+                    self._f64(p + "attention.output.LayerNorm.bias"), eps)
+    hidden_states = _gelu(self._linear(x, p + "intermediate.dense"), self.config["hidden_act"])
+    return _layer_norm(x + self._linear(hidden_states, p + "output.dense"),
+                       self._f64(p + "output.LayerNorm.weight"),
+                       self._f64(p + "output.LayerNorm.bias"), eps)
+
+  def pooler(self, cls_rows: np.ndarray) -> np.ndarray:
+    """BertModel's pooler_output: [B, D] -> tanh(x @ W.T + b) [B, D]."""
+    return np.tanh(self._linear(cls_rows, "pooler.dense"))
+
+  def sentence_embedding(self, cls_rows: np.ndarray) -> np.ndarray:
+    """1_Pooling's [CLS] rows [B, D] -> 2_Dense (tanh) -> 3_Normalize: [B, D]."""
+    x = np.tanh(cls_rows @ self.dense["linear.weight"].T + self.dense["linear.bias"])
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+  def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray,
+               token_type_ids: np.ndarray) -> Dict[str, object]:
+    """The whole model: 'layers' (one [B, S, D] per layer), 'pooler_output' [B, D] and
+    'sentence_embedding' [B, D], float64."""
+    x = self.embeddings(input_ids, token_type_ids)
+    layers: List[np.ndarray] = []
+    for i in range(self.config["num_hidden_layers"]):
+      x = self.layer(i, x, attention_mask)
+      layers.append(x)
+    return {"layers": layers, "pooler_output": self.pooler(x[:, 0]),
+            "sentence_embedding": self.sentence_embedding(x[:, 0])}
+
+
+def _relative(expected: np.ndarray, actual: np.ndarray) -> float:
+  scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+  return float(np.max(np.abs(expected - actual))) / max(scale, 1e-30) if expected.size else 0.0
+
+
+def compare_with_encoder(st_dir: str, inputs: Mapping[str, np.ndarray],
+                         reference: Mapping[str, object]) -> Dict[str, float]:
+  """Compares the export with a TensorFlow evaluation of the same model, layer by layer.
+
+  Each layer of the export is fed the reference's output of the layer before (the
+  first one the token ids), so float32 rounding does not compound over the depth.
+
+  Args:
+    st_dir: the export.
+    inputs: 'input_word_ids', 'input_mask', 'input_type_ids': int [B, S], the ids in
+      the export's vocab.
+    reference: 'encoder_outputs' (one float32 [B, S, D] per layer) and
+      'pooled_output' [B, D] of the TF model on `inputs`.
+
+  Returns:
+    'layers': the largest relative difference over the layers (max abs difference /
+    the layer's max abs value, real tokens only); 'pooled_output': max abs difference
+    of the pooler fed the reference's last layer; 'sentence_embedding': max abs
+    difference between this model's sentence embedding, computed from the ids alone,
+    and the reference's normalised pooled_output.
+  """
+  ids = np.asarray(inputs["input_word_ids"])
+  mask = np.asarray(inputs["input_mask"])
+  types = np.asarray(inputs["input_type_ids"])
+  model = NumpyStModel(st_dir, token_ids=ids)
+  real = mask.astype(bool)
+  ref_layers = [np.asarray(x, np.float64) for x in reference["encoder_outputs"]]
+  worst = 0.0
+  x = model.embeddings(ids, types)
+  for i, expected in enumerate(ref_layers):
+    actual = model.layer(i, x, mask)
+    worst = max(worst, _relative(expected[real], actual[real]))
+    x = expected
+  pooled_ref = np.asarray(reference["pooled_output"], np.float64)
+  pooled = model.pooler(ref_layers[-1][:, 0])
+  ours = model(ids, mask, types)["sentence_embedding"]
+  normalised = pooled_ref / np.linalg.norm(pooled_ref, axis=-1, keepdims=True)
+  return {"layers": worst,
+          "pooled_output": float(np.max(np.abs(pooled - pooled_ref))),
+          "sentence_embedding": float(np.max(np.abs(ours - normalised)))}
