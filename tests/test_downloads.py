@@ -84,6 +84,26 @@ def run_wiki(server, args, cwd, **env):
   return run_script("download_dataset.sh", args, cwd, WIKI_BASE_URL=server.url + WIKI_PREFIX, **env)
 
 
+def kill_wiki_download_midway(server, path: str, args, tmp_path, partial) -> None:
+  """Starts download_dataset.sh ARGS against a server that stalls on `path`, waits until the
+  file `partial` has bytes, and kills the script and its children (SIGKILL: no cleanup)."""
+  server.faults[path] = [http_fixtures.STALL]
+  env = {k: v for k, v in os.environ.items()
+         if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+  env.update(WIKI_BASE_URL=server.url + WIKI_PREFIX, DOWNLOAD_STALL_SECONDS="60")
+  process = subprocess.Popen([os.path.join(REPO, "download_dataset.sh"), *args], cwd=tmp_path,
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+  try:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not (partial.exists() and partial.stat().st_size > 0):
+      time.sleep(0.05)
+    assert partial.exists() and partial.stat().st_size > 0, "the download never started"
+  finally:
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
 def read(path):
   with open(path, encoding="utf-8", newline="") as f:
     return f.read()
@@ -537,23 +557,8 @@ def test_wiki_killed_mid_download_leaves_only_the_part_and_resumes(wiki, tmp_pat
   rng = random.Random(7)
   text = "".join(f"{rng.getrandbits(64 * 8):x}\n" for _ in range(3000))
   server.files[path] = gzip.compress(text.encode(), mtime=0)
-  server.faults[path] = [http_fixtures.STALL]
-  env = {k: v for k, v in os.environ.items()
-         if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
-  env.update(WIKI_BASE_URL=server.url + WIKI_PREFIX, DOWNLOAD_STALL_SECONDS="60")
-  process = subprocess.Popen([os.path.join(REPO, "download_dataset.sh"), "--full", "en"],
-                             cwd=tmp_path,
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
   part = tmp_path / "data/en.txt.gz.part"
-  try:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not (part.exists() and part.stat().st_size > 0):
-      time.sleep(0.05)
-    assert part.exists() and part.stat().st_size > 0, "the download never started"
-  finally:
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
+  kill_wiki_download_midway(server, path, ["--full", "en"], tmp_path, part)
   assert all_files(tmp_path) == ["data/en.txt.gz.part"]
   kept = part.stat().st_size
   result = run_wiki(server, ["--full", "en"], tmp_path)
@@ -711,22 +716,8 @@ def test_wiki_stream_killed_midway_leaves_no_text_and_reruns_cleanly(big_wiki, t
   import signal  # pylint: disable=g-import-not-at-top
   server, text = big_wiki
   path = f"{WIKI_PREFIX}/en.txt.gz"
-  server.faults[path] = [http_fixtures.STALL]
-  env = {k: v for k, v in os.environ.items()
-         if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
-  env.update(WIKI_BASE_URL=server.url + WIKI_PREFIX, DOWNLOAD_STALL_SECONDS="60")
-  process = subprocess.Popen([os.path.join(REPO, "download_dataset.sh"), "--max_lines=70000",
-                              "en"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
-  partial = tmp_path / "data/.en.txt.tmp"
-  try:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not (partial.exists() and partial.stat().st_size > 0):
-      time.sleep(0.05)
-    assert partial.exists() and partial.stat().st_size > 0, "the stream never started"
-  finally:
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
+  kill_wiki_download_midway(server, path, ["--max_lines=70000", "en"], tmp_path,
+                            tmp_path / "data/.en.txt.tmp")
   assert not (tmp_path / "data/en.txt").exists() and not (tmp_path / "data/en.txt.json").exists()
   result = run_wiki(server, ["--max_lines=70000", "en"], tmp_path)
   assert result.returncode == 0, result.stderr
