@@ -11,6 +11,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -550,7 +551,6 @@ def test_wiki_list_sizes_downloads_nothing(wiki, tmp_path):
 
 def test_wiki_killed_mid_download_leaves_only_the_part_and_resumes(wiki, tmp_path):
   """The user's Ctrl-C / a crash: no data/en.txt, and the next run resumes the .part."""
-  import signal  # pylint: disable=g-import-not-at-top
   server, _ = wiki
   path = f"{WIKI_PREFIX}/en.txt.gz"
   # Large enough (incompressible) that curl writes part of it past its stdio buffer.
@@ -713,7 +713,6 @@ def test_wiki_stream_file_without_sidecar_is_kept_and_bad_flags(wiki, tmp_path):
 
 
 def test_wiki_stream_killed_midway_leaves_no_text_and_reruns_cleanly(big_wiki, tmp_path):
-  import signal  # pylint: disable=g-import-not-at-top
   server, text = big_wiki
   path = f"{WIKI_PREFIX}/en.txt.gz"
   kill_wiki_download_midway(server, path, ["--max_lines=70000", "en"], tmp_path,
