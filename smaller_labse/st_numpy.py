@@ -48,6 +48,12 @@ def _gelu(x: np.ndarray, kind: str) -> np.ndarray:
   raise InputError(f"hidden_act {kind!r} is not supported by the numpy check")
 
 
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+  """[..., D] -> unit rows; as Normalize (torch's normalize) and tf.math.l2_normalize, a zero
+  row stays zero."""
+  return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
   mean = x.mean(-1, keepdims=True)
   var = ((x - mean) ** 2).mean(-1, keepdims=True)
@@ -160,7 +166,7 @@ class NumpyStModel:
   def sentence_embedding(self, cls_rows: np.ndarray) -> np.ndarray:
     """1_Pooling's [CLS] rows [B, D] -> 2_Dense (tanh) -> 3_Normalize: [B, D]."""
     x = np.tanh(cls_rows @ self.dense["linear.weight"].T + self.dense["linear.bias"])
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+    return l2_normalize(x)
 
   def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray,
                token_type_ids: np.ndarray) -> Dict[str, object]:
@@ -216,7 +222,7 @@ def compare_with_encoder(st_dir: str, inputs: Mapping[str, np.ndarray],
   pooled_ref = np.asarray(reference["pooled_output"], np.float64)
   pooled = model.pooler(ref_layers[-1][:, 0])
   ours = model(ids, mask, types)["sentence_embedding"]
-  normalised = pooled_ref / np.linalg.norm(pooled_ref, axis=-1, keepdims=True)
+  normalised = l2_normalize(pooled_ref)
   return {"layers": worst,
           "pooled_output": float(np.max(np.abs(pooled - pooled_ref))),
           "sentence_embedding": float(np.max(np.abs(ours - normalised)))}
