@@ -214,12 +214,6 @@ def _byte_to_char() -> Dict[int, str]:
   return table
 
 
-def byte_level(token: str) -> str:
-  """A vocab token as tokenizers' ByteLevel pre-tokenizer writes it ('é' -> 'Ã©')."""
-  table = _byte_to_char()
-  return "".join(table[b] for b in token.encode("utf-8"))
-
-
 def _special_ids(tokens: Sequence[str]) -> Dict[str, int]:
   return {t: tokens.index(t) for t in (vocab_lib.PAD, vocab_lib.UNK, vocab_lib.CLS,
                                        vocab_lib.SEP, vocab_lib.MASK) if t in tokens}
