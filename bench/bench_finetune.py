@@ -21,14 +21,14 @@ cuda.max_memory_allocated).
 
 import json
 import os
-import re
-import subprocess
 import sys
 
 from absl import app, flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench.timing import run_timed  # noqa: E402
 
 flags.DEFINE_string("vocab", "../shared/data/labse/cased_vocab.txt", "The real LaBSE vocab.")
 flags.DEFINE_string("small_vocab", "../shared/data/labse/smaller_LaBSE_15lang_vocab.txt",
@@ -108,15 +108,7 @@ def child_torch(model_dir: str) -> dict:
 
 def _run(command, cwd=None) -> tuple:
   """Runs `command` under /usr/bin/time -v: (stdout, wall seconds, peak RSS bytes)."""
-  env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run(["/usr/bin/time", "-v", *command], cwd=cwd, env=env,
-                          capture_output=True, text=True)
-  if result.returncode != 0:
-    raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
-  wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", result.stderr)[1]
-  seconds = sum(float(x) * 60 ** i for i, x in enumerate(reversed(wall.split(":"))))
-  rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)[1]) * 1024
-  return result.stdout, seconds, rss
+  return run_timed(command, dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"), cwd=cwd)
 
 
 def build(model_dir: str, tokens) -> None:

@@ -17,15 +17,15 @@ languages, the original release's selections) with /usr/bin/time.
 """
 
 import os
-import re
 import shutil
-import subprocess
 import sys
 
 from absl import app, flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench.timing import run_timed  # noqa: E402
 
 flags.DEFINE_string("vocab", "../shared/data/labse/cased_vocab.txt", "The real LaBSE vocab.")
 flags.DEFINE_string("selections", "../shared/data/wiki_selected_tokens",
@@ -63,15 +63,9 @@ def build_full_size_model(downloads: str, vocab_path: str, init_scale: float) ->
 
 def timed(script: str, *args: str, cwd: str):
   """Runs a stage under /usr/bin/time -v; returns (wall seconds, peak RSS bytes, stdout)."""
-  env = dict(os.environ, PYTHONPATH=ROOT)
-  result = subprocess.run(["/usr/bin/time", "-v", sys.executable, os.path.join(ROOT, script),
-                           *args], cwd=cwd, env=env, capture_output=True, text=True)
-  if result.returncode != 0:
-    raise SystemExit(f"{script} failed:\n{result.stderr[-3000:]}")
-  wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", result.stderr)[1]
-  seconds = sum(float(x) * 60 ** i for i, x in enumerate(reversed(wall.split(":"))))
-  rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)[1]) * 1024
-  return seconds, rss, result.stdout
+  stdout, seconds, rss = run_timed([sys.executable, os.path.join(ROOT, script), *args],
+                                   dict(os.environ, PYTHONPATH=ROOT), cwd=cwd, name=script)
+  return seconds, rss, stdout
 
 
 def main(argv):
