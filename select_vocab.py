@@ -96,7 +96,6 @@ flags.DEFINE_string("eval_vocab", None, "With --eval_only: evaluate this vocab f
 flags.DEFINE_string("report_dir", None, "Where report.json/.md go (default: SELECTED_DIR).")
 
 ORIGINAL_MODEL_DIR = os.path.join("downloads", "labse-2")
-_LANG = re.compile(r"[A-Za-z0-9_-]+")
 _LABELLED = re.compile(r"([A-Za-z0-9_-]+):(.+)")
 
 

@@ -19,7 +19,6 @@ import tensorflow as tf
 from smaller_labse import languages, tatoeba
 from smaller_labse.errors import InputError
 
-LABSE_HANDLE = "https://tfhub.dev/google/LaBSE/2"
 LABSE_PREPROCESS_HANDLE = ("https://tfhub.dev/google/universal-sentence-encoder-cmlm/"
                            "multilingual-preprocess/2")
 # Padded tokens per batch on a GPU: LaBSE's activations for 32k tokens take about 0.5 GB.
