@@ -4,7 +4,7 @@ import dataclasses
 import json
 from typing import Dict, Mapping, Sequence
 
-from smaller_labse import atomic
+from smaller_labse import atomic, files
 from smaller_labse.errors import InputError
 
 
@@ -58,13 +58,7 @@ class EncoderConfig:
 
   @classmethod
   def load(cls, path: str) -> "EncoderConfig":
-    try:
-      with open(path, encoding="utf-8") as f:
-        values = json.load(f)
-    except FileNotFoundError:
-      raise InputError(f"{path}: file not found") from None
-    except json.JSONDecodeError as e:
-      raise InputError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    values = files.read_json(path)
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - fields)
     if unknown or "vocab_size" not in values:

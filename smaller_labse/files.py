@@ -1,5 +1,6 @@
 """Reading input files, with a one-line InputError naming the file for each way it can fail."""
 
+import json
 from typing import List
 
 from smaller_labse.errors import InputError
@@ -34,3 +35,11 @@ def split_lines(data):
 def read_lines(path: str, what: str = "file", hint: str = "") -> List[str]:
   """A UTF-8 file's lines, split on '\\n' only and never stripped."""
   return split_lines(decode_utf8(path, read_bytes(path, what, hint)))
+
+
+def read_json(path: str, what: str = "file") -> object:
+  """A UTF-8 JSON file's value. `what` names it in errors ('file not found')."""
+  try:
+    return json.loads(decode_utf8(path, read_bytes(path, what)))
+  except json.JSONDecodeError as e:
+    raise InputError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None

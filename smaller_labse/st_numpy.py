@@ -10,13 +10,13 @@ transpose or reshape in the export shows up as an O(1) difference.
 Shapes: B = batch, S = sequence length, D = hidden size, V' = rows read.
 """
 
-import json
 import math
 import os
 from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
+from smaller_labse import files
 from smaller_labse.errors import InputError
 
 # How far a float32 computation of one layer may be from this float64 one, relative to
@@ -26,16 +26,6 @@ from smaller_labse.errors import InputError
 LAYER_RTOL = 1e-4
 _ST_MODULES = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
                "sentence_transformers.models.Dense", "sentence_transformers.models.Normalize"]
-
-
-def _read_json(path: str) -> object:
-  try:
-    with open(path, encoding="utf-8") as f:
-      return json.load(f)
-  except FileNotFoundError:
-    raise InputError(f"{path}: file not found") from None
-  except json.JSONDecodeError as e:
-    raise InputError(f"{path}: not valid JSON ({e.msg})") from None
 
 
 def _gelu(x: np.ndarray, kind: str) -> np.ndarray:
@@ -76,15 +66,15 @@ class NumpyStModel:
         reads the whole table.
     """
     from safetensors import safe_open  # Reading needs no PyTorch: the numpy API.
-    self.config = _read_json(os.path.join(st_dir, "config.json"))
-    modules = _read_json(os.path.join(st_dir, "modules.json"))
+    self.config = files.read_json(os.path.join(st_dir, "config.json"))
+    modules = files.read_json(os.path.join(st_dir, "modules.json"))
     types = [m["type"] for m in modules]
     if types != _ST_MODULES:
       raise InputError(f"{st_dir}/modules.json: expected modules {_ST_MODULES}, got {types}")
-    pooling = _read_json(os.path.join(st_dir, modules[1]["path"], "config.json"))
+    pooling = files.read_json(os.path.join(st_dir, modules[1]["path"], "config.json"))
     if not pooling.get("pooling_mode_cls_token"):
       raise InputError(f"{st_dir}: the numpy check supports [CLS] pooling only")
-    dense_config = _read_json(os.path.join(st_dir, modules[2]["path"], "config.json"))
+    dense_config = files.read_json(os.path.join(st_dir, modules[2]["path"], "config.json"))
     if dense_config["activation_function"] != "torch.nn.modules.activation.Tanh":
       raise InputError(f"{st_dir}: 2_Dense activation {dense_config['activation_function']}")
     self._path = os.path.join(st_dir, "model.safetensors")
