@@ -84,8 +84,7 @@ def _model_specs():
 
 
 def main(argv: Sequence[str]) -> None:
-  if len(argv) > 1:
-    raise InputError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # run_cli rejects arguments left after the flags
   if FLAGS.max_seq_length < 3:
     raise InputError(f"--max_seq_length={FLAGS.max_seq_length}: must be at least 3")
   if FLAGS.max_batch_tokens < 1:

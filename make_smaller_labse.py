@@ -36,8 +36,7 @@ flags.DEFINE_integer("st_max_seq_length", st_format.DEFAULT_MAX_SEQ_LENGTH,
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise InputError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # run_cli rejects arguments left after the flags
   f = flags.FLAGS
   formats = st_export.parse_formats(f.formats)
   langs = languages.parse_lang_list(f.langs, languages.corpus_langs())

@@ -35,8 +35,7 @@ flags.DEFINE_integer("st_max_seq_length", st_format.DEFAULT_MAX_SEQ_LENGTH,
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise InputError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # run_cli rejects arguments left after the flags
   f = flags.FLAGS
   preprocess = f.preprocess if os.path.isdir(f.preprocess) else None
   if preprocess is None:

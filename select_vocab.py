@@ -285,8 +285,7 @@ def report(full_vocab: Sequence[str], vocab_file: str, target: Sequence[str],
 
 
 def main(argv: Sequence[str]) -> None:
-  if len(argv) > 1:
-    raise InputError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # run_cli rejects arguments left after the flags
   corpora = parse_corpus_flags(FLAGS.corpus)
   langs = resolve_langs(corpora)
   vocab_file, model_lower_case = resolve_vocab_file()

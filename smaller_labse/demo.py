@@ -26,7 +26,7 @@ from absl import flags, logging
 from smaller_labse import atomic, demo_data, hub_format, languages
 from smaller_labse.config import EncoderConfig
 from smaller_labse.encoder import WORD_EMBEDDINGS, Encoder, weight_shapes
-from smaller_labse.errors import InputError, run_cli
+from smaller_labse.errors import run_cli
 
 DEMO_CONFIG = dict(hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64)
 # LaBSE's own special tokens, in its order.
@@ -193,8 +193,7 @@ def prepare_workdir(workdir: str) -> None:
 
 
 def main(argv: Sequence[str]) -> None:
-  if len(argv) > 1:
-    raise InputError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # run_cli rejects arguments left after the flags
   prepare_workdir(flags.FLAGS.workdir)
   print(f"demo inputs written to {flags.FLAGS.workdir}: {MODEL_NOTE}")
 

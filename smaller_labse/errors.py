@@ -19,12 +19,15 @@ class InputError(Exception):
 def run_cli(main: Callable[[Sequence[str]], None]) -> None:
   """Runs an absl `main`, turning `InputError` into one line on stderr + exit 2.
 
-  Logs are quiet unless --verbosity/-v is given (see quiet.py).
+  Arguments left after the flags are an InputError. Logs are quiet unless
+  --verbosity/-v is given (see quiet.py).
   """
 
   def wrapped(argv: Sequence[str]) -> None:
     quiet.quiet_after_flags(flags.FLAGS["verbosity"].present)
     try:
+      if len(argv) > 1:
+        raise InputError(f"unexpected arguments: {' '.join(argv[1:])}")
       main(argv)
     except InputError as e:
       message = " ".join(str(e).split("\n"))

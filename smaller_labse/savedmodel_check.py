@@ -204,8 +204,7 @@ def _with_source(check, path: str, source: str, *args):
 
 
 def main(argv: Sequence[str]) -> None:
-  if len(argv) > 1:
-    raise InputError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # run_cli rejects arguments left after the flags
   if not FLAGS.encoder and not FLAGS.preprocess:
     raise InputError("nothing to check: give --encoder and/or --preprocess")
   encoder_vocab = None
