@@ -28,7 +28,7 @@ from absl import app, flags
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.timing import run_timed  # noqa: E402
+from bench.common import build_full_size_model, run_timed  # noqa: E402
 
 flags.DEFINE_string("vocab", "../shared/data/labse/cased_vocab.txt", "The real LaBSE vocab.")
 flags.DEFINE_string("small_vocab", "../shared/data/labse/smaller_LaBSE_15lang_vocab.txt",
@@ -45,7 +45,6 @@ flags.DEFINE_integer("seq_length", 64, "Tokens per sentence.")
 flags.DEFINE_string("child", None, "tf or torch: run one configuration (internal).")
 flags.DEFINE_string("model", None, "The model directory of --child (internal).")
 FLAGS = flags.FLAGS
-LABSE_SHAPE = dict(hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072)
 
 
 def _batch(vocab_size: int, hidden_size: int, seed: int = 0):
@@ -113,11 +112,9 @@ def _run(command, cwd=None) -> tuple:
 
 def build(model_dir: str, tokens) -> None:
   """A full-size random-weight TF Hub model for `tokens`, then stage 1 (weights + ST export)."""
-  from smaller_labse.demo import write_demo_model
   if not os.path.isfile(os.path.join(model_dir, "downloads", "labse-2", "saved_model.pb")):
     print(f"building a {len(tokens):,}-token full-size model in {model_dir} ...", flush=True)
-    write_demo_model(os.path.join(model_dir, "downloads"), list(tokens), seed=0,
-                     shape=LABSE_SHAPE)
+    build_full_size_model(os.path.join(model_dir, "downloads"), tokens)
   if not os.path.isfile(os.path.join(model_dir, "models", "labse_st", "model.safetensors")):
     _run([sys.executable, os.path.join(ROOT, "save_as_weight_from_saved_model.py")],
          cwd=model_dir)

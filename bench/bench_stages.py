@@ -25,7 +25,7 @@ from absl import app, flags
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.timing import run_timed  # noqa: E402
+from bench.common import build_full_size_model, run_timed  # noqa: E402
 
 flags.DEFINE_string("vocab", "../shared/data/labse/cased_vocab.txt", "The real LaBSE vocab.")
 flags.DEFINE_string("selections", "../shared/data/wiki_selected_tokens",
@@ -36,29 +36,6 @@ flags.DEFINE_float("init_scale", 0.02, "Standard deviation of the random weight 
                    "rounding moves pooled_output by ~0.3 end to end).")
 flags.DEFINE_bool("stage3", True, "Also time make_smaller_labse.py.")
 FLAGS = flags.FLAGS
-LABSE_SHAPE = dict(hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072)
-
-
-def build_full_size_model(downloads: str, vocab_path: str, init_scale: float) -> None:
-  """downloads/labse-2 and labse-2-preprocess: BERT's random init with matrices of standard
-  deviation `init_scale` (clipped at 2 sigma), exported by our own exporter."""
-  import numpy as np
-  from smaller_labse import atomic, hub_format, vocab
-  from smaller_labse.config import EncoderConfig
-  from smaller_labse.encoder import Encoder, random_weights
-  tokens = vocab.read_vocab(vocab_path)
-  config = EncoderConfig(vocab_size=len(tokens), **LABSE_SHAPE)
-  weights = random_weights(config, seed=0)
-  for value in weights.values():
-    if value.ndim >= 2:
-      value *= np.float32(init_scale / 0.02)
-  encoder = Encoder(config, weights)
-  del weights
-  with atomic.atomic_path(os.path.join(downloads, "labse-2"), is_dir=True) as tmp:
-    hub_format.export_encoder(encoder, tokens, tmp)
-  del encoder
-  with atomic.atomic_path(os.path.join(downloads, "labse-2-preprocess"), is_dir=True) as tmp:
-    hub_format.export_preprocessor(tokens, tmp)
 
 
 def timed(script: str, *args: str, cwd: str):
@@ -75,7 +52,9 @@ def main(argv):
   if not os.path.isfile(os.path.join(downloads, "labse-2", "saved_model.pb")):
     print(f"building a full-size random-weight LaBSE/2-format model (init {FLAGS.init_scale}) "
           "...", flush=True)
-    build_full_size_model(downloads, os.path.abspath(FLAGS.vocab), FLAGS.init_scale)
+    from smaller_labse import vocab  # pylint: disable=import-outside-toplevel
+    build_full_size_model(downloads, vocab.read_vocab(os.path.abspath(FLAGS.vocab)),
+                          FLAGS.init_scale)
   shutil.rmtree(os.path.join(work, "models"), ignore_errors=True)
   shutil.rmtree(os.path.join(work, "selected_tokens"), ignore_errors=True)
   shutil.copytree(os.path.abspath(FLAGS.selections), os.path.join(work, "selected_tokens"))
