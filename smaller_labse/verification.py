@@ -254,8 +254,8 @@ def _check(name: str, savedmodel: np.ndarray, candidate: np.ndarray, exact: np.n
   if np.ndim(candidate) == 2 and np.ndim(savedmodel) == 3:
     savedmodel, exact, rounded = (np.asarray(a)[:, 0] for a in (savedmodel, exact, rounded))
   s, c, e, r = (_rows(a, real).astype(np.float64) for a in (savedmodel, candidate, exact, rounded))
-  diff = lambda a, b: float(np.max(np.abs(a - b))) if a.size else 0.0  # noqa: E731
-  return BlockCheck(name, diff(s, c), diff(s, e), diff(c, e), budget_factor * diff(r, e))
+  return BlockCheck(name, max_abs_diff(s, c), max_abs_diff(s, e), max_abs_diff(c, e),
+                    budget_factor * max_abs_diff(r, e))
 
 
 def prove_layerwise(savedmodel_outputs: Mapping[str, object], inputs: Mapping[str, tf.Tensor],
@@ -335,8 +335,8 @@ def end_to_end(savedmodel_pooled: np.ndarray, candidate_pooled: np.ndarray,
   exact = run(Float64Blocks(config, variables))
   rounded = run(Float64Blocks(config, variables, ROUNDING_SEED))
   s, c = (np.asarray(a, np.float64) for a in (savedmodel_pooled, candidate_pooled))
-  diff = lambda a, b: float(np.max(np.abs(a - b)))  # noqa: E731
-  return EndToEnd(diff(s, c), diff(s, exact), diff(c, exact), diff(rounded, exact))
+  return EndToEnd(max_abs_diff(s, c), max_abs_diff(s, exact), max_abs_diff(c, exact),
+                  max_abs_diff(rounded, exact))
 
 
 @dataclasses.dataclass(frozen=True)
