@@ -85,11 +85,12 @@ def convert_saved_model(saved_model_dir: str, output_dir: str,
   """
   model, config, variables, tokens = hub_format.load_encoder(saved_model_dir)
   source = _source_fingerprint(saved_model_dir)
+  source_text = json.dumps(source, sort_keys=True) + "\n"  # source.json
   old_source = os.path.join(output_dir, SOURCE_FILE)
   holds_same = os.path.isfile(old_source) and json.loads(files.read_bytes(old_source)) == source
   atomic.check_replaceable(output_dir, holds_same, overwrite)
   if st_dir:
-    st_source = st_export.store_fingerprint_of(json.dumps(source, sort_keys=True) + "\n", tokens)
+    st_source = st_export.store_fingerprint_of(source_text, tokens)
     st_format.check_max_seq_length(st_max_seq_length, config)
     atomic.check_replaceable(st_dir, st_format.holds_same_model(st_dir, tokens, st_source),
                              overwrite)
@@ -123,7 +124,7 @@ def convert_saved_model(saved_model_dir: str, output_dir: str,
 
   with atomic.atomic_path(output_dir, is_dir=True) as tmp:
     weights.save_model(tmp, config, tokens, variables)
-    atomic.write_text(os.path.join(tmp, SOURCE_FILE), json.dumps(source, sort_keys=True) + "\n")
+    atomic.write_text(os.path.join(tmp, SOURCE_FILE), source_text)
   logging.info("wrote %s", output_dir)
   if st_dir:  # Streamed from the SavedModel's variables, proven against `ours` on them.
     reference = st_export.reference_outputs(ours, preprocessor,
