@@ -54,7 +54,14 @@ def reference_outputs(encoder, preprocessor, sentences: Sequence[str]
                       ) -> Dict[str, object]:
   """Runs a TF encoder on `sentences`: the inputs (numpy) and the outputs to compare."""
   inputs = verification.pack_to_longest(preprocessor, sentences)
-  outputs = tf.function(lambda x: encoder(x, training=False))(inputs)
+  return _outputs(encoder, inputs, inputs)
+
+
+def _outputs(encoder, inputs: Mapping[str, tf.Tensor], encoder_inputs: Mapping[str, tf.Tensor]
+             ) -> Dict[str, object]:
+  """`inputs` (numpy) and the encoder's outputs on `encoder_inputs` (the same, or with the
+  ids remapped to the encoder's rows)."""
+  outputs = tf.function(lambda x: encoder(x, training=False))(encoder_inputs)
   return {"inputs": {k: v.numpy() for k, v in inputs.items()},
           "encoder_outputs": [x.numpy() for x in outputs["encoder_outputs"]],
           "pooled_output": outputs["pooled_output"].numpy()}
@@ -221,10 +228,7 @@ def _reference(model_dir: str, config: EncoderConfig, tokens: Sequence[str],
   encoder = Encoder(config.with_vocab_size(len(used)),
                     weights.load_weights(model_dir, config, word_rows=stored))
   remapped = dict(inputs, input_word_ids=tf.constant(np.searchsorted(used, ids).astype(np.int32)))
-  outputs = tf.function(lambda x: encoder(x, training=False))(remapped)
-  return {"inputs": {k: v.numpy() for k, v in inputs.items()},
-          "encoder_outputs": [x.numpy() for x in outputs["encoder_outputs"]],
-          "pooled_output": outputs["pooled_output"].numpy()}
+  return _outputs(encoder, inputs, remapped)
 
 
 def export_from_store(model_dir: str, st_dir: str, source: str, name: str, how_made: str,
