@@ -152,36 +152,19 @@ def resolve_langs(corpora: Dict[str, List[str]]) -> List[str]:
   return langs
 
 
-def resolve_vocab_file() -> Tuple[str, Optional[bool]]:
-  """--vocab_file; by default, where the original read it when stage 1 has not run yet.
-
-  Returns:
-    (vocab path, the SavedModel's do_lower_case when the vocab is its asset, else None).
-  """
+def resolve_vocab_file() -> str:
+  """--vocab_file; by default, where the original read it when stage 1 has not run yet."""
   if FLAGS["vocab_file"].present or os.path.exists(FLAGS.vocab_file):
-    return FLAGS.vocab_file, None
+    return FLAGS.vocab_file
   if not os.path.isfile(os.path.join(ORIGINAL_MODEL_DIR, "saved_model.pb")):
     raise InputError(f"{FLAGS.vocab_file}: token file not found, nor the downloaded model "
                      f"{ORIGINAL_MODEL_DIR} (run download_model.sh, or give --vocab_file)")
-  path = savedmodel_check.encoder_vocab_file(ORIGINAL_MODEL_DIR)
-  lower_case = bool(savedmodel_check.do_lower_case(ORIGINAL_MODEL_DIR))
-  print(f"{FLAGS.vocab_file} does not exist yet (stage 1 writes it): reading the vocab from "
-        f"{path}, do_lower_case={lower_case} from {ORIGINAL_MODEL_DIR}")
-  return path, lower_case
-
-
-def resolve_lower_case(vocab_file: str, model_lower_case: Optional[bool]) -> bool:
-  if FLAGS.lower_case is not None:
-    return FLAGS.lower_case
-  if model_lower_case is not None:
-    return model_lower_case
-  config_path = os.path.join(os.path.dirname(vocab_file), "config.json")
-  if os.path.exists(config_path):
-    return EncoderConfig.load(config_path).do_lower_case
-  return False
+  return savedmodel_check.encoder_vocab_file(ORIGINAL_MODEL_DIR)
 
 
 def model_config(vocab: Sequence[str], vocab_file: str) -> Tuple[EncoderConfig, str]:
+  """The model's config and where it came from: config.json beside the vocab, the SavedModel
+  whose asset the vocab is, else LaBSE/2's shape (do_lower_case false)."""
   config_path = os.path.join(os.path.dirname(vocab_file), "config.json")
   if os.path.exists(config_path):
     return EncoderConfig.load(config_path), config_path
@@ -273,10 +256,9 @@ def select(langs: Sequence[str], counts: Dict[str, counting.TokenCounts], vocab:
   return {lang: result.per_lang[lang] for lang in langs}
 
 
-def report(full_vocab: Sequence[str], vocab_file: str, target: Sequence[str],
-           eval_sets: Dict[str, List[bytes]], lower_case: bool,
+def report(full_vocab: Sequence[str], config: EncoderConfig, source: str,
+           target: Sequence[str], eval_sets: Dict[str, List[bytes]], lower_case: bool,
            used: Optional[Set[str]] = None) -> None:
-  config, source = model_config(full_vocab, vocab_file)
   result = selection.fidelity_report(full_vocab, target, eval_sets, config, lower_case, source,
                                      used)
   json_path, md_path = selection.write_report(FLAGS.report_dir or FLAGS.selected_dir, result)
@@ -288,9 +270,13 @@ def main(argv: Sequence[str]) -> None:
   del argv  # run_cli rejects arguments left after the flags
   corpora = parse_corpus_flags(FLAGS.corpus)
   langs = resolve_langs(corpora)
-  vocab_file, model_lower_case = resolve_vocab_file()
+  vocab_file = resolve_vocab_file()
   full_vocab = read_vocab(vocab_file)
-  lower_case = resolve_lower_case(vocab_file, model_lower_case)
+  config, config_source = model_config(full_vocab, vocab_file)
+  if vocab_file != FLAGS.vocab_file:
+    print(f"{FLAGS.vocab_file} does not exist yet (stage 1 writes it): reading the vocab from "
+          f"{vocab_file}, do_lower_case={config.do_lower_case} from {config_source}")
+  lower_case = config.do_lower_case if FLAGS.lower_case is None else FLAGS.lower_case
   eval_sets = read_eval_files(FLAGS.eval_files)
   if FLAGS.eval_only:
     if not eval_sets:
@@ -300,7 +286,7 @@ def main(argv: Sequence[str]) -> None:
     else:
       target = selection.target_vocab(full_vocab, [
           read_token_file(selected_tokens_path(FLAGS.selected_dir, lang)) for lang in langs])
-    report(full_vocab, vocab_file, target, eval_sets, lower_case)
+    report(full_vocab, config, config_source, target, eval_sets, lower_case)
     return
   strategy = resolve_strategy(full_vocab, vocab_file)
   if FLAGS.from_counts:
@@ -308,7 +294,7 @@ def main(argv: Sequence[str]) -> None:
   else:
     counts = count_all(langs, corpora, full_vocab, lower_case)
   selections = select(langs, counts, full_vocab, strategy, lower_case,
-                      model_config(full_vocab, vocab_file)[0].hidden_size)
+                      config.hidden_size)
   target = selection.target_vocab(full_vocab, list(selections.values()))  # checks before writing
   if not FLAGS.from_counts:
     for lang in langs:
@@ -322,7 +308,7 @@ def main(argv: Sequence[str]) -> None:
   if eval_sets:
     index = {t: i for i, t in enumerate(full_vocab)}
     used = set().union(*(selection.used_char_tokens(counts[lang], index) for lang in langs))
-    report(full_vocab, vocab_file, target, eval_sets, lower_case, used)
+    report(full_vocab, config, config_source, target, eval_sets, lower_case, used)
 
 
 if __name__ == "__main__":

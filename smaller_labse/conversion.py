@@ -87,7 +87,7 @@ def convert_saved_model(saved_model_dir: str, output_dir: str,
   source = _source_fingerprint(saved_model_dir)
   source_text = json.dumps(source, sort_keys=True) + "\n"  # source.json
   old_source = os.path.join(output_dir, SOURCE_FILE)
-  holds_same = os.path.isfile(old_source) and json.loads(files.read_bytes(old_source)) == source
+  holds_same = os.path.isfile(old_source) and files.read_bytes(old_source) == source_text.encode()
   atomic.check_replaceable(output_dir, holds_same, overwrite)
   if st_dir:
     st_source = st_export.store_fingerprint_of(source_text, tokens)
