@@ -13,7 +13,7 @@ equal.
 
 from absl import flags
 
-from smaller_labse import languages, pruning, st_export, st_format
+from smaller_labse import languages, pruning, st_export
 from smaller_labse.conversion import VerificationError
 from smaller_labse.errors import InputError, run_cli
 
@@ -30,9 +30,11 @@ flags.DEFINE_string("formats", ",".join(st_export.FORMATS),
                     "Comma-separated output formats: tfhub (encoder + preprocessor "
                     "SavedModels, LaBSE/2's format), st (Sentence Transformers / Hugging Face "
                     "directory models/LaBSE_{langs}_st).")
-flags.DEFINE_integer("st_max_seq_length", st_format.DEFAULT_MAX_SEQ_LENGTH,
-                     "The Sentence Transformers export's max_seq_length (the TF Hub "
-                     "preprocessor packs to 128).")
+flags.DEFINE_integer("st_max_seq_length", None,
+                     "The Sentence Transformers export's max_seq_length. Default: a Sentence "
+                     "Transformers source's own, else 128 (what the TF Hub preprocessor packs to).")
+flags.DEFINE_string("name", None, "The smaller model's name, {name}_{langs}. Default: the "
+                    "source's (LaBSE for TF Hub's LaBSE/2, else the source directory's name).")
 
 
 def main(argv):
@@ -43,7 +45,7 @@ def main(argv):
   try:
     paths, table, figures, st_figures = pruning.make_smaller_labse(
         f.model_dir, f.selected_tokens_dir, langs, f.output_dir, f.overwrite, f.tolerance,
-        formats, f.st_max_seq_length)
+        formats, f.st_max_seq_length, f.name)
   except (VerificationError, st_export.StVerificationError) as e:
     raise InputError(str(e)) from None
   print(f"verified: {figures['sentences']} sentences with unchanged tokenization give the "

@@ -7,6 +7,12 @@ from typing import Dict, Mapping, Sequence
 from smaller_labse import atomic, files
 from smaller_labse.errors import InputError
 
+# The encoder's activation, by Hugging Face's names. "gelu" is the exact erf GELU; the others
+# are the tanh approximation, which TF Model Garden's "gelu" (what LaBSE/2 computes) is.
+GELU_ERF = ("gelu", "gelu_python")
+GELU_TANH = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast")
+TF_HUB_HIDDEN_ACT = "gelu_new"
+
 
 @dataclasses.dataclass(frozen=True)
 class EncoderConfig:
@@ -23,6 +29,17 @@ class EncoderConfig:
   dropout_rate: float = 0.1
   attention_dropout_rate: float = 0.1
   layer_norm_epsilon: float = 1e-12
+  hidden_act: str = TF_HUB_HIDDEN_ACT  # see GELU_ERF, GELU_TANH
+
+  def __post_init__(self):
+    if self.hidden_act not in GELU_ERF + GELU_TANH:
+      raise InputError(f"hidden_act {self.hidden_act!r} is not supported (the encoder computes "
+                       f"{', '.join(GELU_ERF + GELU_TANH)})")
+
+  @property
+  def approximate_gelu(self) -> bool:
+    """True for the tanh approximation of GELU, False for the exact erf form."""
+    return self.hidden_act in GELU_TANH
 
   @property
   def head_size(self) -> int:

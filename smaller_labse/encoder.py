@@ -1,7 +1,7 @@
 """The LaBSE encoder, rebuilt in plain TensorFlow and readable in one sitting.
 
-A BERT encoder (post-layer-norm Transformer, GELU, tanh pooler on the first
-token) whose weights carry exactly the variable names of google/LaBSE/2, so the
+A BERT encoder (post-layer-norm Transformer, GELU (tanh approximation, or erf when the
+source declares it), tanh pooler on the first token) whose weights carry exactly the variable names of google/LaBSE/2, so the
 TF Hub SavedModel's variables map one to one onto `Encoder.weights`.
 
 Shapes: B = batch, S = sequence length, D = hidden size, N = heads,
@@ -81,9 +81,10 @@ def attention_bias(input_mask: tf.Tensor) -> tf.Tensor:
   return (1.0 - tf.cast(input_mask, tf.float32))[:, tf.newaxis, tf.newaxis, :] * -1e9
 
 
-def _gelu(x: tf.Tensor) -> tf.Tensor:
-  # TF Model Garden's "gelu" (what LaBSE was trained and exported with) is the tanh approximation.
-  return tf.nn.gelu(x, approximate=True)
+def _gelu(x: tf.Tensor, approximate: bool = True) -> tf.Tensor:
+  """GELU: the tanh approximation (TF Model Garden's "gelu", which LaBSE/2 computes) or, for
+  sources that declare Hugging Face's "gelu", the exact erf form."""
+  return tf.nn.gelu(x, approximate=approximate)
 
 
 class Encoder(tf.Module):
@@ -167,7 +168,7 @@ class Encoder(tf.Module):
     x = _layer_norm(x + attended, self._w(p + "self_attention_layer_norm/gamma"),
                     self._w(p + "self_attention_layer_norm/beta"), eps)
     hidden = _gelu(tf.einsum("bsd,di->bsi", x, self._w(p + "intermediate/kernel"))
-                   + self._w(p + "intermediate/bias"))
+                   + self._w(p + "intermediate/bias"), self.config.approximate_gelu)
     out = self._dropout(tf.einsum("bsi,id->bsd", hidden, self._w(p + "output/kernel"))
                         + self._w(p + "output/bias"), self.config.dropout_rate, training)
     return _layer_norm(x + out, self._w(p + "output_layer_norm/gamma"),
@@ -220,6 +221,7 @@ class PooledOutputEncoder(tf.Module):
     self._num_heads = config.num_heads
     self._hidden = config.hidden_size
     self._eps = config.layer_norm_epsilon
+    self._approximate_gelu = config.approximate_gelu
     self._layers = [self._layer_weights(i) for i in range(config.num_layers)]
 
   def _layer_weights(self, layer: int) -> Dict[str, tf.Tensor]:
@@ -290,7 +292,8 @@ class PooledOutputEncoder(tf.Module):
     context = tf.reshape(tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3]), [-1, self._hidden])
     attended = tf.nn.bias_add(tf.matmul(context, w["out_kernel"]), w["out_bias"])
     x = self._layer_norm(x + attended, w["ln1_gamma"], w["ln1_beta"])
-    hidden = _gelu(tf.nn.bias_add(tf.matmul(x, w["ffn_in_kernel"]), w["ffn_in_bias"]))
+    hidden = _gelu(tf.nn.bias_add(tf.matmul(x, w["ffn_in_kernel"]), w["ffn_in_bias"]),
+                   self._approximate_gelu)
     out = tf.nn.bias_add(tf.matmul(hidden, w["ffn_out_kernel"]), w["ffn_out_bias"])
     return self._layer_norm(x + out, w["ln2_gamma"], w["ln2_beta"])
 

@@ -43,3 +43,8 @@ def read_json(path: str, what: str = "file") -> object:
     return json.loads(decode_utf8(path, read_bytes(path, what)))
   except json.JSONDecodeError as e:
     raise InputError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def json_text(value: object) -> str:
+  """JSON as this project writes it for people to read: indented, UTF-8 as is, a final newline."""
+  return json.dumps(value, indent=2, ensure_ascii=False) + "\n"

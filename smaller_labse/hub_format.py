@@ -197,12 +197,17 @@ class Preprocessor(tf.Module):
 
 
 def export_preprocessor(tokens: List[str], export_dir: str, lower_case: bool = False,
-                        seq_length: int = DEFAULT_SEQ_LENGTH) -> None:
-  """Writes a preprocessor SavedModel for `tokens` into the new directory `export_dir`."""
+                        seq_length: int = DEFAULT_SEQ_LENGTH, tokenizer=None) -> None:
+  """Writes a preprocessor SavedModel for `tokens` into the new directory `export_dir`.
+
+  tokenizer: the model's tokenizer over `tokens` (tokenization.py), whose `tf_preprocessor`
+    computes the preprocessor; None: BertTokenizer (LaBSE/2's preprocessor).
+  """
   with tempfile.TemporaryDirectory() as tmp:
     vocab_path = os.path.join(tmp, VOCAB_ASSET)
     vocab_lib.write_token_file(vocab_path, tokens)
-    pre = Preprocessor(vocab_path, tokens, lower_case)
+    pre = (Preprocessor(vocab_path, tokens, lower_case) if tokenizer is None
+           else tokenizer.tf_preprocessor(vocab_path))
     string_spec = tf.TensorSpec([None], tf.string, name="sentences")
 
     root = tf.train.Checkpoint()

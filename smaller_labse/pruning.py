@@ -16,7 +16,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from smaller_labse import atomic, hub_format, st_export, st_format, verification, weights
+from smaller_labse import (atomic, hub_format, sources, st_export, st_format, store,
+                           tokenization, verification)
 from smaller_labse import vocab as vocab_lib
 from smaller_labse.config import EncoderConfig
 from smaller_labse.conversion import VerificationError
@@ -35,12 +36,12 @@ class OutputPaths:
   st: str = ""  # The Sentence Transformers / Hugging Face directory.
 
   @classmethod
-  def for_langs(cls, output_root: str, langs: Sequence[str]) -> "OutputPaths":
-    joined = "-".join(langs)
+  def for_name(cls, output_root: str, langs: Sequence[str], name: str) -> "OutputPaths":
+    """Paths of the model `name` ('LaBSE_en-fr': {source name}_{langs})."""
     return cls(vocab=os.path.join(output_root, vocab_lib.vocab_file_name(langs)),
-               encoder=os.path.join(output_root, f"LaBSE_{joined}", "1"),
-               preprocess=os.path.join(output_root, f"LaBSE_{joined}_preprocess", "1"),
-               st=os.path.join(output_root, f"LaBSE_{joined}_st"))
+               encoder=os.path.join(output_root, name, "1"),
+               preprocess=os.path.join(output_root, f"{name}_preprocess", "1"),
+               st=os.path.join(output_root, f"{name}_st"))
 
 
 def read_selections(selected_dir: str, langs: Sequence[str], original: Sequence[str]
@@ -84,40 +85,42 @@ def _token_strings(ids: tf.RaggedTensor, tokens: Sequence[str]) -> List[List[str
   return [[tokens[i] for word in sentence for i in word] for sentence in ids.to_list()]
 
 
-def verify_smaller_model(model_dir: str, config: EncoderConfig, original: Sequence[str],
-                         paths: OutputPaths, sentences: Sequence[str]
-                         ) -> Dict[str, float]:
-  """Checks the exported smaller model against the original weights.
+def verify_smaller_model(model: sources.Model, target: Sequence[str], paths: OutputPaths,
+                         sentences: Sequence[str]) -> Dict[str, float]:
+  """Checks the exported smaller TF Hub pair against the model it was cut from.
 
-  For each sentence whose tokenization is unchanged by the pruning, the smaller
-  SavedModel (through its own preprocessor) must give the original encoder's
-  pooled_output. The original is evaluated with only the embedding rows these
-  sentences use, so the check never holds the full table in memory.
+  A sentence's tokenization survives the pruning when the model's tokenizer gives it the same
+  tokens over the smaller vocab as over the full one. For each such sentence, the smaller
+  preprocessor must give those tokens (else VerificationError: it does not tokenize as the
+  source does), and the smaller SavedModel the original encoder's pooled_output. The original
+  is evaluated with only the embedding rows these sentences use, so the check never holds the
+  full table in memory.
 
   Returns:
     {'sentences': number compared, 'pruned_sentences': number whose tokenization
      changed, 'pooled_output': max abs difference}.
   """
-  small_tokens = vocab_lib.read_token_file(paths.vocab)
-  full = hub_format.Preprocessor(os.path.join(model_dir, weights.VOCAB_FILE), list(original),
-                                 config.do_lower_case)
+  full = model.tokenizer.tokenize(list(sentences))
+  survives = [a == b for a, b in zip(full, model.tokenizer.with_vocab(target).tokenize(
+      list(sentences)))]
   small_preprocess = hub_format.load_saved_model(paths.preprocess)
-  batch = tf.constant(list(sentences))
-  full_ids = full.tokenize(batch)
-  same = [a == b for a, b in zip(_token_strings(full_ids, original),
-                                 _token_strings(small_preprocess.tokenize(batch), small_tokens))]
-  kept = [s for s, keep in zip(sentences, same) if keep]
+  exported = _token_strings(small_preprocess.tokenize(tf.constant(list(sentences))), target)
+  for sentence, survive, theirs, ours in zip(sentences, survives, full, exported):
+    if survive and theirs != ours:
+      raise VerificationError(f"{paths.preprocess}: tokenizes {sentence!r} as {ours[:10]}, "
+                              f"the model's own tokenizer as {theirs[:10]}")
+  kept = [s for s, keep in zip(sentences, survives) if keep]
   if not kept:
     raise VerificationError("no verification sentence keeps its tokenization: cannot verify")
 
-  inputs = verification.pack_to_longest(full, kept)
-  used = np.unique(inputs["input_word_ids"].numpy())
-  reference = Encoder(config.with_vocab_size(len(used)),
-                      weights.load_weights(model_dir, config, word_rows=used))
-  remapped = dict(inputs, input_word_ids=tf.constant(
-      np.searchsorted(used, inputs["input_word_ids"].numpy()).astype(np.int32)))
+  inputs = tokenization.pack_ids(model.tokenizer.encode(kept), model.tokenizer.special_ids())
+  ids = inputs["input_word_ids"]
+  used, remapped = np.unique(ids, return_inverse=True)
+  reference = Encoder(model.config.with_vocab_size(len(used)), model.weights_for_rows(used))
+  remapped_inputs = {k: tf.constant(v) for k, v in inputs.items()}
+  remapped_inputs["input_word_ids"] = tf.constant(remapped.reshape(ids.shape).astype(np.int32))
   # Graph mode, like the SavedModel: eager and graph kernels may round differently.
-  expected = tf.function(reference.__call__)(remapped)["pooled_output"].numpy()
+  expected = tf.function(reference.__call__)(remapped_inputs)["pooled_output"].numpy()
   del reference
 
   smaller = hub_format.load_saved_model(paths.encoder)
@@ -130,12 +133,12 @@ def verify_smaller_model(model_dir: str, config: EncoderConfig, original: Sequen
 def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
                        output_root: str, overwrite: bool = False,
                        tolerance: float = 1e-6, formats: Sequence[str] = st_export.FORMATS,
-                       st_max_seq_length: int = st_format.DEFAULT_MAX_SEQ_LENGTH,
+                       st_max_seq_length: Optional[int] = None, name: Optional[str] = None,
                        ) -> Tuple[OutputPaths, str, Dict[str, float], Optional[Dict[str, float]]]:
-  """Builds, exports and verifies the smaller LaBSE for `langs`.
+  """Builds, exports and verifies the smaller model for `langs`.
 
   Args:
-    model_dir: stage 1's weight store (models/labse).
+    model_dir: stage 1's weight store (models/labse), of any source.
     selected_dir: stage 2's selections (selected_tokens/).
     langs: language codes; their selections are merged.
     output_root: where the vocab and the models go (models/).
@@ -144,29 +147,34 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
     formats: 'tfhub' (encoder + preprocessor SavedModels) and/or 'st' (Sentence
       Transformers / Hugging Face directory). Without 'tfhub' the SavedModels are
       still made, in a temporary directory, for the proofs.
-    st_max_seq_length: the Sentence Transformers export's max_seq_length.
+    st_max_seq_length: the Sentence Transformers export's max_seq_length (None: a Sentence
+      Transformers source's own, else 128).
+    name: the outputs' name ({name}_{langs}); None: the source's ("LaBSE" for TF Hub's).
 
   Returns:
     (output paths, the parameter table, the verification figures, the Sentence
     Transformers export's figures or None).
   """
-  config, original = weights.load_config_and_vocab(model_dir)
-  st_format.check_max_seq_length(st_max_seq_length, config)
+  model = store.open_store(model_dir)
+  config, original = model.config, model.tokens
+  if st_max_seq_length is not None:
+    st_format.check_max_seq_length(st_max_seq_length, config)
   target = vocab_lib.build_target_vocab(original, read_selections(selected_dir, langs, original))
-  paths = OutputPaths.for_langs(output_root, langs)
+  name = f"{name or model.name}_{'-'.join(langs)}"
+  paths = OutputPaths.for_name(output_root, langs, name)
   if "tfhub" in formats:
     atomic.check_replaceable(paths.encoder, _holds_vocab(paths.encoder, target), overwrite)
     atomic.check_replaceable(paths.preprocess, _holds_vocab(paths.preprocess, target), overwrite)
-  st_source = st_export.store_fingerprint(model_dir, target)
+  st_source = st_export.fingerprint(store.store_text(model_dir), *target)
   if "st" in formats:
-    atomic.check_replaceable(paths.st, st_format.holds_same_model(paths.st, target, st_source),
-                             overwrite)
+    atomic.check_replaceable(paths.st, st_format.holds_same_model(paths.st, target, st_source,
+                                                                  model.layout), overwrite)
   small_config = config.with_vocab_size(len(target))
+  small_tokenizer = model.tokenizer.with_vocab(target)
   logging.info("keeping %d of %d tokens", len(target), len(original))
 
   index = {token: i for i, token in enumerate(original)}
   rows = np.array([index[t] for t in target], np.int64)
-  name = f"LaBSE_{'-'.join(langs)}"
   st_figures = None
   with contextlib.ExitStack() as stack:
     tmp_vocab = stack.enter_context(atomic.atomic_path(paths.vocab))
@@ -177,11 +185,13 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
       scratch = stack.enter_context(tempfile.TemporaryDirectory())
       tmp_encoder, tmp_preprocess = (os.path.join(scratch, n) for n in ("encoder", "preprocess"))
     vocab_lib.write_token_file(tmp_vocab, target)
-    encoder = Encoder(small_config, weights.load_weights(model_dir, config, word_rows=rows))
+    encoder = Encoder(small_config, model.weights_for_rows(rows))
     hub_format.export_encoder(encoder, target, tmp_encoder)
     del encoder
-    hub_format.export_preprocessor(target, tmp_preprocess, lower_case=config.do_lower_case)
-    figures = verify_smaller_model(model_dir, config, original,
+    hub_format.export_preprocessor(
+        target, tmp_preprocess, lower_case=config.do_lower_case,
+        tokenizer=None if model.kind == sources.TFHUB else small_tokenizer)
+    figures = verify_smaller_model(model, target,
                                    OutputPaths(tmp_vocab, tmp_encoder, tmp_preprocess),
                                    verification.VERIFICATION_SENTENCES)
     if not figures["pooled_output"] <= tolerance:
@@ -191,13 +201,19 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
       gc.collect()
       tmp_st = stack.enter_context(atomic.atomic_path(paths.st, is_dir=True))
       how = (f"Made by smaller-LaBSE's `make_smaller_labse.py --langs={','.join(langs)}` from "
-             f"google/LaBSE/2: it keeps the {len(target):,} vocabulary rows these languages use "
-             f"(of {len(original):,}) and copies them, and every other weight, unchanged. A "
-             f"sentence whose tokenization the smaller vocab keeps gets the original model's "
-             f"embedding.")
-      st_figures = st_export.export_from_store(model_dir, tmp_st, st_source, name, how, target,
-                                               rows, langs, st_max_seq_length)
-  table = parameter_table([("LaBSE", config), (name, small_config)])
+             f"{_described(model)}: it keeps the {len(target):,} vocabulary rows these "
+             f"languages use (of {len(original):,}) and copies them, and every other weight, "
+             "unchanged. A sentence whose tokenization the smaller vocab keeps gets the "
+             "original model's embedding.")
+      st_figures = st_export.export(tmp_st, model, st_source, name, how, target, rows, langs,
+                                    st_max_seq_length)
+  table = parameter_table([(model.name, config), (name, small_config)])
   if "tfhub" in formats:
     atomic.write_text(os.path.join(os.path.dirname(paths.encoder), PARAMETERS_FILE), table)
   return paths, table, figures, st_figures
+
+
+def _described(model: sources.Model) -> str:
+  if model.kind == sources.TFHUB:
+    return "google/LaBSE/2 (TF Hub)"
+  return f"the {model.kind} model {model.name!r}"

@@ -26,26 +26,27 @@ Weights are streamed into model.safetensors tensor by tensor (row chunks for the
 word embeddings), so exporting never holds a second copy of the 1.5 GB table.
 """
 
+import dataclasses
 import json
 import os
-import struct
+import shutil
+from collections.abc import Mapping as MappingABC
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from smaller_labse import vocab as vocab_lib
+from smaller_labse import files, vocab as vocab_lib
 from smaller_labse.config import EncoderConfig
 from smaller_labse.encoder import WORD_EMBEDDINGS, weight_shapes
 from smaller_labse.errors import InputError
+from smaller_labse.safetensors_io import SafetensorsFile, read_metadata, write_safetensors
 
 WeightValue = Any  # A float32 np.ndarray, a tf.Variable or a row reader (`value[a:b]`).
 
 DEFAULT_MAX_SEQ_LENGTH = 128  # What the TF Hub preprocessor packs to.
-# LaBSE was trained and exported with TF Model Garden's "gelu", the tanh approximation.
-# Hugging Face's "gelu" is the exact erf form (what the common LaBSE ports write, about
-# 1e-3 away on single activations); "gelu_new" is the tanh form in every transformers version.
-HIDDEN_ACT = "gelu_new"
 MODEL_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"  # Sharded weights.
+TORCH_FILE = "pytorch_model.bin"
 DENSE_DIR, POOLING_DIR, NORMALIZE_DIR = "2_Dense", "1_Pooling", "3_Normalize"
 _METADATA_SOURCE = "smaller_labse_source"
 _CHUNK_ROWS = 4096
@@ -91,6 +92,13 @@ def hf_weight_names(config: EncoderConfig) -> Dict[str, Tuple[str, str]]:
   return names
 
 
+def labse_layout(array: np.ndarray, how: str, shape: Sequence[int]) -> np.ndarray:
+  """The inverse of `hf_layout`: a Hugging Face tensor in the LaBSE layout `shape`, float32."""
+  if how in ("in_out", "heads_out"):  # nn.Linear weight [out, in] -> kernel [in, ...].
+    array = array.T
+  return np.ascontiguousarray(array, np.float32).reshape(tuple(shape))
+
+
 def _as_numpy(value: WeightValue) -> np.ndarray:
   return np.asarray(value.numpy() if hasattr(value, "numpy") else value, np.float32)
 
@@ -102,7 +110,7 @@ def _rows(value: WeightValue, start: int, stop: int) -> np.ndarray:
   return np.asarray(value[start:stop], np.float32)
 
 
-def _converted(weights: Mapping[str, WeightValue], name: str, how: str) -> Iterator[np.ndarray]:
+def hf_layout(weights: Mapping[str, WeightValue], name: str, how: str) -> Iterator[np.ndarray]:
   """Yields the Hugging Face layout of the LaBSE tensor `name`, float32, in row chunks.
 
   The tensor is looked up only when the first chunk is asked for, so a lazy `weights`
@@ -123,7 +131,7 @@ def _converted(weights: Mapping[str, WeightValue], name: str, how: str) -> Itera
   yield np.ascontiguousarray(array)
 
 
-def _converted_shape(shape: Sequence[int], how: str) -> Tuple[int, ...]:
+def hf_shape(shape: Sequence[int], how: str) -> Tuple[int, ...]:
   shape = tuple(int(s) for s in shape)
   if how == "flatten":
     return (int(np.prod(shape)),)
@@ -134,179 +142,377 @@ def _converted_shape(shape: Sequence[int], how: str) -> Tuple[int, ...]:
   return shape
 
 
-def write_safetensors(path: str, tensors: Sequence[Tuple[str, Tuple[int, ...], Iterator]],
-                      metadata: Optional[Mapping[str, str]] = None) -> None:
-  """Writes float32 tensors in the safetensors format, streaming each tensor's chunks.
+# --- Reading a Hugging Face BERT directory --------------------------------------------------
 
-  Args:
-    path: the file to write.
-    tensors: (name, shape, iterator of float32 chunks whose rows concatenate to the
-      tensor), in file order.
-    metadata: string -> string, stored as the header's "__metadata__".
+_REQUIRED_CONFIG = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                    "intermediate_size", "max_position_embeddings", "type_vocab_size")
+
+
+def read_bert_config(path: str) -> Tuple[EncoderConfig, Dict[str, object]]:
+  """A Hugging Face BertModel's config.json: our EncoderConfig, and the file's own values.
+
+  do_lower_case is left False: the tokenizer says how it normalises text.
+
+  Raises:
+    InputError: not a BERT encoder this project computes (another model_type, relative
+      positions, a decoder), a missing value, or an unsupported hidden_act.
   """
-  header: Dict[str, object] = {}
-  if metadata:
-    header["__metadata__"] = dict(metadata)
-  offset = 0
-  for name, shape, _ in tensors:
-    size = int(np.prod(shape)) * 4
-    header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + size]}
-    offset += size
-  encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
-  encoded += b" " * (-len(encoded) % 8)  # Tensor data 8-byte aligned, as the library does.
-  with open(path, "wb") as f:
-    f.write(struct.pack("<Q", len(encoded)))
-    f.write(encoded)
-    for name, shape, chunks in tensors:
-      written = 0
-      for chunk in chunks:
-        data = np.ascontiguousarray(chunk, dtype="<f4").tobytes()
-        f.write(data)
-        written += len(data)
-      if written != int(np.prod(shape)) * 4:
-        raise ValueError(f"{name}: wrote {written} bytes for shape {shape}")
-
-
-def read_safetensors_metadata(path: str) -> Dict[str, str]:
-  """The "__metadata__" of a safetensors file's header ({} if absent or unreadable)."""
+  values = files.read_json(path, "config.json")
+  if not isinstance(values, dict):
+    raise InputError(f"{path}: not a model config (not a JSON object)")
+  model_type = values.get("model_type")
+  if model_type != "bert":
+    raise InputError(f"{path}: model_type {model_type!r} is not BERT; smaller-LaBSE reads "
+                     "BERT encoders (LaBSE, LEALLA and models fine-tuned from them)")
+  if values.get("position_embedding_type", "absolute") != "absolute":
+    raise InputError(f"{path}: position_embedding_type {values['position_embedding_type']!r}: "
+                     "only absolute position embeddings are supported")
+  if values.get("is_decoder") or values.get("add_cross_attention"):
+    raise InputError(f"{path}: a BERT decoder (is_decoder / add_cross_attention): only "
+                     "encoders are supported")
+  missing = [k for k in _REQUIRED_CONFIG if not isinstance(values.get(k), int)]
+  if missing:
+    raise InputError(f"{path}: {', '.join(missing)} missing or not an integer")
+  if values["hidden_size"] % values["num_attention_heads"]:
+    raise InputError(f"{path}: hidden_size {values['hidden_size']} is not a multiple of "
+                     f"num_attention_heads {values['num_attention_heads']}")
   try:
-    with open(path, "rb") as f:
-      (length,) = struct.unpack("<Q", f.read(8))
-      if length > 100_000_000:
-        return {}
-      return dict(json.loads(f.read(length)).get("__metadata__", {}))
-  except (OSError, ValueError, struct.error, AttributeError):
-    return {}
+    config = EncoderConfig(
+        vocab_size=values["vocab_size"], hidden_size=values["hidden_size"],
+        num_layers=values["num_hidden_layers"], num_heads=values["num_attention_heads"],
+        intermediate_size=values["intermediate_size"],
+        max_position_embeddings=values["max_position_embeddings"],
+        type_vocab_size=values["type_vocab_size"],
+        dropout_rate=float(values.get("hidden_dropout_prob", 0.1)),
+        attention_dropout_rate=float(values.get("attention_probs_dropout_prob", 0.1)),
+        layer_norm_epsilon=float(values.get("layer_norm_eps", 1e-12)),
+        hidden_act=str(values.get("hidden_act", "gelu")))
+  except InputError as e:
+    raise InputError(f"{path}: {e}") from None
+  return config, values
 
 
-# --- Tokenizer ---------------------------------------------------------------------------
-# tensorflow_text.BertTokenizer(lower_case=False), which the LaBSE preprocessor runs:
-#   1. every control or format character (\p{Cc}, \p{Cf}) becomes a space;
-#   2. words are split at ASCII whitespace only (RE2's \s is [\t\n\f\r ]: no-break
-#      spaces U+00A0/U+202F, U+3000 etc. stay inside words, and LaBSE's vocab has
-#      tokens such as '##\u202f' for them), and around every punctuation character
-#      and CJK ideograph;
-#   3. WordPiece, greedy longest match, '[UNK]' for a word longer than 100 *bytes*.
-# Hugging Face's BertTokenizer differs on all three (it deletes format characters,
-# splits at every Unicode space, and counts 100 *characters*), so the export writes its
-# own tokenizer.json. Step 3's byte count is exact because words are mapped to bytes
-# (GPT-2's byte-to-character table) before WordPiece, and the vocab with them.
-_TF_WHITESPACE = r"[\t\n\f\r ]+"
-_TF_PUNCTUATION_AND_CJK = "|".join([
-    r"[!-/]", r"[:-@]", r"[\[-`]", r"[{-~]", r"[\p{P}]",
-    r"[\x{4E00}-\x{9FFF}]", r"[\x{3400}-\x{4DBF}]", r"[\x{20000}-\x{2A6DF}]",
-    r"[\x{2A700}-\x{2B73F}]", r"[\x{2B740}-\x{2B81F}]", r"[\x{2B820}-\x{2CEAF}]",
-    r"[\x{F900}-\x{FAFF}]", r"[\x{2F800}-\x{2FA1F}]"])
-MAX_BYTES_PER_WORD = 100
+def find_weight_files(bert_dir: str) -> List[str]:
+  """A BertModel directory's weights: model.safetensors, its shards, or pytorch_model.bin."""
+  single, index = os.path.join(bert_dir, MODEL_FILE), os.path.join(bert_dir, INDEX_FILE)
+  if os.path.isfile(single):
+    return [single]
+  if os.path.isfile(index):
+    weight_map = files.read_json(index, "weights index").get("weight_map", {})
+    return [os.path.join(bert_dir, f) for f in sorted(set(weight_map.values()))]
+  if os.path.isfile(os.path.join(bert_dir, TORCH_FILE)):
+    return [os.path.join(bert_dir, TORCH_FILE)]
+  raise InputError(f"{bert_dir}: no weights ({MODEL_FILE}, {INDEX_FILE} or {TORCH_FILE})")
 
 
-def _byte_to_char() -> Dict[int, str]:
-  """GPT-2's byte -> printable character table (what tokenizers' ByteLevel uses)."""
-  printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-               + list(range(ord("®"), ord("ÿ") + 1)))
-  table, extra = {}, 0
-  for b in range(256):
-    if b in printable:
-      table[b] = chr(b)
-    else:
-      table[b] = chr(256 + extra)
-      extra += 1
-  return table
+def read_torch_file(path: str) -> Dict[str, np.ndarray]:
+  """A pytorch_model.bin's tensors as float32 numpy arrays (needs PyTorch)."""
+  try:
+    import torch  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    raise InputError(f"{path}: reading pytorch_model.bin needs PyTorch (pip install torch), or "
+                     "give the model with model.safetensors") from None
+  try:
+    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+  except Exception as e:  # torch raises many types for a corrupt file.
+    raise InputError(f"{path}: cannot read ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+                     ) from None
+  return {name: value.float().numpy() for name, value in state.items()
+          if hasattr(value, "float") and value.is_floating_point()}
 
 
-def _special_ids(tokens: Sequence[str]) -> Dict[str, int]:
-  return {t: tokens.index(t) for t in (vocab_lib.PAD, vocab_lib.UNK, vocab_lib.CLS,
-                                       vocab_lib.SEP, vocab_lib.MASK) if t in tokens}
+class _TensorFiles:
+  """Tensors by name over safetensors files (read lazily) or a torch file (read whole)."""
+
+  def __init__(self, paths: Sequence[str]):
+    self.paths = list(paths)
+    self._where: Dict[str, object] = {}
+    for path in paths:
+      if path.endswith(".bin"):
+        arrays = read_torch_file(path)
+        self._where.update({name: arrays for name in arrays})
+      else:
+        opened = SafetensorsFile(path)
+        self._where.update({name: opened for name in opened.keys()})
+
+  def names(self) -> List[str]:
+    return list(self._where)
+
+  def shape(self, name: str) -> Tuple[int, ...]:
+    where = self._where[name]
+    return where.shape(name) if isinstance(where, SafetensorsFile) else where[name].shape
+
+  def tensor(self, name: str) -> np.ndarray:
+    where = self._where[name]
+    return where.tensor(name) if isinstance(where, SafetensorsFile) else where[name]
+
+  def rows(self, name: str, rows: np.ndarray) -> np.ndarray:
+    where = self._where[name]
+    return (where.rows(name, rows) if isinstance(where, SafetensorsFile)
+            else where[name][np.asarray(rows, np.int64)])
+
+  def where(self, name: str) -> str:
+    where = self._where[name]
+    return where.path if isinstance(where, SafetensorsFile) else self.paths[0]
 
 
-def tokenizer_json(tokens: Sequence[str], lower_case: bool = False) -> Dict[str, object]:
-  """The tokenizers library's serialization (tokenizer.json) of LaBSE's tokenization.
+class RowReader:
+  """Rows of a stored [V, D] table, read on demand (never the whole table).
 
-  `lower_case` models get Lowercase + NFD + accent stripping, close to but not
-  exactly tensorflow_text's ICU case folding; LaBSE is cased.
+  Attributes:
+    shape: (rows, D), after the row selection.
   """
-  table = _byte_to_char()
-  vocab = {"".join(table[b] for b in t.encode("utf-8")): i for i, t in enumerate(tokens)}
-  ids = _special_ids(tokens)
-  normalizers: List[Dict[str, object]] = []
-  if lower_case:
-    normalizers += [{"type": "Lowercase"}, {"type": "NFD"},
-                    {"type": "Replace", "pattern": {"Regex": r"\p{Mn}"}, "content": ""}]
-  normalizers.append({"type": "Replace", "pattern": {"Regex": r"[\p{Cc}\p{Cf}]"},
-                      "content": " "})
 
-  def special(token: str, type_id: int) -> Dict[str, object]:
-    return {"SpecialToken": {"id": token, "type_id": type_id}}
+  def __init__(self, tensors: _TensorFiles, name: str, rows: Optional[np.ndarray] = None):
+    self._tensors, self._name = tensors, name
+    self._selection = None if rows is None else np.asarray(rows, np.int64)
+    full = tensors.shape(name)
+    self.shape = full if rows is None else (len(self._selection),) + tuple(full[1:])
 
-  def sequence(name: str, type_id: int) -> Dict[str, object]:
-    return {"Sequence": {"id": name, "type_id": type_id}}
+  def _stored(self, rows: np.ndarray) -> np.ndarray:
+    return rows if self._selection is None else self._selection[rows]
 
-  cls, sep = vocab_lib.CLS, vocab_lib.SEP
-  return {
-      "version": "1.0",
-      "truncation": None,
-      "padding": None,
-      # No added tokens: text such as "[CLS]" is tokenized as text, as the TF Hub
-      # preprocessor does (transformers registers the special tokens itself).
-      "added_tokens": [],
-      "normalizer": {"type": "Sequence", "normalizers": normalizers},
-      "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
-          {"type": "Split", "pattern": {"Regex": _TF_WHITESPACE}, "behavior": "Removed",
-           "invert": False},
-          {"type": "Split", "pattern": {"Regex": _TF_PUNCTUATION_AND_CJK},
-           "behavior": "Isolated", "invert": False},
-          {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False,
-           "use_regex": False}]},
-      "post_processor": {
-          "type": "TemplateProcessing",
-          "single": [special(cls, 0), sequence("A", 0), special(sep, 0)],
-          "pair": [special(cls, 0), sequence("A", 0), special(sep, 0), sequence("B", 1),
-                   special(sep, 1)],
-          "special_tokens": {t: {"id": t, "ids": [ids[t]], "tokens": [t]} for t in (cls, sep)}},
-      # Undo WordPiece's '##', mark word breaks as the byte-level space, then bytes -> text.
-      "decoder": {"type": "Sequence", "decoders": [
-          {"type": "WordPiece", "prefix": "##", "cleanup": False},
-          {"type": "Replace", "pattern": {"String": " "}, "content": table[ord(" ")]},
-          {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False,
-           "use_regex": False}]},
-      "model": {"type": "WordPiece", "unk_token": vocab_lib.UNK,
-                "continuing_subword_prefix": "##",
-                "max_input_chars_per_word": MAX_BYTES_PER_WORD, "vocab": vocab},
+  def rows(self, rows: np.ndarray) -> np.ndarray:
+    """Rows `rows` (int [R]) of this table, float32 [R, D]."""
+    return self._tensors.rows(self._name, self._stored(np.asarray(rows, np.int64)))
+
+  def __getitem__(self, index: slice) -> np.ndarray:
+    start, stop, _ = index.indices(self.shape[0])
+    return self.rows(np.arange(start, stop))
+
+
+@dataclasses.dataclass(frozen=True)
+class Dense:
+  """A Sentence Transformers Dense module (tanh, bias): weight [out, in], bias [out], float32."""
+  weight: np.ndarray
+  bias: np.ndarray
+
+
+class BertWeights(MappingABC):
+  """A Hugging Face BertModel's weights under LaBSE/2's names and layouts, read when used.
+
+  `pooler_transform/*` is the sentence head: the Sentence Transformers Dense module when one
+  is given, else BertModel's pooler. The word embeddings come back as a `RowReader`.
+
+  Attributes:
+    files: the weight files.
+    bert_pooler: BertModel's own pooler {"weight": [D, D], "bias": [D]} (Hugging Face
+      layout), or None when the model has none.
+  """
+
+  def __init__(self, config: EncoderConfig, paths: Sequence[str], config_path: str,
+               dense: Optional[Dense] = None):
+    self.config = config
+    self.files = list(paths)
+    self._tensors = _TensorFiles(paths)
+    names = set(self._tensors.names())
+    # A BertModel saved inside another model (BertForMaskedLM ...) has its names under "bert.".
+    prefix = "bert." if f"bert.{_WORD}" in names and _WORD not in names else ""
+    self._hf = {labse: (prefix + hf, how) for hf, (labse, how) in hf_weight_names(config).items()}
+    shapes = weight_shapes(config)
+    has_pooler = prefix + "pooler.dense.weight" in names
+    for labse, (hf, how) in self._hf.items():
+      if labse.startswith("pooler_transform/") and (dense is not None or not has_pooler):
+        continue
+      if hf not in names:
+        raise InputError(f"{self.files[0]}: no tensor {hf!r}: not the weights of a BertModel "
+                         f"of {config_path}")
+      want = hf_shape(shapes[labse], how)
+      if tuple(self._tensors.shape(hf)) != want:
+        raise InputError(f"{self._tensors.where(hf)}: tensor {hf!r} has shape "
+                         f"{tuple(self._tensors.shape(hf))}, but {config_path} gives {want}")
+    if dense is None and not has_pooler:
+      raise InputError(f"{self.files[0]}: the BertModel has no pooler (pooler.dense), and no "
+                       "Sentence Transformers Dense module gives the sentence embedding")
+    self.dense = dense
+    self._prefix = prefix
+    self.bert_pooler = ({"weight": self._tensors.tensor(prefix + "pooler.dense.weight"),
+                         "bias": self._tensors.tensor(prefix + "pooler.dense.bias")}
+                        if has_pooler else None)
+
+  def __getitem__(self, name: str):
+    shape = weight_shapes(self.config)[name]
+    if name == WORD_EMBEDDINGS:
+      return RowReader(self._tensors, self._hf[name][0])
+    if name.startswith("pooler_transform/") and self.dense is not None:
+      value = self.dense.weight if name.endswith("kernel") else self.dense.bias
+      return labse_layout(value, "in_out" if name.endswith("kernel") else "copy", shape)
+    hf, how = self._hf[name]
+    return labse_layout(self._tensors.tensor(hf), how, shape)
+
+  def __iter__(self):
+    return iter(weight_shapes(self.config))
+
+  def __len__(self) -> int:
+    return len(self._hf)
+
+  def hf_state(self, word_rows: np.ndarray) -> Dict[str, np.ndarray]:
+    """BertModel's state dict as stored (Hugging Face names and layouts, float32), with only
+    the word embedding rows `word_rows` (int [R]); `pooler.dense` is BertModel's own, if any."""
+    state = {}
+    for labse, (hf, _) in self._hf.items():
+      if labse.startswith("pooler_transform/"):
+        continue
+      state[hf[len(self._prefix):]] = (self._tensors.rows(hf, word_rows) if labse == WORD_EMBEDDINGS
+                                       else self._tensors.tensor(hf))
+    if self.bert_pooler is not None:
+      state.update({f"pooler.dense.{k}": v for k, v in self.bert_pooler.items()})
+    return state
+
+  def with_word_rows(self, rows: np.ndarray) -> Dict[str, np.ndarray]:
+    """Every weight as a float32 array, the word embeddings only rows `rows` (int [R])."""
+    return {name: (self[name].rows(rows) if name == WORD_EMBEDDINGS else self[name])
+            for name in self}
+
+
+_WORD = "embeddings.word_embeddings.weight"
+_ST_MODULE = "sentence_transformers."
+
+
+def _module_kind(module: Mapping[str, object]) -> str:
+  """'sentence_transformers.models.Dense' (or the 6.x module path) -> 'Dense'."""
+  kind = str(module.get("type", ""))
+  return kind.rsplit(".", 1)[-1] if kind.startswith(_ST_MODULE) else kind
+
+
+@dataclasses.dataclass(frozen=True)
+class StLayout:
+  """A Sentence Transformers model's modules: Transformer -> Pooling (CLS) -> Dense (tanh)
+  -> [Normalize], as sentence-transformers/LaBSE has them.
+
+  Attributes:
+    modules: modules.json's entries, as written.
+    files: relative path -> text of the module configuration files (sentence_bert_config.json,
+      config_sentence_transformers.json, the modules' config.json files).
+    transformer_dir, dense_dir: the Transformer and Dense modules' folders ("" = the root).
+    max_seq_length: sentence_bert_config.json's.
+    normalize: whether a Normalize module ends the model.
+  """
+  modules: Tuple[Dict[str, object], ...]
+  files: Dict[str, str]
+  transformer_dir: str
+  dense_dir: str
+  max_seq_length: int
+  normalize: bool
+
+  def with_max_seq_length(self, max_seq_length: int) -> "StLayout":
+    path = os.path.join(self.transformer_dir, "sentence_bert_config.json")
+    config = dict(json.loads(self.files[path]), max_seq_length=max_seq_length)
+    return dataclasses.replace(self, max_seq_length=max_seq_length,
+                               files=dict(self.files, **{path: files.json_text(config)}))
+
+
+def is_sentence_transformers_dir(path: str) -> bool:
+  return os.path.isfile(os.path.join(path, "modules.json"))
+
+
+def default_layout(config: EncoderConfig, lower_case: bool,
+                   max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> StLayout:
+  """LaBSE's layout: Transformer -> 1_Pooling (CLS) -> 2_Dense (tanh: the pooler) -> 3_Normalize."""
+  d = config.hidden_size
+  modules = (
+      {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+      {"idx": 1, "name": "1", "path": POOLING_DIR, "type": "sentence_transformers.models.Pooling"},
+      {"idx": 2, "name": "2", "path": DENSE_DIR, "type": "sentence_transformers.models.Dense"},
+      {"idx": 3, "name": "3", "path": NORMALIZE_DIR,
+       "type": "sentence_transformers.models.Normalize"},
+  )
+  pooling = {"word_embedding_dimension": d, "pooling_mode_cls_token": True,
+             "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": False,
+             "pooling_mode_mean_sqrt_len_tokens": False,
+             "pooling_mode_weightedmean_tokens": False, "pooling_mode_lasttoken": False,
+             "include_prompt": True}
+  dense = {"in_features": d, "out_features": d, "bias": True,
+           "activation_function": "torch.nn.modules.activation.Tanh"}
+  texts = {
+      "modules.json": files.json_text(list(modules)),
+      "sentence_bert_config.json": files.json_text({"max_seq_length": max_seq_length,
+                                                    "do_lower_case": False}),
+      "config_sentence_transformers.json": files.json_text(
+          {"prompts": {}, "default_prompt_name": None, "similarity_fn_name": "cosine"}),
+      os.path.join(POOLING_DIR, "config.json"): files.json_text(pooling),
+      os.path.join(DENSE_DIR, "config.json"): files.json_text(dense),
   }
+  del lower_case  # The tokenizer lower-cases itself; Sentence Transformers must not do it again.
+  return StLayout(modules, texts, "", DENSE_DIR, max_seq_length, True)
 
 
-def _json(value: object) -> str:
-  return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+def read_layout(source_dir: str, config: EncoderConfig) -> StLayout:
+  """A Sentence Transformers source's modules, checked to be LaBSE's layout.
+
+  Raises:
+    InputError: another layout (mean pooling, no Dense, several Dense ...), a Dense that is not
+      D -> D with bias and tanh, or Sentence Transformers' own lower-casing.
+  """
+  path = os.path.join(source_dir, "modules.json")
+  modules = files.read_json(path, "modules.json")
+  kinds = [_module_kind(m) for m in modules] if isinstance(modules, list) else []
+  if kinds not in (["Transformer", "Pooling", "Dense", "Normalize"],
+                   ["Transformer", "Pooling", "Dense"]):
+    raise InputError(f"{path}: modules {kinds or modules!r}: smaller-LaBSE reads LaBSE's layout, "
+                     "Transformer -> Pooling (CLS) -> Dense (tanh) [-> Normalize]")
+  folder = {kind: str(m.get("path", "")) for kind, m in zip(kinds, modules)}
+  texts = {"modules.json": files.read_bytes(path).decode("utf-8")}
+  for kind in ("Pooling", "Dense"):
+    name = os.path.join(folder[kind], "config.json")
+    texts[name] = files.read_bytes(os.path.join(source_dir, name), f"{kind} config").decode()
+  pooling, dense = (json.loads(texts[os.path.join(folder[k], "config.json")])
+                    for k in ("Pooling", "Dense"))
+  if not pooling.get("pooling_mode_cls_token") or any(
+      v for k, v in pooling.items() if k.startswith("pooling_mode_") and k != "pooling_mode_cls_token"):
+    raise InputError(f"{os.path.join(source_dir, folder['Pooling'], 'config.json')}: only CLS "
+                     "pooling is supported (LaBSE's)")
+  d = config.hidden_size
+  activation = dense.get("activation_function", "torch.nn.modules.activation.Tanh")
+  if (dense.get("in_features"), dense.get("out_features"), dense.get("bias", True),
+      activation, dense.get("use_residual", False)) != (
+          d, d, True, "torch.nn.modules.activation.Tanh", False):
+    raise InputError(f"{os.path.join(source_dir, folder['Dense'], 'config.json')}: the Dense "
+                     f"module must be {d} -> {d} with a bias and tanh (LaBSE's pooler), got {dense}")
+  transformer = folder["Transformer"]
+  st_config_name = os.path.join(transformer, "sentence_bert_config.json")
+  st_config = files.read_json(os.path.join(source_dir, st_config_name), "sentence_bert_config.json")
+  if st_config.get("do_lower_case"):
+    raise InputError(f"{os.path.join(source_dir, st_config_name)}: do_lower_case: Sentence "
+                     "Transformers' own lower-casing is not supported (the tokenizer's is)")
+  texts[st_config_name] = files.json_text(st_config)
+  extra = os.path.join(source_dir, "config_sentence_transformers.json")
+  if os.path.isfile(extra):
+    texts["config_sentence_transformers.json"] = files.read_bytes(extra).decode("utf-8")
+  max_seq_length = st_config.get("max_seq_length") or config.max_position_embeddings
+  return StLayout(tuple(modules), texts, transformer, folder["Dense"], int(max_seq_length),
+                  "Normalize" in kinds)
 
 
-def _tokenizer_files(tokens: Sequence[str], lower_case: bool,
-                     max_seq_length: int) -> Dict[str, str]:
-  special = {"unk_token": vocab_lib.UNK, "sep_token": vocab_lib.SEP, "pad_token": vocab_lib.PAD,
-             "cls_token": vocab_lib.CLS}
-  if vocab_lib.MASK in tokens:
-    special["mask_token"] = vocab_lib.MASK
-  config = {
-      # The generic fast tokenizer loads tokenizer.json as written; "BertTokenizer" would
-      # rebuild Hugging Face's own BERT pipeline, which tokenizes differently (see above).
-      "tokenizer_class": "PreTrainedTokenizerFast",
-      "do_lower_case": lower_case, "strip_accents": lower_case or None,
-      "tokenize_chinese_chars": True,
-      "model_max_length": max_seq_length,
-      # Text such as "[CLS]" is tokenized as text, as the TF Hub preprocessor does.
-      "split_special_tokens": True,
-      "clean_up_tokenization_spaces": False,
-      "model_input_names": ["input_ids", "token_type_ids", "attention_mask"],
-      **special,
-  }
-  return {
-      "tokenizer.json": json.dumps(tokenizer_json(tokens, lower_case), ensure_ascii=False,
-                                   separators=(",", ":")) + "\n",
-      "tokenizer_config.json": _json(config),
-      "special_tokens_map.json": _json(special),
-  }
+def read_dense(source_dir: str, layout: StLayout) -> Dense:
+  """The Dense module's weights (model.safetensors, or pytorch_model.bin with PyTorch)."""
+  folder = os.path.join(source_dir, layout.dense_dir)
+  paths = [p for p in (os.path.join(folder, MODEL_FILE), os.path.join(folder, TORCH_FILE))
+           if os.path.isfile(p)]
+  if not paths:
+    raise InputError(f"{folder}: no weights ({MODEL_FILE} or {TORCH_FILE})")
+  return read_dense_file(paths[0])
 
 
-def _bert_config(config: EncoderConfig, pad_id: int) -> Dict[str, object]:
+def read_dense_file(path: str) -> Dense:
+  """A Dense module's weights file (safetensors, or a torch file with PyTorch)."""
+  tensors = _TensorFiles([path])
+  for name in ("linear.weight", "linear.bias"):
+    if name not in tensors.names():
+      raise InputError(f"{path}: no tensor {name!r}: not a Dense module's weights")
+  return Dense(tensors.tensor("linear.weight"), tensors.tensor("linear.bias"))
+
+
+# --- Writing --------------------------------------------------------------------------------
+
+SENTENCE_HEAD = "sentence head"  # write_st_model's bert_pooler: the pooler is the sentence head
+
+
+def bert_config(config: EncoderConfig, pad_id: int,
+                base: Optional[Mapping[str, object]] = None) -> Dict[str, object]:
+  """config.json: the source's own (`base`) with the new vocab size, or LaBSE's."""
+  if base is not None:
+    return dict(base, vocab_size=config.vocab_size, pad_token_id=pad_id)
   return {
       "architectures": ["BertModel"],
       "model_type": "bert",
@@ -315,7 +521,7 @@ def _bert_config(config: EncoderConfig, pad_id: int) -> Dict[str, object]:
       "num_hidden_layers": config.num_layers,
       "num_attention_heads": config.num_heads,
       "intermediate_size": config.intermediate_size,
-      "hidden_act": HIDDEN_ACT,
+      "hidden_act": config.hidden_act,
       "hidden_dropout_prob": config.dropout_rate,
       "attention_probs_dropout_prob": config.attention_dropout_rate,
       "max_position_embeddings": config.max_position_embeddings,
@@ -328,34 +534,6 @@ def _bert_config(config: EncoderConfig, pad_id: int) -> Dict[str, object]:
   }
 
 
-def _sentence_transformers_files(config: EncoderConfig, lower_case: bool,
-                                 max_seq_length: int) -> Dict[str, str]:
-  d = config.hidden_size
-  modules = [
-      {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-      {"idx": 1, "name": "1", "path": POOLING_DIR, "type": "sentence_transformers.models.Pooling"},
-      {"idx": 2, "name": "2", "path": DENSE_DIR, "type": "sentence_transformers.models.Dense"},
-      {"idx": 3, "name": "3", "path": NORMALIZE_DIR,
-       "type": "sentence_transformers.models.Normalize"},
-  ]
-  pooling = {"word_embedding_dimension": d, "pooling_mode_cls_token": True,
-             "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": False,
-             "pooling_mode_mean_sqrt_len_tokens": False,
-             "pooling_mode_weightedmean_tokens": False, "pooling_mode_lasttoken": False,
-             "include_prompt": True}
-  dense = {"in_features": d, "out_features": d, "bias": True,
-           "activation_function": "torch.nn.modules.activation.Tanh"}
-  return {
-      "modules.json": _json(modules),
-      "sentence_bert_config.json": _json({"max_seq_length": max_seq_length,
-                                          "do_lower_case": lower_case}),
-      "config_sentence_transformers.json": _json({"prompts": {}, "default_prompt_name": None,
-                                                  "similarity_fn_name": "cosine"}),
-      os.path.join(POOLING_DIR, "config.json"): _json(pooling),
-      os.path.join(DENSE_DIR, "config.json"): _json(dense),
-  }
-
-
 def check_max_seq_length(max_seq_length: int, config: EncoderConfig) -> None:
   """Raises InputError unless [CLS] + at least one token + [SEP] fit the positions."""
   if not 2 < max_seq_length <= config.max_position_embeddings:
@@ -363,51 +541,93 @@ def check_max_seq_length(max_seq_length: int, config: EncoderConfig) -> None:
                      f"{config.max_position_embeddings} positions")
 
 
-def holds_same_model(st_dir: str, tokens: Sequence[str], source: str) -> bool:
+def holds_same_model(st_dir: str, tokens: Sequence[str], source: str,
+                     layout: Optional[StLayout] = None) -> bool:
   """Whether `st_dir` already holds the export of these weights (`source`) and vocab."""
-  vocab_path = os.path.join(st_dir, "vocab.txt")
+  folder = os.path.join(st_dir, layout.transformer_dir if layout else "")
+  vocab_path = os.path.join(folder, "vocab.txt")
   if not os.path.isfile(vocab_path):
     return False
-  stored = read_safetensors_metadata(os.path.join(st_dir, MODEL_FILE)).get(_METADATA_SOURCE)
+  stored = read_metadata(os.path.join(folder, MODEL_FILE)).get(_METADATA_SOURCE)
   return stored == source and vocab_lib.read_token_file(vocab_path) == list(tokens)
 
 
-def write_st_model(st_dir: str, config: EncoderConfig, tokens: Sequence[str],
-                   weights: Mapping[str, WeightValue], source: str,
-                   max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> None:
-  """Writes the Sentence Transformers directory into the new directory `st_dir`.
+def bert_tensors(config: EncoderConfig, weights: Mapping[str, WeightValue],
+                 bert_pooler: object = SENTENCE_HEAD
+                 ) -> List[Tuple[str, Tuple[int, ...], Iterator[np.ndarray]]]:
+  """BertModel's tensors for `write_safetensors`: (Hugging Face name, shape, chunks).
+
+  `bert_pooler`: SENTENCE_HEAD (pooler.dense = pooler_transform), Hugging Face arrays
+  {"weight", "bias"} (a Sentence Transformers source's own, left as it was), or None (none).
+  """
+  shapes = weight_shapes(config)
+  tensors = []
+  for hf, (name, how) in hf_weight_names(config).items():
+    if hf.startswith("pooler.") and bert_pooler is not SENTENCE_HEAD:
+      if bert_pooler is not None:
+        value = bert_pooler[hf.split(".")[-1]]
+        tensors.append((hf, tuple(value.shape), iter([value])))
+      continue
+    tensors.append((hf, hf_shape(shapes[name], how), hf_layout(weights, name, how)))
+  return tensors
+
+
+def write_st_model(st_dir: str, config: EncoderConfig, weights: Mapping[str, WeightValue],
+                   text_files: Mapping[str, str], layout: StLayout, source: str,
+                   bert_pooler: object = SENTENCE_HEAD, bert_file: Optional[str] = None) -> None:
+  """Writes a Sentence Transformers directory into the new directory `st_dir`.
 
   Args:
     st_dir: a new or empty directory (callers write to a temporary path).
-    config: the encoder's shape; config.vocab_size == len(tokens).
-    tokens: the vocab in model order.
+    config: the encoder's shape.
     weights: LaBSE/2 variable name -> float32 array, tf.Variable or row reader (as in
-      encoder.py); read one at a time, so it may be a lazy mapping.
+      encoder.py); read one at a time, so it may be a lazy mapping. pooler_transform is the
+      sentence head, written as the Dense module.
+    text_files: the Transformer module's files: config.json, the tokenizer's files
+      (tokenizer.json, tokenizer_config.json, special_tokens_map.json, vocab.txt).
+    layout: the modules (`default_layout` or a source's `read_layout`).
     source: a fingerprint of the weights, kept in the safetensors metadata to
       recognise a rerun (see `holds_same_model`).
-    max_seq_length: tokens per sentence, [CLS] and [SEP] included.
+    bert_pooler: see `bert_tensors`.
+    bert_file: an existing model.safetensors holding exactly these BertModel tensors (stage 1's
+      weight store): hard-linked (or copied) instead of written again.
   """
-  if len(tokens) != config.vocab_size:
-    raise ValueError(f"{len(tokens)} tokens for a vocab size of {config.vocab_size}")
-  check_max_seq_length(max_seq_length, config)
-  os.makedirs(os.path.join(st_dir, NORMALIZE_DIR), exist_ok=True)
-  os.makedirs(os.path.join(st_dir, POOLING_DIR), exist_ok=True)
-  os.makedirs(os.path.join(st_dir, DENSE_DIR), exist_ok=True)
-  shapes = weight_shapes(config)
-  tensors = [(hf, _converted_shape(shapes[name], how), _converted(weights, name, how))
-             for hf, (name, how) in hf_weight_names(config).items()]
-  write_safetensors(os.path.join(st_dir, MODEL_FILE), tensors,
-                    {"format": "pt", _METADATA_SOURCE: source})
+  check_max_seq_length(layout.max_seq_length, config)
+  transformer = os.path.join(st_dir, layout.transformer_dir)
+  for module in layout.modules:
+    os.makedirs(os.path.join(st_dir, str(module.get("path", ""))), exist_ok=True)
+  target = os.path.join(transformer, MODEL_FILE)
+  if bert_file:
+    _link_or_copy(bert_file, target)
+  else:
+    write_safetensors(target, bert_tensors(config, weights, bert_pooler),
+                      {"format": "pt", _METADATA_SOURCE: source})
   d = config.hidden_size
-  write_safetensors(os.path.join(st_dir, DENSE_DIR, MODEL_FILE), [
-      ("linear.weight", (d, d), _converted(weights, "pooler_transform/kernel", "in_out")),
-      ("linear.bias", (d,), _converted(weights, "pooler_transform/bias", "copy"))],
+  write_safetensors(os.path.join(st_dir, layout.dense_dir, MODEL_FILE), [
+      ("linear.weight", (d, d), hf_layout(weights, "pooler_transform/kernel", "in_out")),
+      ("linear.bias", (d,), hf_layout(weights, "pooler_transform/bias", "copy"))],
       {"format": "pt"})
-  pad_id = tokens.index(vocab_lib.PAD)
-  files = {"config.json": _json(_bert_config(config, pad_id)),
-           **_tokenizer_files(tokens, config.do_lower_case, max_seq_length),
-           **_sentence_transformers_files(config, config.do_lower_case, max_seq_length)}
-  for name, text in files.items():
+  texts = dict(layout.files)
+  texts.update({os.path.join(layout.transformer_dir, name): text
+                for name, text in text_files.items()})
+  for name, text in texts.items():
     with open(os.path.join(st_dir, name), "w", encoding="utf-8", newline="") as f:
       f.write(text)
-  vocab_lib.write_token_file(os.path.join(st_dir, "vocab.txt"), tokens)
+
+
+def metadata_source(path: str) -> str:
+  """The fingerprint `write_st_model` keeps in a model.safetensors ('' if none)."""
+  return read_metadata(path).get(_METADATA_SOURCE, "")
+
+
+def safetensors_metadata(source: str) -> Dict[str, str]:
+  """The metadata of a BertModel file written for the fingerprint `source`."""
+  return {"format": "pt", _METADATA_SOURCE: source}
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+  """A hard link (the same bytes, no second copy on disk), or a copy across file systems."""
+  try:
+    os.link(src, dst)
+  except OSError:
+    shutil.copyfile(src, dst)

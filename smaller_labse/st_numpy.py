@@ -24,14 +24,18 @@ from smaller_labse.errors import InputError
 # over n = 3,072 terms accumulates about sqrt(n) of those (3e-6); 1e-4 leaves a margin of
 # 30 for the softmax, layer norm and GELU, while a mis-mapped weight is off by O(1).
 LAYER_RTOL = 1e-4
-_ST_MODULES = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
-               "sentence_transformers.models.Dense", "sentence_transformers.models.Normalize"]
+_LAYOUTS = (["Transformer", "Pooling", "Dense", "Normalize"], ["Transformer", "Pooling", "Dense"])
+
+
+def _kind(module: Mapping[str, object]) -> str:
+  """modules.json's type, 'sentence_transformers.models.Dense' or the 6.x module path -> 'Dense'."""
+  return str(module.get("type", "")).rsplit(".", 1)[-1]
 
 
 def _gelu(x: np.ndarray, kind: str) -> np.ndarray:
   if kind in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
-  if kind == "gelu":
+  if kind in ("gelu", "gelu_python"):
     return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
   if kind == "relu":
     return np.maximum(x, 0.0)
@@ -66,18 +70,21 @@ class NumpyStModel:
         reads the whole table.
     """
     from safetensors import safe_open  # Reading needs no PyTorch: the numpy API.
-    self.config = files.read_json(os.path.join(st_dir, "config.json"))
     modules = files.read_json(os.path.join(st_dir, "modules.json"))
-    types = [m["type"] for m in modules]
-    if types != _ST_MODULES:
-      raise InputError(f"{st_dir}/modules.json: expected modules {_ST_MODULES}, got {types}")
+    kinds = [_kind(m) for m in modules]
+    if kinds not in _LAYOUTS:
+      raise InputError(f"{st_dir}/modules.json: expected modules {_LAYOUTS[0]}, got {kinds}")
+    bert_dir = os.path.join(st_dir, modules[0].get("path", ""))
+    self.config = files.read_json(os.path.join(bert_dir, "config.json"))
+    self.normalize = "Normalize" in kinds
     pooling = files.read_json(os.path.join(st_dir, modules[1]["path"], "config.json"))
     if not pooling.get("pooling_mode_cls_token"):
       raise InputError(f"{st_dir}: the numpy check supports [CLS] pooling only")
     dense_config = files.read_json(os.path.join(st_dir, modules[2]["path"], "config.json"))
-    if dense_config["activation_function"] != "torch.nn.modules.activation.Tanh":
-      raise InputError(f"{st_dir}: 2_Dense activation {dense_config['activation_function']}")
-    self._path = os.path.join(st_dir, "model.safetensors")
+    activation = dense_config.get("activation_function", "torch.nn.modules.activation.Tanh")
+    if activation != "torch.nn.modules.activation.Tanh":
+      raise InputError(f"{st_dir}: 2_Dense activation {activation}")
+    self._path = os.path.join(bert_dir, "model.safetensors")
     self._rows: Optional[Dict[int, int]] = None
     self._table: Optional[np.ndarray] = None  # Word embedding rows read, float32.
     word = "embeddings.word_embeddings.weight"
@@ -155,20 +162,23 @@ class NumpyStModel:
 
   def sentence_embedding(self, cls_rows: np.ndarray) -> np.ndarray:
     """1_Pooling's [CLS] rows [B, D] -> 2_Dense (tanh) -> 3_Normalize: [B, D]."""
-    x = np.tanh(cls_rows @ self.dense["linear.weight"].T + self.dense["linear.bias"])
-    return l2_normalize(x)
+    x = self.head(cls_rows)
+    return l2_normalize(x) if self.normalize else x
+
+  def head(self, cls_rows: np.ndarray) -> np.ndarray:
+    """2_Dense alone: tanh(x @ W.T + b), [B, D] -> [B, D]."""
+    return np.tanh(cls_rows @ self.dense["linear.weight"].T + self.dense["linear.bias"])
 
   def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray,
                token_type_ids: np.ndarray) -> Dict[str, object]:
-    """The whole model: 'layers' (one [B, S, D] per layer), 'pooler_output' [B, D] and
-    'sentence_embedding' [B, D], float64."""
+    """The whole model: 'layers' (one [B, S, D] per layer) and 'sentence_embedding' [B, D],
+    float64."""
     x = self.embeddings(input_ids, token_type_ids)
     layers: List[np.ndarray] = []
     for i in range(self.config["num_hidden_layers"]):
       x = self.layer(i, x, attention_mask)
       layers.append(x)
-    return {"layers": layers, "pooler_output": self.pooler(x[:, 0]),
-            "sentence_embedding": self.sentence_embedding(x[:, 0])}
+    return {"layers": layers, "sentence_embedding": self.sentence_embedding(x[:, 0])}
 
 
 def _relative(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -177,7 +187,8 @@ def _relative(expected: np.ndarray, actual: np.ndarray) -> float:
 
 
 def compare_with_encoder(st_dir: str, inputs: Mapping[str, np.ndarray],
-                         reference: Mapping[str, object]) -> Dict[str, float]:
+                         reference: Mapping[str, object], pooler_is_head: bool = True
+                         ) -> Dict[str, float]:
   """Compares the export with a TensorFlow evaluation of the same model, layer by layer.
 
   Each layer of the export is fed the reference's output of the layer before (the
@@ -193,7 +204,8 @@ def compare_with_encoder(st_dir: str, inputs: Mapping[str, np.ndarray],
   Returns:
     'layers': the largest relative difference over the layers (max abs difference /
     the layer's max abs value, real tokens only); 'pooled_output': max abs difference
-    of the pooler fed the reference's last layer; 'sentence_embedding': max abs
+    of the sentence head (2_Dense, and BertModel's pooler when `pooler_is_head`) fed the
+    reference's last layer; 'sentence_embedding': max abs
     difference between this model's sentence embedding, computed from the ids alone,
     and the reference's normalised pooled_output.
   """
@@ -210,9 +222,10 @@ def compare_with_encoder(st_dir: str, inputs: Mapping[str, np.ndarray],
     worst = max(worst, _relative(expected[real], actual[real]))
     x = expected
   pooled_ref = np.asarray(reference["pooled_output"], np.float64)
-  pooled = model.pooler(ref_layers[-1][:, 0])
+  cls = ref_layers[-1][:, 0]
+  heads = [model.head(cls)] + ([model.pooler(cls)] if pooler_is_head else [])
   ours = model(ids, mask, types)["sentence_embedding"]
-  normalised = l2_normalize(pooled_ref)
+  expected = l2_normalize(pooled_ref) if model.normalize else pooled_ref
   return {"layers": worst,
-          "pooled_output": float(np.max(np.abs(pooled - pooled_ref))),
-          "sentence_embedding": float(np.max(np.abs(ours - normalised)))}
+          "pooled_output": max(float(np.max(np.abs(h - pooled_ref))) for h in heads),
+          "sentence_embedding": float(np.max(np.abs(ours - expected)))}

@@ -119,8 +119,11 @@ class Float64Blocks:
     return self._round(centered * inv * self._w(prefix + "gamma") + self._w(prefix + "beta"))
 
   def _gelu(self, x: np.ndarray) -> np.ndarray:
-    inner = self._round(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3))
-    return self._round(0.5 * x * (1.0 + self._round(np.tanh(inner))))
+    if self.config.approximate_gelu:
+      inner = self._round(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3))
+      return self._round(0.5 * x * (1.0 + self._round(np.tanh(inner))))
+    erf = tf.math.erf(tf.constant(self._round(x / math.sqrt(2.0)), tf.float64)).numpy()
+    return self._round(0.5 * x * (1.0 + self._round(erf)))
 
   def first(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
     """Embeddings + layer 0: int32 inputs [B, S] -> [B, S, D] (layer 0's output)."""
@@ -229,6 +232,7 @@ class BlockCheck:
   savedmodel_error: float
   candidate_error: float
   budget: float
+  source: str = "SavedModel"  # who computed the source's outputs (sources.PROOF_*)
 
   @property
   def ok(self) -> bool:
@@ -237,8 +241,8 @@ class BlockCheck:
 
   def line(self) -> str:
     verdict = "ok" if self.ok else "DIFFERS"
-    return (f"{self.name:<22} |SavedModel - rebuilt| {self.difference:9.3g}   vs float64: "
-            f"SavedModel {self.savedmodel_error:9.3g}, rebuilt {self.candidate_error:9.3g}   "
+    return (f"{self.name:<22} |{self.source} - rebuilt| {self.difference:9.3g}   vs float64: "
+            f"{self.source} {self.savedmodel_error:9.3g}, rebuilt {self.candidate_error:9.3g}   "
             f"float32 budget {self.budget:9.3g}  {verdict}")
 
 
@@ -314,11 +318,12 @@ class EndToEnd:
   savedmodel_error: float
   candidate_error: float
   rounding: float
+  source: str = "SavedModel"
 
   def line(self) -> str:
     explained = max(self.savedmodel_error, self.candidate_error) <= BUDGET_FACTOR * self.rounding
-    return (f"end to end, pooled_output: |SavedModel - rebuilt| {self.difference:.3g}; vs a "
-            f"float64 evaluation: SavedModel {self.savedmodel_error:.3g}, rebuilt "
+    return (f"end to end, pooled_output: |{self.source} - rebuilt| {self.difference:.3g}; vs a "
+            f"float64 evaluation: {self.source} {self.savedmodel_error:.3g}, rebuilt "
             f"{self.candidate_error:.3g}; float32 rounding alone (rounding model) "
             f"{self.rounding:.3g}: " + ("explained by float32 rounding" if explained
                                        else "NOT explained by float32 rounding"))
@@ -356,13 +361,16 @@ class Proof:
 
 def prove(savedmodel_outputs: Mapping[str, object], inputs: Mapping[str, tf.Tensor], candidate,
           config, variables: Mapping[str, object], budget_factor: float = BUDGET_FACTOR,
-          end_to_end_candidate: Optional[Callable[[], tf.Tensor]] = None) -> Proof:
+          end_to_end_candidate: Optional[Callable[[], tf.Tensor]] = None,
+          source: str = "SavedModel") -> Proof:
   """`prove_layerwise`, plus the end-to-end record when `end_to_end_candidate` (a function
-  returning the candidate's pooled_output [B, D] on `inputs`) is given."""
-  checks = prove_layerwise(savedmodel_outputs, inputs, candidate, config, variables,
-                           budget_factor)
+  returning the candidate's pooled_output [B, D] on `inputs`) is given. `source` names who
+  computed `savedmodel_outputs` in the printed lines."""
+  checks = [dataclasses.replace(c, source=source) for c in prove_layerwise(
+      savedmodel_outputs, inputs, candidate, config, variables, budget_factor)]
   record = None
   if end_to_end_candidate is not None:
-    record = end_to_end(np.asarray(savedmodel_outputs["pooled_output"]),
-                        np.asarray(end_to_end_candidate()), inputs, config, variables)
+    record = dataclasses.replace(end_to_end(
+        np.asarray(savedmodel_outputs["pooled_output"]), np.asarray(end_to_end_candidate()),
+        inputs, config, variables), source=source)
   return Proof(checks, record)

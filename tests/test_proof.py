@@ -58,7 +58,7 @@ def test_refuses_an_encoder_that_differs_in_one_way(tmp_path, name):
   encoder_dir = export_variant(tmp_path / "encoder", variant, scale, embedding_scale, config)
   out = tmp_path / "labse"
   with pytest.raises(conversion.VerificationError) as error:
-    conversion.convert_saved_model(encoder_dir, str(out))
+    conversion.convert(encoder_dir, str(out))
   assert str(error.value).startswith(f"{encoder_dir}: block {block} differs: the SavedModel")
   failure = error.value.proof.first_failure()
   assert failure.name == block
@@ -76,7 +76,7 @@ def test_refuses_an_encoder_that_differs_in_one_way(tmp_path, name):
 def test_accepts_correct_encoders_of_any_shape(tmp_path, shape, scale):
   config = dataclasses.replace(CONFIG, **shape)
   encoder_dir = export_variant(tmp_path / "encoder", Variant(), scale, config=config)
-  proof = conversion.convert_saved_model(encoder_dir, str(tmp_path / "labse"))
+  proof = conversion.convert(encoder_dir, str(tmp_path / "labse"))
   assert_accepted_with_margin(proof)
   assert len(proof.checks) == shape["num_layers"] + 1
 
@@ -85,7 +85,7 @@ def test_accepts_correct_encoders_of_any_shape(tmp_path, shape, scale):
 def test_accepts_model_garden_exports(tmp_path, fixture):
   if not os.path.isdir(fixture):
     pytest.skip("../shared not present")
-  proof = conversion.convert_saved_model(os.path.join(fixture, "encoder"),
+  proof = conversion.convert(os.path.join(fixture, "encoder"),
                                          str(tmp_path / "labse"),
                                          os.path.join(fixture, "preprocess"))
   assert_accepted_with_margin(proof)

@@ -44,7 +44,7 @@ def _chars():
 def workdir(tiny_labse, tmp_path_factory):
   """models/labse (stage 1) and selected_tokens/ for en and fr."""
   root = tmp_path_factory.mktemp("st_work")
-  conversion.convert_saved_model(tiny_labse[0], str(root / "models" / "labse"))
+  conversion.convert(tiny_labse[0], str(root / "models" / "labse"))
   chars = _chars() + ["##" + c for c in _chars() if "##" + c in tiny_vocab()]
   vocab.write_token_file(str(root / "selected_tokens" / "selected_en_tokens.txt"), EN + chars)
   vocab.write_token_file(str(root / "selected_tokens" / "selected_fr_tokens.txt"), FR + chars)
@@ -259,7 +259,7 @@ def test_layer_check_holds_on_a_badly_conditioned_model(tmp_path):
   """modelgarden_stress (init 0.5): end to end, float32 rounding alone moves outputs by
   1e-4; layer by layer the export is still within LAYER_RTOL of the TF model."""
   stress = os.path.join(SHARED, "fixtures", "modelgarden_stress")
-  conversion.convert_saved_model(os.path.join(stress, "encoder"), str(tmp_path / "labse"))
+  conversion.convert(os.path.join(stress, "encoder"), str(tmp_path / "labse"))
   figures = st_export.export_weight_store(str(tmp_path / "labse"), str(tmp_path / "labse_st"))
   print(figures)
   assert figures["layers"] <= st_numpy.LAYER_RTOL

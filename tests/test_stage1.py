@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import run_script, tiny_vocab
-from smaller_labse import conversion, hub_format, weights
+from smaller_labse import conversion, hub_format, store
 from smaller_labse.config import EncoderConfig
 from smaller_labse.encoder import Encoder
 from smaller_labse.errors import InputError
@@ -16,42 +16,43 @@ from smaller_labse.errors import InputError
 def test_convert_saves_exact_weights(tiny_labse, tmp_path):
   encoder_dir, preprocess_dir = tiny_labse
   out = str(tmp_path / "models" / "labse")
-  proof = conversion.convert_saved_model(encoder_dir, out, preprocess_dir)
+  proof = conversion.convert(encoder_dir, out, preprocess_dir)
   assert proof.holds and [c.name for c in proof.checks] == [
       "embeddings + layer_0", "layer_1", "pooler"]
   _, config, variables, tokens = hub_format.load_encoder(encoder_dir)
   assert EncoderConfig.load(os.path.join(out, "config.json")) == config
-  assert weights.load_config_and_vocab(out) == (config, tiny_vocab())
-  stored = weights.load_weights(out, config)
+  assert store.read_config_and_vocab(out) == (config, tiny_vocab())
+  model = store.open_store(out)
+  assert (model.kind, model.name, model.tokens) == ("tfhub", "LaBSE", tiny_vocab())
+  rows = np.array([7, 3, len(tokens) - 1, 3])
+  stored = model.weights_for_rows(rows)
   assert set(stored) == set(variables)
   for name, variable in variables.items():
-    np.testing.assert_array_equal(stored[name], variable.numpy(), err_msg=name)
-  rows = np.array([7, 3, len(tokens) - 1, 3])
-  np.testing.assert_array_equal(weights.load_weights(out, config, word_rows=rows)[
-      "word_embeddings/embeddings"], variables["word_embeddings/embeddings"].numpy()[rows])
+    want = variable.numpy()[rows] if name == "word_embeddings/embeddings" else variable.numpy()
+    np.testing.assert_array_equal(stored[name], want, err_msg=name)
   assert sorted(os.listdir(tmp_path / "models")) == ["labse"]  # No temporary left behind.
 
 
 def test_rerun_replaces_same_model_but_refuses_another(tiny_labse, tmp_path):
   encoder_dir, _ = tiny_labse
   out = str(tmp_path / "labse")
-  conversion.convert_saved_model(encoder_dir, out)
-  conversion.convert_saved_model(encoder_dir, out)  # A rerun on the same model is fine.
+  conversion.convert(encoder_dir, out)
+  conversion.convert(encoder_dir, out)  # A rerun on the same model is fine.
   _, config, _, tokens = hub_format.load_encoder(encoder_dir)
   other = str(tmp_path / "other")
   hub_format.export_encoder(Encoder(config, seed=2), tokens, other)
   before = open(os.path.join(out, "source.json")).read()
   with pytest.raises(InputError, match="already holds a different model"):
-    conversion.convert_saved_model(other, out)
+    conversion.convert(other, out)
   assert open(os.path.join(out, "source.json")).read() == before
-  conversion.convert_saved_model(other, out, overwrite=True)
+  conversion.convert(other, out, overwrite=True)
   assert open(os.path.join(out, "source.json")).read() != before
 
 
 def test_verification_failure_writes_nothing(tiny_labse, tmp_path):
   encoder_dir, _ = tiny_labse
   with pytest.raises(conversion.VerificationError):
-    conversion.convert_saved_model(encoder_dir, str(tmp_path / "labse"), budget_factor=0.0)
+    conversion.convert(encoder_dir, str(tmp_path / "labse"), budget_factor=0.0)
   assert os.listdir(tmp_path) == []
 
 
@@ -73,7 +74,7 @@ def test_cli_from_another_directory(tiny_labse, tmp_path):
 
 @pytest.mark.parametrize("make_input,message", [
     (lambda d: str(d / "nope"), "no such directory"),
-    (lambda d: (d / "empty").mkdir() or str(d / "empty"), "not a SavedModel"),
+    (lambda d: (d / "empty").mkdir() or str(d / "empty"), "not a model: expected a TF Hub"),
 ])
 def test_cli_bad_input_one_line_error(tmp_path, make_input, message):
   path = make_input(tmp_path)

@@ -30,7 +30,7 @@ def workdir(tiny_labse, tmp_path_factory):
   """A work directory after stages 1 and 2: models/labse and selected_tokens/ for en, fr."""
   encoder_dir, _ = tiny_labse
   root = tmp_path_factory.mktemp("work")
-  conversion.convert_saved_model(encoder_dir, str(root / "models" / "labse"))
+  conversion.convert(encoder_dir, str(root / "models" / "labse"))
   vocab.write_token_file(str(root / "selected_tokens" / "selected_en_tokens.txt"),
                          EN_FR[:7] + _latin_chars() + ["\xa0"])
   vocab.write_token_file(str(root / "selected_tokens" / "selected_fr_tokens.txt"),

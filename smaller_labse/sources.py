@@ -1,0 +1,262 @@
+"""Where a model comes from, behind one interface: what every stage reads of a model.
+
+Three kinds of source, told apart by their files:
+
+| kind | files | configuration | tokenizer | sentence embedding |
+|---|---|---|---|---|
+| `tfhub` | saved_model.pb (LaBSE/2's format) | inferred from variable shapes | BertTokenizer on assets/cased_vocab.txt | pooled_output |
+| `sentence-transformers` | modules.json | config.json (+ sentence_bert_config.json) | tokenizer.json (else vocab.txt) | Dense (tanh) + Normalize |
+| `huggingface` | config.json (a BertModel) | config.json | tokenizer.json (else vocab.txt) | normalised pooler_output |
+
+`open_source` reads any of them into a `Model`; stage 1's weight store (store.py) reads
+back into the same `Model`, so stages 2-4 do not care where a model came from. A
+`Model`'s `pooler_transform/*` weights are always its sentence head: the Sentence
+Transformers Dense module for such a source, the pooler otherwise.
+"""
+
+import dataclasses
+import hashlib
+import os
+from typing import Dict, List, Mapping, Optional
+
+import numpy as np
+
+from smaller_labse import files, st_format, tokenization
+from smaller_labse.config import EncoderConfig
+from smaller_labse.encoder import WORD_EMBEDDINGS
+from smaller_labse.errors import InputError
+
+TFHUB, SENTENCE_TRANSFORMERS, HUGGING_FACE = "tfhub", "sentence-transformers", "huggingface"
+EMBEDDING = {TFHUB: "pooled_output (LaBSE/2's; normalise it for similarity)",
+             SENTENCE_TRANSFORMERS: "Dense (tanh) on [CLS], normalised (the source's modules)",
+             HUGGING_FACE: "pooler_output, normalised"}
+
+
+@dataclasses.dataclass
+class Model:
+  """A model as the stages see it.
+
+  Attributes:
+    path: where it was read from (the source, or stage 1's weight store).
+    kind: TFHUB, SENTENCE_TRANSFORMERS or HUGGING_FACE: the source's kind.
+    name: the default name of its outputs ("LaBSE" for TF Hub's; a directory's name).
+    config: the encoder's shape and activation; do_lower_case from the tokenizer.
+    tokenizer: `tokenization.TfHubTokenizer` or `hf_tokenizer.HfTokenizer`.
+    tokens: the token of each embedding row (len == config.vocab_size).
+    weights: LaBSE/2 variable name -> float32 array, tf.Variable or (word embeddings) a row
+      reader; `pooler_transform/*` is the sentence head.
+    bert_pooler: what a Hugging Face export stores as BertModel's `pooler.dense`:
+      st_format.SENTENCE_HEAD, a Sentence Transformers source's own pooler (Hugging Face
+      arrays: after fine-tuning it is stale, as Sentence Transformers never runs it), or None.
+    layout: a Sentence Transformers source's modules (None for the other kinds).
+    bert_config: a Hugging Face source's config.json values (None for TF Hub).
+    weight_files: a Hugging Face source's weight files.
+    saved_model: a TF Hub source's loaded SavedModel (None otherwise).
+  """
+  path: str
+  kind: str
+  name: str
+  config: EncoderConfig
+  tokenizer: object
+  tokens: List[str]
+  weights: Mapping[str, object]
+  bert_pooler: object = st_format.SENTENCE_HEAD
+  layout: Optional[st_format.StLayout] = None
+  bert_config: Optional[Dict[str, object]] = None
+  weight_files: List[str] = dataclasses.field(default_factory=list)
+  saved_model: object = None
+
+  @property
+  def dense(self) -> Optional[st_format.Dense]:
+    """A Sentence Transformers source's Dense module (its sentence head), else None."""
+    return getattr(self.weights, "dense", None)
+
+  @property
+  def embedding(self) -> str:
+    """What the source's users call its sentence embedding."""
+    return EMBEDDING[self.kind]
+
+  def weights_for_rows(self, rows: np.ndarray) -> Dict[str, object]:
+    """The weights with only the word embedding rows `rows` (int [R]), for a small encoder."""
+    out = {}
+    for name in self.weights:
+      value = self.weights[name]
+      if name == WORD_EMBEDDINGS:
+        value = (value.rows(rows) if hasattr(value, "rows")
+                 else np.asarray(_gather(value, rows), np.float32))
+      out[name] = value
+    return out
+
+
+def _gather(value, rows: np.ndarray):
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  return tf.gather(value, rows).numpy()
+
+
+def source_kind(path: str) -> str:
+  """TFHUB, SENTENCE_TRANSFORMERS or HUGGING_FACE, from the files in `path`."""
+  if not os.path.exists(path):
+    raise InputError(f"{path}: no such directory")
+  if not os.path.isdir(path):
+    raise InputError(f"{path}: not a directory (expected a model directory)")
+  if os.path.isfile(os.path.join(path, "saved_model.pb")):
+    return TFHUB
+  if st_format.is_sentence_transformers_dir(path):
+    return SENTENCE_TRANSFORMERS
+  if os.path.isfile(os.path.join(path, "config.json")):
+    return HUGGING_FACE
+  raise InputError(f"{path}: not a model: expected a TF Hub SavedModel (saved_model.pb), a "
+                   "Sentence Transformers directory (modules.json) or a Hugging Face BERT "
+                   "directory (config.json)")
+
+
+def open_source(path: str) -> Model:
+  """Reads a source of any kind (see the module docstring).
+
+  Raises:
+    InputError: not a model this project reads (not BERT, another Sentence Transformers layout,
+      a SentencePiece tokenizer...), shapes that disagree, a tokenizer whose vocab does not fit
+      the embedding table, an unsupported hidden_act.
+  """
+  kind = source_kind(path)
+  if kind == TFHUB:
+    return _open_tfhub(path)
+  return _open_hugging_face(path, kind)
+
+
+def _open_tfhub(path: str) -> Model:
+  from smaller_labse import hub_format  # pylint: disable=import-outside-toplevel
+  saved_model, config, variables, tokens = hub_format.load_encoder(path)
+  return Model(path=path, kind=TFHUB, name="LaBSE", config=config,
+               tokenizer=tokenization.TfHubTokenizer(tokens, config.do_lower_case),
+               tokens=tokens, weights=variables, saved_model=saved_model)
+
+
+def _open_hugging_face(path: str, kind: str) -> Model:
+  from smaller_labse.hf_tokenizer import HfTokenizer  # pylint: disable=import-outside-toplevel
+  layout = None
+  bert_dir = path
+  if kind == SENTENCE_TRANSFORMERS:
+    # The Transformer module's folder holds config.json: read its shape first.
+    modules_path = os.path.join(path, "modules.json")
+    modules = files.read_json(modules_path, "modules.json")
+    transformer = next((str(m.get("path", "")) for m in modules if isinstance(m, dict)
+                        and str(m.get("type", "")).endswith("Transformer")), "") \
+        if isinstance(modules, list) else ""
+    bert_dir = os.path.join(path, transformer)
+  config_path = os.path.join(bert_dir, "config.json")
+  config, values = st_format.read_bert_config(config_path)
+  tokenizer = HfTokenizer.from_model_dir(bert_dir)
+  config = dataclasses.replace(config, do_lower_case=tokenizer.lower_case)
+  tokens = tokenizer.row_tokens(config.vocab_size)
+  dense = None
+  if kind == SENTENCE_TRANSFORMERS:
+    layout = st_format.read_layout(path, config)
+    dense = st_format.read_dense(path, layout)
+  weight_files = st_format.find_weight_files(bert_dir)
+  weights = st_format.BertWeights(config, weight_files, config_path, dense)
+  bert_pooler = weights.bert_pooler if kind == SENTENCE_TRANSFORMERS else st_format.SENTENCE_HEAD
+  return Model(path=path, kind=kind, name=os.path.basename(os.path.normpath(path)) or "model",
+               config=config, tokenizer=tokenizer, tokens=tokens, weights=weights,
+               bert_pooler=bert_pooler, layout=layout, bert_config=values,
+               weight_files=weight_files)
+
+
+def fingerprint(model: Model) -> Dict[str, object]:
+  """What identifies a source's content, for reruns and for stage 3 to detect a changed source.
+
+  TF Hub: the checksum of variables.index (it holds a checksum of every tensor). Hugging
+  Face: each file's SHA-256, the weight files' size, modification time and header's SHA-256
+  (hashing gigabytes would cost more than the stage).
+  """
+  if model.kind == TFHUB:
+    with open(os.path.join(model.path, "variables", "variables.index"), "rb") as f:
+      return {"variables_index_sha256": hashlib.sha256(f.read()).hexdigest()}
+  return {"weights": [file_stamp(p) for p in model.weight_files]}
+
+
+def file_stamp(path: str) -> Dict[str, object]:
+  """A large file's identity: absolute path, size, modification time, SHA-256 of its first MiB."""
+  stat = os.stat(path)
+  with open(path, "rb") as f:
+    head = hashlib.sha256(f.read(1 << 20)).hexdigest()
+  return {"path": os.path.abspath(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+          "head_sha256": head}
+
+
+# --- The source's own outputs, for the layer-by-layer proof --------------------------------
+
+# Who computed a source's outputs for the proof: short labels, and how the output says it.
+PROOF_SAVEDMODEL, PROOF_TRANSFORMERS, PROOF_FLOAT64 = "SavedModel", "transformers", "float64"
+PROOF_BY = {PROOF_SAVEDMODEL: "the SavedModel", PROOF_TRANSFORMERS: "transformers' BertModel",
+            PROOF_FLOAT64: "a float64 evaluation of the source's weights"}
+
+
+def own_outputs(model: Model, inputs: Mapping[str, np.ndarray]
+                ) -> Optional[Dict[str, object]]:
+  """The source run by its own library on `inputs` (int32 [B, S] 'input_word_ids' = rows,
+  'input_mask', 'input_type_ids').
+
+  Returns:
+    'encoder_outputs' (one float32 [B, S, D] per layer), 'sequence_output' [B, S, D],
+    'pooled_output' [B, D] (the sentence head's output, before any normalisation) and 'by'
+    (who computed them: PROOF_SAVEDMODEL or PROOF_TRANSFORMERS); None for a Hugging Face
+    source when PyTorch or transformers is not installed.
+  """
+  if model.kind == TFHUB:
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    outputs = model.saved_model({k: tf.constant(v) for k, v in inputs.items()}, training=False)
+    if "encoder_outputs" not in outputs:
+      raise InputError(f"{model.path}: the encoder does not return 'encoder_outputs' (one "
+                       "output per layer, as LaBSE/2 does): cannot prove it layer by layer")
+    return {"encoder_outputs": [np.asarray(x) for x in outputs["encoder_outputs"]],
+            "sequence_output": np.asarray(outputs["sequence_output"]),
+            "pooled_output": np.asarray(outputs["pooled_output"]), "by": PROOF_SAVEDMODEL}
+  try:
+    import torch  # pylint: disable=import-outside-toplevel
+    import transformers  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    return None
+  ids = np.asarray(inputs["input_word_ids"])
+  used, remapped = np.unique(ids, return_inverse=True)
+  bert = _transformers_bert(model, used, torch, transformers)
+  with torch.no_grad():
+    out = bert(input_ids=torch.from_numpy(remapped.reshape(ids.shape).astype(np.int64)),
+               attention_mask=torch.from_numpy(np.asarray(inputs["input_mask"], np.int64)),
+               token_type_ids=torch.from_numpy(np.asarray(inputs["input_type_ids"], np.int64)),
+               output_hidden_states=True)
+    cls = out.last_hidden_state[:, 0]
+    pooled = (out.pooler_output if model.layout is None
+              else _sentence_transformers_dense(model, cls, torch))
+  return {"encoder_outputs": [h.numpy() for h in out.hidden_states[1:]],
+          "sequence_output": out.last_hidden_state.numpy(), "pooled_output": pooled.numpy(),
+          "by": PROOF_TRANSFORMERS}
+
+
+def _transformers_bert(model: Model, used: np.ndarray, torch, transformers):
+  """transformers' BertModel of the source's config.json and weights, with only the word
+  embedding rows `used` (its ids are positions in `used`): the whole computation is the
+  library's own, without the gigabyte-sized table."""
+  config = transformers.BertConfig.from_dict(dict(model.bert_config, vocab_size=len(used)))
+  bert = transformers.BertModel(config, add_pooling_layer=model.bert_pooler is not None)
+  state = {name: torch.from_numpy(np.ascontiguousarray(value))
+           for name, value in model.weights.hf_state(used).items()
+           if name.startswith("pooler.") <= (model.bert_pooler is not None)}
+  missing, unexpected = bert.load_state_dict(state, strict=False)
+  missing = [m for m in missing if not m.endswith(("position_ids", "token_type_ids"))]
+  if missing or unexpected:
+    raise InputError(f"{model.path}: transformers' BertModel does not take these weights "
+                     f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+  return bert.eval()
+
+
+def _sentence_transformers_dense(model: Model, cls, torch):
+  """The source's Dense module on the [CLS] rows, as Sentence Transformers runs it."""
+  folder = os.path.join(model.path, model.layout.dense_dir)
+  try:
+    from sentence_transformers.models import Dense  # pylint: disable=import-outside-toplevel
+    return Dense.load(folder)({"sentence_embedding": cls})["sentence_embedding"]
+  except ImportError:  # Sentence Transformers' Dense is tanh(nn.Linear).
+    weight = torch.from_numpy(model.weights.dense.weight)
+    return torch.tanh(torch.nn.functional.linear(cls, weight,
+                                                 torch.from_numpy(model.weights.dense.bias)))

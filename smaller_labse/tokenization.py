@@ -1,0 +1,224 @@
+"""The tokenizer a model runs, behind one interface for every source kind.
+
+A TF Hub LaBSE/2-format model runs `tensorflow_text.BertTokenizer` on its vocab
+(`TfHubTokenizer`, here); a Hugging Face / Sentence Transformers source runs its own
+`tokenizer.json` in the tokenizers library (`hf_tokenizer.HfTokenizer`). Both offer:
+
+  tokenize(lines) / encode(lines)   token strings / ids (= embedding rows), no special tokens
+  with_vocab(tokens)                the same tokenizer over a smaller vocab
+  hf_files(max_seq_length)          tokenizer.json & co. for a Hugging Face export
+  tf_preprocessor(vocab_path)       a TF Hub preprocessor module (tokenize, bert_pack_inputs)
+  count_corpus(...)                 stage 2's exact token counts
+
+so that stages 1-4 do not care which kind a model has.
+"""
+
+import json
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from smaller_labse import files, vocab as vocab_lib
+from smaller_labse.errors import InputError
+
+TFHUB = "tfhub"  # source.json's "tokenizer" for TfHubTokenizer
+
+
+class TfHubTokenizer:
+  """tensorflow_text.BertTokenizer on a WordPiece vocab: what LaBSE/2's preprocessor runs.
+
+  Attributes:
+    tokens: the vocab, in id order.
+    lower_case: the model's do_lower_case.
+  """
+  kind = TFHUB
+
+  def __init__(self, tokens: Sequence[str], lower_case: bool = False):
+    self.tokens = list(tokens)
+    self.lower_case = lower_case
+    self._tokenizer = None
+
+  def describe(self) -> str:
+    return f"tensorflow_text.BertTokenizer (lower_case={self.lower_case})"
+
+  def _ragged(self, lines: Sequence[str]):
+    from smaller_labse.hub_format import bert_tokenizer  # TensorFlow, when first used.
+    import tensorflow as tf
+    if self._tokenizer is None:
+      self._tokenizer = bert_tokenizer(self.tokens, self.lower_case)
+    return self._tokenizer.tokenize(tf.constant(list(lines), tf.string)).merge_dims(1, 2)
+
+  def encode(self, lines: Sequence[str]) -> List[List[int]]:
+    """Token ids of each line, no special tokens."""
+    return self._ragged(lines).to_list() if lines else []
+
+  def tokenize(self, lines: Sequence[str]) -> List[List[str]]:
+    """Token strings of each line, no special tokens."""
+    return [[self.tokens[i] for i in ids] for ids in self.encode(lines)]
+
+  def with_vocab(self, tokens: Sequence[str]) -> "TfHubTokenizer":
+    return TfHubTokenizer(tokens, self.lower_case)
+
+  def special_ids(self) -> Dict[str, int]:
+    """'cls', 'sep', 'pad' -> id."""
+    return {"cls": self.tokens.index(vocab_lib.CLS), "sep": self.tokens.index(vocab_lib.SEP),
+            "pad": self.tokens.index(vocab_lib.PAD)}
+
+  def hf_files(self, max_seq_length: int) -> Dict[str, str]:
+    """tokenizer.json (an exact twin in the tokenizers library, see `tokenizer_json`),
+    tokenizer_config.json, special_tokens_map.json and vocab.txt."""
+    files = _tokenizer_files(self.tokens, self.lower_case, max_seq_length)
+    files["vocab.txt"] = "".join(t + "\n" for t in self.tokens)
+    return files
+
+  def tf_preprocessor(self, vocab_path: str):
+    """The TF Hub preprocessor's computation over `vocab_path` (this vocab, one per line)."""
+    from smaller_labse.hub_format import Preprocessor
+    return Preprocessor(vocab_path, self.tokens, self.lower_case)
+
+  def count_corpus(self, paths: Sequence[str], vocab: Sequence[str], exact_only: bool = False,
+                   **kwargs):
+    """Stage 2's counts (counting.count_corpus with this tokenizer)."""
+    from smaller_labse import counting
+    counter = counting.Counter(self.tokens, lower_case=self.lower_case, exact_only=exact_only)
+    return counting.count_corpus(counter, paths, vocab, **kwargs)
+
+
+def pack_ids(ids: Sequence[Sequence[int]], special: Dict[str, int]) -> Dict[str, np.ndarray]:
+  """[CLS] ids [SEP], padded to the longest: 'input_word_ids', 'input_mask', 'input_type_ids',
+  int32 [B, longest + 2]."""
+  length = max((len(x) for x in ids), default=0) + 2
+  word_ids = np.full((len(ids), length), special["pad"], np.int32)
+  mask = np.zeros((len(ids), length), np.int32)
+  for i, row in enumerate(ids):
+    word_ids[i, :len(row) + 2] = [special["cls"], *row, special["sep"]]
+    mask[i, :len(row) + 2] = 1
+  return {"input_word_ids": word_ids, "input_mask": mask,
+          "input_type_ids": np.zeros_like(word_ids)}
+
+
+# --- TF Hub's tokenization as a tokenizer.json --------------------------------------------
+# tensorflow_text.BertTokenizer(lower_case=False), which the LaBSE preprocessor runs:
+#   1. every control or format character (\p{Cc}, \p{Cf}) becomes a space;
+#   2. words are split at ASCII whitespace only (RE2's \s is [\t\n\f\r ]: no-break
+#      spaces U+00A0/U+202F, U+3000 etc. stay inside words, and LaBSE's vocab has
+#      tokens such as '##\u202f' for them), and around every punctuation character
+#      and CJK ideograph;
+#   3. WordPiece, greedy longest match, '[UNK]' for a word longer than 100 *bytes*.
+# Hugging Face's BertTokenizer differs on all three (it deletes format characters,
+# splits at every Unicode space, and counts 100 *characters*), so the export writes its
+# own tokenizer.json. Step 3's byte count is exact because words are mapped to bytes
+# (GPT-2's byte-to-character table) before WordPiece, and the vocab with them.
+_TF_WHITESPACE = r"[\t\n\f\r ]+"
+_TF_PUNCTUATION_AND_CJK = "|".join([
+    r"[!-/]", r"[:-@]", r"[\[-`]", r"[{-~]", r"[\p{P}]",
+    r"[\x{4E00}-\x{9FFF}]", r"[\x{3400}-\x{4DBF}]", r"[\x{20000}-\x{2A6DF}]",
+    r"[\x{2A700}-\x{2B73F}]", r"[\x{2B740}-\x{2B81F}]", r"[\x{2B820}-\x{2CEAF}]",
+    r"[\x{F900}-\x{FAFF}]", r"[\x{2F800}-\x{2FA1F}]"])
+MAX_BYTES_PER_WORD = 100
+
+
+def _byte_to_char() -> Dict[int, str]:
+  """GPT-2's byte -> printable character table (what tokenizers' ByteLevel uses)."""
+  printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+               + list(range(ord("®"), ord("ÿ") + 1)))
+  table, extra = {}, 0
+  for b in range(256):
+    if b in printable:
+      table[b] = chr(b)
+    else:
+      table[b] = chr(256 + extra)
+      extra += 1
+  return table
+
+
+def _special_ids(tokens: Sequence[str]) -> Dict[str, int]:
+  return {t: tokens.index(t) for t in (vocab_lib.PAD, vocab_lib.UNK, vocab_lib.CLS,
+                                       vocab_lib.SEP, vocab_lib.MASK) if t in tokens}
+
+
+def tokenizer_json(tokens: Sequence[str], lower_case: bool = False) -> Dict[str, object]:
+  """The tokenizers library's serialization (tokenizer.json) of LaBSE's tokenization.
+
+  `lower_case` models get Lowercase + NFD + accent stripping, close to but not
+  exactly tensorflow_text's ICU case folding; LaBSE is cased.
+  """
+  table = _byte_to_char()
+  vocab = {"".join(table[b] for b in t.encode("utf-8")): i for i, t in enumerate(tokens)}
+  ids = _special_ids(tokens)
+  normalizers: List[Dict[str, object]] = []
+  if lower_case:
+    normalizers += [{"type": "Lowercase"}, {"type": "NFD"},
+                    {"type": "Replace", "pattern": {"Regex": r"\p{Mn}"}, "content": ""}]
+  normalizers.append({"type": "Replace", "pattern": {"Regex": r"[\p{Cc}\p{Cf}]"},
+                      "content": " "})
+
+  def special(token: str, type_id: int) -> Dict[str, object]:
+    return {"SpecialToken": {"id": token, "type_id": type_id}}
+
+  def sequence(name: str, type_id: int) -> Dict[str, object]:
+    return {"Sequence": {"id": name, "type_id": type_id}}
+
+  cls, sep = vocab_lib.CLS, vocab_lib.SEP
+  return {
+      "version": "1.0",
+      "truncation": None,
+      "padding": None,
+      # No added tokens: text such as "[CLS]" is tokenized as text, as the TF Hub
+      # preprocessor does (transformers registers the special tokens itself).
+      "added_tokens": [],
+      "normalizer": {"type": "Sequence", "normalizers": normalizers},
+      "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+          {"type": "Split", "pattern": {"Regex": _TF_WHITESPACE}, "behavior": "Removed",
+           "invert": False},
+          {"type": "Split", "pattern": {"Regex": _TF_PUNCTUATION_AND_CJK},
+           "behavior": "Isolated", "invert": False},
+          {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False,
+           "use_regex": False}]},
+      "post_processor": {
+          "type": "TemplateProcessing",
+          "single": [special(cls, 0), sequence("A", 0), special(sep, 0)],
+          "pair": [special(cls, 0), sequence("A", 0), special(sep, 0), sequence("B", 1),
+                   special(sep, 1)],
+          "special_tokens": {t: {"id": t, "ids": [ids[t]], "tokens": [t]} for t in (cls, sep)}},
+      # Undo WordPiece's '##', mark word breaks as the byte-level space, then bytes -> text.
+      "decoder": {"type": "Sequence", "decoders": [
+          {"type": "WordPiece", "prefix": "##", "cleanup": False},
+          {"type": "Replace", "pattern": {"String": " "}, "content": table[ord(" ")]},
+          {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False,
+           "use_regex": False}]},
+      "model": {"type": "WordPiece", "unk_token": vocab_lib.UNK,
+                "continuing_subword_prefix": "##",
+                "max_input_chars_per_word": MAX_BYTES_PER_WORD, "vocab": vocab},
+  }
+
+
+
+
+def _tokenizer_files(tokens: Sequence[str], lower_case: bool,
+                     max_seq_length: int) -> Dict[str, str]:
+  special = {"unk_token": vocab_lib.UNK, "sep_token": vocab_lib.SEP, "pad_token": vocab_lib.PAD,
+             "cls_token": vocab_lib.CLS}
+  if vocab_lib.MASK in tokens:
+    special["mask_token"] = vocab_lib.MASK
+  config = {
+      # The generic fast tokenizer loads tokenizer.json as written; "BertTokenizer" would
+      # rebuild Hugging Face's own BERT pipeline, which tokenizes differently (see above).
+      "tokenizer_class": "PreTrainedTokenizerFast",
+      "do_lower_case": lower_case, "strip_accents": lower_case or None,
+      "tokenize_chinese_chars": True,
+      "model_max_length": max_seq_length,
+      # Text such as "[CLS]" is tokenized as text, as the TF Hub preprocessor does.
+      "split_special_tokens": True,
+      "clean_up_tokenization_spaces": False,
+      "model_input_names": ["input_ids", "token_type_ids", "attention_mask"],
+      **special,
+  }
+  return {
+      "tokenizer.json": json.dumps(tokenizer_json(tokens, lower_case), ensure_ascii=False,
+                                   separators=(",", ":")) + "\n",
+      "tokenizer_config.json": files.json_text(config),
+      "special_tokens_map.json": files.json_text(special),
+  }
+
+
