@@ -38,7 +38,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from absl import flags, logging
 
-from smaller_labse import counting, files, savedmodel_check, selection
+from smaller_labse import counting, files, savedmodel_check, selection, store, tokenization
 from smaller_labse.config import EncoderConfig, infer_config
 from smaller_labse.errors import InputError, run_cli
 from smaller_labse.languages import DEFAULT_WIKI_LANGS, corpus_langs, parse_lang_list
@@ -206,18 +206,17 @@ def load_counts(langs: Sequence[str], vocab: Sequence[str], strategy: str
 
 
 def count_all(langs: Sequence[str], corpora: Dict[str, List[str]], vocab: Sequence[str],
-              lower_case: bool) -> Dict[str, counting.TokenCounts]:
+              tokenizer) -> Dict[str, counting.TokenCounts]:
+  """Counts each language's corpus with the model's own tokenizer (tokenization.py)."""
   paths = {lang: corpora.get(lang) or [os.path.join(FLAGS.data_dir, f"{lang}.txt")]
            for lang in langs}
   for lang in langs:  # fail before counting anything
     counting.check_corpus_files(paths[lang])
-  counter = counting.Counter(vocab, lower_case=lower_case, exact_only=FLAGS.exact_only)
-  result = {}
-  for lang in langs:
-    result[lang] = counting.count_corpus(counter, paths[lang], vocab, min_chars=FLAGS.min_chars,
-                                         max_sentences=FLAGS.max_sentences,
-                                         batch_size=FLAGS.batch_size, desc=lang)
-  return result
+  return {lang: tokenizer.count_corpus(paths[lang], vocab, exact_only=FLAGS.exact_only,
+                                       min_chars=FLAGS.min_chars,
+                                       max_sentences=FLAGS.max_sentences,
+                                       batch_size=FLAGS.batch_size, desc=lang)
+          for lang in langs}
 
 
 def resolve_keep_chars(strategy: str) -> str:
@@ -258,9 +257,9 @@ def select(langs: Sequence[str], counts: Dict[str, counting.TokenCounts], vocab:
 
 def report(full_vocab: Sequence[str], config: EncoderConfig, source: str,
            target: Sequence[str], eval_sets: Dict[str, List[bytes]], lower_case: bool,
-           used: Optional[Set[str]] = None) -> None:
+           tokenizer, used: Optional[Set[str]] = None) -> None:
   result = selection.fidelity_report(full_vocab, target, eval_sets, config, lower_case, source,
-                                     used)
+                                     used, tokenizer)
   json_path, md_path = selection.write_report(FLAGS.report_dir or FLAGS.selected_dir, result)
   print(selection.report_markdown(result))
   print(f"wrote {json_path} and {md_path}")
@@ -277,6 +276,8 @@ def main(argv: Sequence[str]) -> None:
     print(f"{FLAGS.vocab_file} does not exist yet (stage 1 writes it): reading the vocab from "
           f"{vocab_file}, do_lower_case={config.do_lower_case} from {config_source}")
   lower_case = config.do_lower_case if FLAGS.lower_case is None else FLAGS.lower_case
+  tokenizer = (store.open_tokenizer(os.path.dirname(vocab_file))
+               or tokenization.TfHubTokenizer(full_vocab, lower_case))
   eval_sets = read_eval_files(FLAGS.eval_files)
   if FLAGS.eval_only:
     if not eval_sets:
@@ -286,13 +287,13 @@ def main(argv: Sequence[str]) -> None:
     else:
       target = selection.target_vocab(full_vocab, [
           read_token_file(selected_tokens_path(FLAGS.selected_dir, lang)) for lang in langs])
-    report(full_vocab, config, config_source, target, eval_sets, lower_case)
+    report(full_vocab, config, config_source, target, eval_sets, lower_case, tokenizer)
     return
   strategy = resolve_strategy(full_vocab, vocab_file)
   if FLAGS.from_counts:
     counts = load_counts(langs, full_vocab, strategy)
   else:
-    counts = count_all(langs, corpora, full_vocab, lower_case)
+    counts = count_all(langs, corpora, full_vocab, tokenizer)
   selections = select(langs, counts, full_vocab, strategy, lower_case,
                       config.hidden_size)
   target = selection.target_vocab(full_vocab, list(selections.values()))  # checks before writing
@@ -308,7 +309,7 @@ def main(argv: Sequence[str]) -> None:
   if eval_sets:
     index = {t: i for i, t in enumerate(full_vocab)}
     used = set().union(*(selection.used_char_tokens(counts[lang], index) for lang in langs))
-    report(full_vocab, config, config_source, target, eval_sets, lower_case, used)
+    report(full_vocab, config, config_source, target, eval_sets, lower_case, tokenizer, used)
 
 
 if __name__ == "__main__":

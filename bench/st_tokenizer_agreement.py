@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Does the Sentence Transformers export's tokenizer give the TF Hub preprocessor's ids?
 
-Builds the export's tokenizer.json for a vocab (smaller_labse.st_format) and
+Builds the export's tokenizer.json for a vocab (smaller_labse.tokenization) and
 compares, line by line, the ids of `tokenizers.Tokenizer` (what AutoTokenizer runs)
 with those of the TF Hub preprocessor's tokenizer (tensorflow_text.BertTokenizer,
 smaller_labse.hub_format.Preprocessor), on every line of the Tatoeba files and on
@@ -65,8 +65,8 @@ def tf_ids(vocab_path: str, tokens: List[str], lines: Sequence[str]) -> List[Lis
 def hf_ids(tokens: List[str], lines: Sequence[str]) -> List[List[int]]:
   """The export's tokenizer.json, run by the tokenizers library (no [CLS]/[SEP])."""
   from tokenizers import Tokenizer
-  from smaller_labse import st_format
-  tokenizer = Tokenizer.from_str(json.dumps(st_format.tokenizer_json(tokens)))
+  from smaller_labse import tokenization
+  tokenizer = Tokenizer.from_str(json.dumps(tokenization.tokenizer_json(tokens)))
   return [e.ids for e in tokenizer.encode_batch(list(lines), add_special_tokens=False)]
 
 

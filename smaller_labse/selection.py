@@ -39,13 +39,10 @@ import json
 import os
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-import tensorflow as tf
-
-from smaller_labse import atomic, charset
+from smaller_labse import atomic, charset, tokenization
 from smaller_labse.config import EncoderConfig
 from smaller_labse.counting import TokenCounts
 from smaller_labse.errors import InputError
-from smaller_labse.hub_format import bert_tokenizer
 from smaller_labse.vocab import UNK, build_target_vocab, is_special_token, special_tokens
 
 DEFAULT_THRESHOLD = 0.005  # percent of the lines counted
@@ -232,35 +229,24 @@ class LabelFidelity:
     return 100.0 * self.identical / self.lines if self.lines else 100.0
 
 
-def _count_unk(tokens: tf.RaggedTensor) -> tf.Tensor:
-  """int64 [lines]: the [UNK] tokens of each row of string ragged [lines, tokens]."""
-  is_unk = tf.ragged.map_flat_values(lambda t: tf.cast(tf.equal(t, UNK), tf.int64), tokens)
-  return tf.reduce_sum(is_unk, axis=1)
-
-
-def compare_tokenizations(full_vocab: Sequence[str], target_vocab: Sequence[str],
-                          lines: Sequence[bytes], lower_case: bool = False,
+def compare_tokenizations(full, small, lines: Sequence[bytes],
                           batch_size: int = 4096) -> LabelFidelity:
   """Counts the lines whose tokenization the smaller vocab keeps, and those gaining [UNK].
+
+  Args:
+    full, small: the model's tokenizer (tokenization.py) over the full and the smaller vocab.
+    lines: UTF-8 lines (invalid bytes reach a Hugging Face tokenizer as U+FFFD).
 
   A line 'gains an [UNK]' when the smaller vocab gives it more [UNK] tokens than
   the full vocab does.
   """
-  full = bert_tokenizer(full_vocab, lower_case, token_out_type=tf.string)
-  small = bert_tokenizer(target_vocab, lower_case, token_out_type=tf.string)
+  unk = getattr(full, "unk_token", UNK)
   identical = gain_unk = 0
   for start in range(0, len(lines), batch_size):
-    batch = tf.constant(list(lines[start:start + batch_size]), tf.string)
-    a = full.tokenize(batch).merge_dims(1, 2)
-    b = small.tokenize(batch).merge_dims(1, 2)
-    # Tokens never hold '\n' (one token per vocab line) and are never empty, so
-    # joined rows are equal exactly when the token lists are.
-    same = tf.equal(tf.strings.reduce_join(a, axis=1, separator="\n"),
-                    tf.strings.reduce_join(b, axis=1, separator="\n"))
-    unk_a = _count_unk(a)
-    unk_b = _count_unk(b)
-    identical += int(tf.reduce_sum(tf.cast(same, tf.int64)))
-    gain_unk += int(tf.reduce_sum(tf.cast(unk_b > unk_a, tf.int64)))
+    batch = list(lines[start:start + batch_size])
+    for a, b in zip(full.tokenize(batch), small.tokenize(batch)):
+      identical += a == b
+      gain_unk += b.count(unk) > a.count(unk)
   return LabelFidelity(lines=len(lines), identical=identical, gain_unk=gain_unk)
 
 
@@ -313,10 +299,13 @@ def char_guarantee(full_vocab: Sequence[str], target_vocab: Sequence[str],
 def fidelity_report(full_vocab: Sequence[str], target_vocab: Sequence[str],
                     eval_sets: Mapping[str, Sequence[bytes]], config: EncoderConfig,
                     lower_case: bool = False, config_source: str = "",
-                    used: Optional[Set[str]] = None) -> Dict[str, object]:
+                    used: Optional[Set[str]] = None, tokenizer=None) -> Dict[str, object]:
   """The report: sizes, parameters, the character guarantee, and per label the lines kept
-  identical / gaining [UNK]. `used`: see `char_guarantee`."""
-  per_label = {label: compare_tokenizations(full_vocab, target_vocab, lines, lower_case)
+  identical / gaining [UNK]. `used`: see `char_guarantee`. `tokenizer`: the model's over
+  `full_vocab` (tokenization.py); None: BertTokenizer, as LaBSE/2's preprocessor."""
+  full = tokenizer or tokenization.TfHubTokenizer(full_vocab, lower_case)
+  small = full.with_vocab(target_vocab)
+  per_label = {label: compare_tokenizations(full, small, lines)
                for label, lines in sorted(eval_sets.items())}
   total = LabelFidelity(lines=sum(f.lines for f in per_label.values()),
                         identical=sum(f.identical for f in per_label.values()),

@@ -396,8 +396,14 @@ class StLayout:
   normalize: bool
 
   def with_max_seq_length(self, max_seq_length: int) -> "StLayout":
+    """The same layout truncating at `max_seq_length` (sentence_bert_config.json keeps it only
+    where the source's did; the tokenizer's model_max_length always carries it)."""
+    if max_seq_length == self.max_seq_length:
+      return self
     path = os.path.join(self.transformer_dir, "sentence_bert_config.json")
-    config = dict(json.loads(self.files[path]), max_seq_length=max_seq_length)
+    config = json.loads(self.files[path])
+    if "max_seq_length" in config:
+      config["max_seq_length"] = max_seq_length
     return dataclasses.replace(self, max_seq_length=max_seq_length,
                                files=dict(self.files, **{path: files.json_text(config)}))
 
@@ -453,35 +459,58 @@ def read_layout(source_dir: str, config: EncoderConfig) -> StLayout:
                      "Transformer -> Pooling (CLS) -> Dense (tanh) [-> Normalize]")
   folder = {kind: str(m.get("path", "")) for kind, m in zip(kinds, modules)}
   texts = {"modules.json": files.read_bytes(path).decode("utf-8")}
-  for kind in ("Pooling", "Dense"):
+  for kind in kinds[1:]:  # Each module's configuration, kept as the source has it.
     name = os.path.join(folder[kind], "config.json")
-    texts[name] = files.read_bytes(os.path.join(source_dir, name), f"{kind} config").decode()
-  pooling, dense = (json.loads(texts[os.path.join(folder[k], "config.json")])
-                    for k in ("Pooling", "Dense"))
-  if not pooling.get("pooling_mode_cls_token") or any(
-      v for k, v in pooling.items() if k.startswith("pooling_mode_") and k != "pooling_mode_cls_token"):
-    raise InputError(f"{os.path.join(source_dir, folder['Pooling'], 'config.json')}: only CLS "
-                     "pooling is supported (LaBSE's)")
+    if os.path.isfile(os.path.join(source_dir, name)):
+      texts[name] = files.read_bytes(os.path.join(source_dir, name)).decode("utf-8")
+  pooling_path, dense_path = (os.path.join(source_dir, folder[k], "config.json")
+                              for k in ("Pooling", "Dense"))
+  if not is_cls_pooling(files.read_json(pooling_path, "Pooling config")):
+    raise InputError(f"{pooling_path}: only CLS pooling is supported (LaBSE's)")
+  dense = files.read_json(dense_path, "Dense config")
   d = config.hidden_size
   activation = dense.get("activation_function", "torch.nn.modules.activation.Tanh")
   if (dense.get("in_features"), dense.get("out_features"), dense.get("bias", True),
       activation, dense.get("use_residual", False)) != (
           d, d, True, "torch.nn.modules.activation.Tanh", False):
-    raise InputError(f"{os.path.join(source_dir, folder['Dense'], 'config.json')}: the Dense "
-                     f"module must be {d} -> {d} with a bias and tanh (LaBSE's pooler), got {dense}")
+    raise InputError(f"{dense_path}: the Dense module must be {d} -> {d} with a bias and tanh "
+                     f"(LaBSE's pooler), got {dense}")
   transformer = folder["Transformer"]
   st_config_name = os.path.join(transformer, "sentence_bert_config.json")
   st_config = files.read_json(os.path.join(source_dir, st_config_name), "sentence_bert_config.json")
   if st_config.get("do_lower_case"):
     raise InputError(f"{os.path.join(source_dir, st_config_name)}: do_lower_case: Sentence "
                      "Transformers' own lower-casing is not supported (the tokenizer's is)")
-  texts[st_config_name] = files.json_text(st_config)
+  texts[st_config_name] = files.read_bytes(os.path.join(source_dir, st_config_name)).decode()
   extra = os.path.join(source_dir, "config_sentence_transformers.json")
   if os.path.isfile(extra):
     texts["config_sentence_transformers.json"] = files.read_bytes(extra).decode("utf-8")
-  max_seq_length = st_config.get("max_seq_length") or config.max_position_embeddings
-  return StLayout(tuple(modules), texts, transformer, folder["Dense"], int(max_seq_length),
+  return StLayout(tuple(modules), texts, transformer, folder["Dense"],
+                  _max_seq_length(source_dir, transformer, st_config, config),
                   "Normalize" in kinds)
+
+
+def is_cls_pooling(pooling: Mapping[str, object]) -> bool:
+  """A Pooling module's config.json says CLS pooling: Sentence Transformers 6's
+  "pooling_mode": "cls", or the older pooling_mode_cls_token alone."""
+  if "pooling_mode" in pooling:
+    return pooling["pooling_mode"] in ("cls", ["cls"])
+  return bool(pooling.get("pooling_mode_cls_token")) and not any(
+      v for k, v in pooling.items() if k.startswith("pooling_mode_")
+      and k != "pooling_mode_cls_token")
+
+
+def _max_seq_length(source_dir: str, transformer: str, st_config: Mapping[str, object],
+                    config: EncoderConfig) -> int:
+  """What Sentence Transformers truncates to: sentence_bert_config.json's max_seq_length
+  (older saves), else the tokenizer's model_max_length, at most the model's positions."""
+  value = st_config.get("max_seq_length")
+  tokenizer_config = os.path.join(source_dir, transformer, "tokenizer_config.json")
+  if value is None and os.path.isfile(tokenizer_config):
+    value = files.read_json(tokenizer_config).get("model_max_length")
+  if not isinstance(value, int) or value > config.max_position_embeddings:
+    value = config.max_position_embeddings
+  return value
 
 
 def read_dense(source_dir: str, layout: StLayout) -> Dense:

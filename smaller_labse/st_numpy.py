@@ -78,7 +78,8 @@ class NumpyStModel:
     self.config = files.read_json(os.path.join(bert_dir, "config.json"))
     self.normalize = "Normalize" in kinds
     pooling = files.read_json(os.path.join(st_dir, modules[1]["path"], "config.json"))
-    if not pooling.get("pooling_mode_cls_token"):
+    if pooling.get("pooling_mode", "cls" if pooling.get("pooling_mode_cls_token") else "") \
+        not in ("cls", ["cls"]):
       raise InputError(f"{st_dir}: the numpy check supports [CLS] pooling only")
     dense_config = files.read_json(os.path.join(st_dir, modules[2]["path"], "config.json"))
     activation = dense_config.get("activation_function", "torch.nn.modules.activation.Tanh")
@@ -171,14 +172,17 @@ class NumpyStModel:
 
   def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray,
                token_type_ids: np.ndarray) -> Dict[str, object]:
-    """The whole model: 'layers' (one [B, S, D] per layer) and 'sentence_embedding' [B, D],
-    float64."""
+    """The whole model: 'layers' (one [B, S, D] per layer), 'sentence_embedding' [B, D] and,
+    when BertModel has a pooler, 'pooler_output' [B, D]; float64."""
     x = self.embeddings(input_ids, token_type_ids)
     layers: List[np.ndarray] = []
     for i in range(self.config["num_hidden_layers"]):
       x = self.layer(i, x, attention_mask)
       layers.append(x)
-    return {"layers": layers, "sentence_embedding": self.sentence_embedding(x[:, 0])}
+    out = {"layers": layers, "sentence_embedding": self.sentence_embedding(x[:, 0])}
+    if "pooler.dense.weight" in self._names:
+      out["pooler_output"] = self.pooler(x[:, 0])
+    return out
 
 
 def _relative(expected: np.ndarray, actual: np.ndarray) -> float:

@@ -133,17 +133,32 @@ def _weight_files(store_dir: str, source: Dict[str, object]) -> List[str]:
   return paths
 
 
+def _tokenizer(store_dir: str, source: Dict[str, object], tokens, lower_case: bool):
+  if source.get("tokenizer") == TOKENIZER_FILE:
+    from smaller_labse.hf_tokenizer import HfTokenizer  # pylint: disable=import-outside-toplevel
+    path = os.path.join(store_dir, TOKENIZER_FILE)
+    return HfTokenizer.from_json(files.read_bytes(path).decode("utf-8"), path)
+  return tokenization.TfHubTokenizer(tokens, lower_case)
+
+
+def open_tokenizer(store_dir: str):
+  """The tokenizer of the store `store_dir` when it is one (source.json) and its source runs a
+  Hugging Face tokenizer; else None (BertTokenizer on the vocab, as LaBSE/2's preprocessor)."""
+  path = os.path.join(store_dir, SOURCE_FILE)
+  if not os.path.isfile(path):
+    return None
+  source = _read_source(store_dir)
+  if source.get("tokenizer") != TOKENIZER_FILE:
+    return None
+  return _tokenizer(store_dir, source, None, False)
+
+
 def open_store(store_dir: str) -> sources.Model:
   """Reads a store back into the `Model` of its source (weights read lazily)."""
   config, tokens = read_config_and_vocab(store_dir)
   source = _read_source(store_dir)
   kind = source["kind"]
-  if source.get("tokenizer") == TOKENIZER_FILE:
-    from smaller_labse.hf_tokenizer import HfTokenizer  # pylint: disable=import-outside-toplevel
-    path = os.path.join(store_dir, TOKENIZER_FILE)
-    tokenizer = HfTokenizer.from_json(files.read_bytes(path).decode("utf-8"), path)
-  else:
-    tokenizer = tokenization.TfHubTokenizer(tokens, config.do_lower_case)
+  tokenizer = _tokenizer(store_dir, source, tokens, config.do_lower_case)
   layout = None
   if source.get("layout"):
     fields = dict(source["layout"])

@@ -22,7 +22,7 @@ import tensorflow_hub as hub
 import tensorflow_text  # noqa: F401  (registers the preprocessor's ops)
 
 from conftest import MODELGARDEN_TINY, ROOT, SHARED, run_script, tiny_vocab
-from smaller_labse import conversion, st_export, st_numpy, vocab
+from smaller_labse import conversion, st_export, st_numpy, store, verification, vocab
 
 EN = ["the", "weather", "is", "nice", "today", "where", "station", "\xa0"]
 FR = ["il", "fait", "beau", "aujourd", "est", "la", "gare", "où", "##s", "##\u202f"]
@@ -157,7 +157,11 @@ def test_numpy_forward_pass_equals_the_tf_hub_model(workdir, smaller):
 def test_check_catches_a_transposed_weight(workdir, smaller, tmp_path):
   from safetensors.numpy import load_file, save_file
   encoder, preprocess = _tf_hub(workdir)
-  reference = st_export.reference_outputs(encoder, preprocess, SENTENCES)
+  inputs = verification.pack_to_longest(preprocess, SENTENCES)
+  outputs = encoder(inputs, training=False)
+  reference = {"inputs": {k: v.numpy() for k, v in inputs.items()},
+               "encoder_outputs": [x.numpy() for x in outputs["encoder_outputs"]],
+               "pooled_output": outputs["pooled_output"].numpy()}
   good = st_export.check(str(_st_dir(workdir)), reference)
   assert good["layers"] <= st_numpy.LAYER_RTOL and good["sentence_embedding"] <= 1e-5
   broken = tmp_path / "broken"
@@ -260,7 +264,9 @@ def test_layer_check_holds_on_a_badly_conditioned_model(tmp_path):
   1e-4; layer by layer the export is still within LAYER_RTOL of the TF model."""
   stress = os.path.join(SHARED, "fixtures", "modelgarden_stress")
   conversion.convert(os.path.join(stress, "encoder"), str(tmp_path / "labse"))
-  figures = st_export.export_weight_store(str(tmp_path / "labse"), str(tmp_path / "labse_st"))
+  model = store.open_store(str(tmp_path / "labse"))
+  (tmp_path / "labse_st").mkdir()
+  figures = st_export.export(str(tmp_path / "labse_st"), model, "stress", "stress", "")
   print(figures)
   assert figures["layers"] <= st_numpy.LAYER_RTOL
 
