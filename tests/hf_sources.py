@@ -36,15 +36,20 @@ def write_tokenizer(path: str, tokens, lower_case: bool = False) -> None:
   transformers.AutoTokenizer.from_pretrained(path).save_pretrained(path)
 
 
-def save_bert(path: str, tokens, hidden_act: str = "gelu", seed: int = 0) -> None:
-  """A random BertModel (BERT's own initialisation) saved with save_pretrained."""
+def save_bert(path: str, tokens, hidden_act: str = "gelu", seed: int = 0,
+              shape=None) -> None:
+  """A random BertModel (BERT's own initialisation) saved with save_pretrained.
+
+  shape: hidden_size, num_layers, num_heads, intermediate_size (default: the tests' tiny one).
+  """
   import torch  # pylint: disable=import-outside-toplevel
   import transformers  # pylint: disable=import-outside-toplevel
+  shape = shape or TINY_SHAPE
   torch.manual_seed(seed)
   config = transformers.BertConfig(
-      vocab_size=len(tokens), hidden_size=TINY_SHAPE["hidden_size"],
-      num_hidden_layers=TINY_SHAPE["num_layers"], num_attention_heads=TINY_SHAPE["num_heads"],
-      intermediate_size=TINY_SHAPE["intermediate_size"], hidden_act=hidden_act, pad_token_id=0)
+      vocab_size=len(tokens), hidden_size=shape["hidden_size"],
+      num_hidden_layers=shape["num_layers"], num_attention_heads=shape["num_heads"],
+      intermediate_size=shape["intermediate_size"], hidden_act=hidden_act, pad_token_id=0)
   transformers.BertModel(config).save_pretrained(path)
   write_tokenizer(path, tokens)
 

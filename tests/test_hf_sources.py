@@ -1,0 +1,243 @@
+"""Hugging Face and Sentence Transformers models as sources, run through every stage.
+
+The sources are built by tests/hf_sources.py the way their users build them (transformers'
+save_pretrained, a tokenizer saved by today's transformers, a Sentence Transformers model
+fine-tuned for a few steps), and the results are checked with the real libraries:
+transformers and sentence_transformers run in subprocesses (no TensorFlow there).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_script, shared_build, tiny_vocab
+from smaller_labse import vocab
+
+EN_FR = ["the", "weather", "is", "nice", "today", "where", "station", "il", "fait", "beau",
+         "aujourd", "est", "la", "gare", "où", "##s"]
+# Sentences whose every token survives the en+fr selection, and some that do not.
+KEPT = ["the weather is nice today", "où est la gare ?", "il fait beau", "where is the station"]
+PRUNED = ["сегодня хорошая погода", "the weather\u3000today"]
+
+
+@pytest.fixture(scope="session")
+def hf_models(tmp_path_factory):
+  """{'hf': a plain BertModel directory (erf GELU), 'st': a fine-tuned Sentence Transformers
+  directory}, built once per session in a subprocess."""
+  def build(path: str) -> None:
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "hf_sources.py"), path],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+  root = shared_build(tmp_path_factory, "hf_models", build)
+  return {"hf": os.path.join(root, "hf"), "st": os.path.join(root, "st")}
+
+
+def _latin_chars():
+  return [t for t in tiny_vocab() if (len(t) == 1 and t.isascii()) or
+          (t.startswith("##") and len(t) == 3 and t[2:].isascii())]
+
+
+def _run_stages(source: str, workdir) -> dict:
+  """Stages 1 and 3 from `source`, as a user runs them; returns their results."""
+  workdir.mkdir(exist_ok=True)
+  stage1 = run_script("save_as_weight_from_saved_model.py", f"--saved_model={source}",
+                      cwd=str(workdir))
+  assert stage1.returncode == 0, stage1.stderr[-3000:]
+  for lang, tokens in (("en", EN_FR[:7]), ("fr", EN_FR[7:])):
+    vocab.write_token_file(str(workdir / "selected_tokens" / f"selected_{lang}_tokens.txt"),
+                           tokens + _latin_chars() + [".", "?"])
+  stage3 = run_script("make_smaller_labse.py", "--langs=en,fr", cwd=str(workdir))
+  assert stage3.returncode == 0, stage3.stderr[-3000:]
+  return {"stage1": stage1, "stage3": stage3}
+
+
+@pytest.fixture(scope="module")
+def st_run(hf_models, tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("st_run")
+  return workdir, _run_stages(hf_models["st"], workdir)
+
+
+@pytest.fixture(scope="module")
+def hf_run(hf_models, tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("hf_run")
+  return workdir, _run_stages(hf_models["hf"], workdir)
+
+
+# What real sentence_transformers / transformers give, in a process without TensorFlow.
+_REAL = r"""
+import json, sys, numpy as np, torch
+from sentence_transformers import SentenceTransformer
+from transformers import AutoModel, AutoTokenizer
+kind, path, sentences, out = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+tokenizer = AutoTokenizer.from_pretrained(path)
+tokens = [tokenizer.convert_ids_to_tokens(tokenizer(s)["input_ids"]) for s in sentences]
+if kind == "st":
+  model = SentenceTransformer(path, device="cpu")
+  embeddings = model.encode(sentences, batch_size=len(sentences))
+  length = model.max_seq_length
+else:
+  bert = AutoModel.from_pretrained(path).eval()
+  batch = tokenizer(sentences, padding=True, return_tensors="pt")
+  with torch.no_grad():
+    embeddings = torch.nn.functional.normalize(bert(**batch).pooler_output, dim=-1).numpy()
+  length = 0
+np.save(out, embeddings)
+print(json.dumps({"tokens": tokens, "max_seq_length": length}))
+"""
+
+
+def _real(kind: str, path: str, sentences, tmp_path):
+  out = tmp_path / f"{kind}_{abs(hash(path))}.npy"
+  result = subprocess.run([sys.executable, "-c", _REAL, kind, path, json.dumps(sentences),
+                           str(out)], capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  info = json.loads(result.stdout.strip().split("\n")[-1])
+  return info["tokens"], np.load(out), info["max_seq_length"]
+
+
+def test_stage1_proves_a_sentence_transformers_source_against_transformers(st_run):
+  workdir, runs = st_run
+  lines = runs["stage1"].stdout.splitlines()
+  assert "each block is fed transformers' BertModel's own output" in lines[0]
+  blocks = [l.split()[0] for l in lines[1:4]]
+  assert blocks == ["embeddings", "layer_1", "pooler"] and all(
+      l.rstrip().endswith(" ok") and "|transformers - rebuilt|" in l for l in lines[1:4])
+  assert any("proof holds" in l for l in lines)
+  assert any("already in the Sentence Transformers" in l for l in lines)
+  store = workdir / "models" / "labse"
+  source = json.loads((store / "source.json").read_text())
+  assert source["kind"] == "sentence-transformers"
+  # The source's safetensors are read in place: no second copy of the weights.
+  assert not (store / "model.safetensors").exists() and (store / "dense.safetensors").exists()
+  assert not (workdir / "models" / "labse_st").exists()
+
+
+def test_trimmed_sentence_transformer_keeps_the_source_embeddings(hf_models, st_run, tmp_path):
+  workdir, _ = st_run
+  trimmed = workdir / "models" / "st_en-fr_st"
+  source_modules = json.loads(open(os.path.join(hf_models["st"], "modules.json")).read())
+  assert json.loads((trimmed / "modules.json").read_text()) == source_modules  # its own layout
+  sentences = KEPT + PRUNED
+  src_tokens, src_emb, src_len = _real("st", hf_models["st"], sentences, tmp_path)
+  new_tokens, new_emb, new_len = _real("st", str(trimmed), sentences, tmp_path)
+  assert new_len == src_len == 256  # the source's max_seq_length
+  kept = len(KEPT)
+  assert new_tokens[:kept] == src_tokens[:kept]
+  assert all(a != b for a, b in zip(new_tokens[kept:], src_tokens[kept:]))
+  diff = np.abs(new_emb[:kept] - src_emb[:kept]).max()
+  print(f"sentence_transformers, source vs trimmed, surviving sentences: max |d| {diff:.3g}")
+  assert diff <= 1e-6  # Same ids, same weights: only batch-level float32 rounding.
+
+
+def test_sentence_transformers_dense_is_kept_apart_from_the_stale_pooler(hf_models, st_run):
+  from safetensors.numpy import load_file
+  workdir, _ = st_run
+  trimmed = workdir / "models" / "st_en-fr_st"
+  src = load_file(os.path.join(hf_models["st"], "model.safetensors"))
+  new = load_file(str(trimmed / "model.safetensors"))
+  dense = load_file(str(trimmed / "2_Dense" / "model.safetensors"))
+  src_dense = load_file(os.path.join(hf_models["st"], "2_Dense", "model.safetensors"))
+  np.testing.assert_array_equal(new["pooler.dense.weight"], src["pooler.dense.weight"])
+  np.testing.assert_array_equal(dense["linear.weight"], src_dense["linear.weight"])
+  # Fine-tuning moved the Dense module away from the pooler it started from.
+  assert np.abs(src_dense["linear.weight"] - src["pooler.dense.weight"]).max() > 1e-3
+
+
+def test_tf_hub_pair_from_a_sentence_transformers_source(hf_models, st_run, tmp_path):
+  import tensorflow as tf
+  import tensorflow_hub as hub  # noqa: F401
+  import tensorflow_text  # noqa: F401
+  workdir, runs = st_run
+  assert "verified: " in runs["stage3"].stdout
+  encoder = tf.saved_model.load(str(workdir / "models" / "st_en-fr" / "1"))
+  preprocess = tf.saved_model.load(str(workdir / "models" / "st_en-fr_preprocess" / "1"))
+  src_tokens, src_emb, _ = _real("st", hf_models["st"], KEPT, tmp_path)
+  tokens = vocab.read_token_file(str(workdir / "models" / "vocab-en-fr.txt"))
+  ids = preprocess.tokenize(tf.constant(KEPT)).merge_dims(1, 2).to_list()
+  assert [["[CLS]"] + [tokens[i] for i in row] + ["[SEP]"] for row in ids] == src_tokens
+  pooled = encoder(preprocess(tf.constant(KEPT)), training=False)["default"].numpy()
+  ours = pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
+  diff = np.abs(ours - src_emb).max()
+  print(f"TF Hub pair vs sentence_transformers on the source: max |d| {diff:.3g}")
+  assert diff <= 1e-5  # TF vs PyTorch float32 on a 2-layer network: ~1e-7.
+
+
+def test_plain_hugging_face_source_keeps_pooler_output(hf_models, hf_run, tmp_path):
+  workdir, runs = hf_run
+  config = json.loads((workdir / "models" / "labse" / "config.json").read_text())
+  assert config["hidden_act"] == "gelu"  # the source's exact erf GELU
+  trimmed = workdir / "models" / "hf_en-fr_st"
+  modules = [m["path"] for m in json.loads((trimmed / "modules.json").read_text())]
+  assert modules == ["", "1_Pooling", "2_Dense", "3_Normalize"]
+  assert json.loads((trimmed / "config.json").read_text())["hidden_act"] == "gelu"
+  src_tokens, src_emb, _ = _real("hf", hf_models["hf"], KEPT, tmp_path)
+  new_tokens, new_emb, _ = _real("hf", str(trimmed), KEPT, tmp_path)
+  _, st_emb, _ = _real("st", str(trimmed), KEPT, tmp_path)
+  assert new_tokens == src_tokens
+  assert np.abs(new_emb - src_emb).max() <= 1e-6  # AutoModel(...).pooler_output, normalised
+  assert np.abs(st_emb - src_emb).max() <= 1e-6  # SentenceTransformer: CLS -> Dense -> Normalize
+
+
+def test_stage1_without_torch_proves_against_float64(hf_models, tmp_path):
+  blocker = tmp_path / "no_torch"
+  (blocker / "torch").mkdir(parents=True)
+  (blocker / "torch" / "__init__.py").write_text("raise ImportError('no torch here')\n")
+  env = dict(os.environ, PYTHONPATH=f"{blocker}:{ROOT}", TF_CPP_MIN_LOG_LEVEL="3")
+  result = subprocess.run([sys.executable, os.path.join(ROOT, "save_as_weight_from_saved_model.py"),
+                           f"--saved_model={hf_models['hf']}"], cwd=str(tmp_path), env=env,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "PyTorch or transformers is not installed" in result.stdout
+  assert "|float64 - rebuilt|" in result.stdout and "proof holds" in result.stdout
+
+
+def _broken_source(hf_models, tmp_path, change) -> str:
+  path = tmp_path / "broken"
+  shutil.copytree(hf_models["hf"], path)
+  change(path)
+  return str(path)
+
+
+def _edit_json(name, **values):
+  def change(path):
+    data = json.loads((path / name).read_text())
+    data.update(values)
+    (path / name).write_text(json.dumps(data))
+  return change
+
+
+@pytest.mark.parametrize("change,message", [
+    (_edit_json("config.json", model_type="xlm-roberta"), "model_type 'xlm-roberta' is not BERT"),
+    (_edit_json("config.json", hidden_act="swish"), "hidden_act 'swish' is not supported"),
+    (_edit_json("config.json", intermediate_size=48), "intermediate.dense.weight' has shape"),
+    (_edit_json("config.json", vocab_size=100), "does not fit the embedding table"),
+])
+def test_bad_sources_one_line_error(hf_models, tmp_path, change, message):
+  source = _broken_source(hf_models, tmp_path, change)
+  result = run_script("save_as_weight_from_saved_model.py", f"--saved_model={source}",
+                      cwd=str(tmp_path))
+  assert result.returncode == 2
+  last = result.stderr.strip().split("\n")[-1]
+  assert last.startswith("error: ") and message in last, last
+  assert "Traceback" not in result.stderr
+  assert not (tmp_path / "models").exists()
+
+
+def test_stage3_refuses_a_source_changed_since_stage1(hf_models, tmp_path):
+  source = _broken_source(hf_models, tmp_path, lambda path: None)
+  assert run_script("save_as_weight_from_saved_model.py", f"--saved_model={source}",
+                    cwd=str(tmp_path)).returncode == 0
+  weights = os.path.join(source, "model.safetensors")
+  data = bytearray(open(weights, "rb").read())
+  data[-4:] = b"\0\0\0\0"
+  open(weights, "wb").write(bytes(data))
+  os.utime(weights, ns=(0, 0))
+  vocab.write_token_file(str(tmp_path / "selected_tokens" / "selected_en_tokens.txt"), EN_FR)
+  result = run_script("make_smaller_labse.py", "--langs=en", cwd=str(tmp_path))
+  assert result.returncode == 2
+  assert "changed since stage 1" in result.stderr.strip().split("\n")[-1]
