@@ -24,7 +24,7 @@ flags.DEFINE_string("output_dir", "models/labse",
                     "Where to write config.json, vocab.txt and weights/.")
 flags.DEFINE_float("budget_factor", verification.BUDGET_FACTOR,
                    "Each block's float32 error budget, in units of the rounding model's error "
-                   "(see README: the stage 1 proof).")
+                   "(see docs/proofs.md: the layer-by-layer proof).")
 flags.DEFINE_bool("overwrite", False, "Replace an output_dir that holds another model.")
 flags.DEFINE_string("st_output_dir", "models/labse_st",
                     "Where to write the full model in the Sentence Transformers / Hugging Face "
