@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from conftest import ROOT
+from helpers_docs import code_blocks, section
 
 DEFAULT_MODEL = "LaBSE_en-fr-es-de-zh-ar-zh_classical-it-ja-ko-nl-pl-pt-th-tr-ru"
 
@@ -74,11 +75,19 @@ def test_rerun_skips_finished_stages(demo):
   assert (workdir / "results" / "tatoeba.json").read_bytes() == before  # Stage 4 reran.
 
 
+def test_readme_results_are_the_demos(demo):
+  """The README's demo tables are the ones the demo writes (results/tatoeba.md)."""
+  workdir, _, _ = demo
+  written = {" ".join(line.split()) for line in
+             (workdir / "results" / "tatoeba.md").read_text(encoding="utf-8").splitlines()}
+  rows = [" ".join(line.split()) for line in section("README.md", "Results").splitlines()
+          if line.startswith(("| LaBSE(", "| LaBSE_en-fr-de(", "| LaBSE_en-fr-de vs LaBSE"))]
+  assert len(rows) == 5 and all(row in written for row in rows), rows
+
+
 def test_readme_snippet_runs_verbatim(demo):
   workdir, _, _ = demo
-  readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-  section = readme.split("## Using the smaller model", 1)[1]
-  snippet = re.search(r"```python\n(.*?)```", section, re.S)[1]
+  snippet = code_blocks(section("README.md", "Using the smaller model"), "python")[0]
   assert f'model = "models/{DEFAULT_MODEL}"' in snippet
   # The snippet names the default 16-language model; point that name at the demo's model.
   for suffix in ("", "_preprocess"):

@@ -2,15 +2,15 @@
 
 Runs without PyTorch: the weights are proven by an independent float64 numpy reading
 of the exported files (smaller_labse.st_numpy), the tokenizer by the `tokenizers`
-library (skipped where it is not installed). A test that runs real
-`sentence_transformers` in a subprocess runs wherever it is installed.
+library (skipped where it is not installed). The tests that run the real
+`sentence_transformers`, `transformers` and `torch` (requirements-dev.txt) in a subprocess,
+among them the documented snippets, skip only where `sentence_transformers` is missing.
 """
 
 import filecmp
 import importlib.util
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +22,7 @@ import tensorflow_hub as hub
 import tensorflow_text  # noqa: F401  (registers the preprocessor's ops)
 
 from conftest import MODELGARDEN_TINY, ROOT, SHARED, run_script, tiny_vocab
+from helpers_docs import code_blocks, section
 from smaller_labse import conversion, st_export, st_numpy, store, verification, vocab
 
 EN = ["the", "weather", "is", "nice", "today", "where", "station", "\xa0"]
@@ -319,14 +320,13 @@ def test_sentence_transformers_loads_the_export(workdir, smaller, tmp_path):
 DEFAULT_MODEL = "LaBSE_en-fr-es-de-zh-ar-zh_classical-it-ja-ko-nl-pl-pt-th-tr-ru"
 
 
-def _readme_snippets(section: str):
-  readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-  body = readme.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
-  return re.findall(r"```python\n(.*?)```", body, re.S)
+def _doc_snippets(page: str, heading: str):
+  """The Python snippets under `heading` in `page` (README.md, docs/...), as documented."""
+  return code_blocks(section(page, heading), "python")
 
 
 def _run_snippet(snippet: str, workdir, python: str = sys.executable):
-  """Runs a README snippet from the work directory, the default model's names pointing at
+  """Runs a documented snippet from the work directory, the default model's names pointing at
   the test's en-fr model."""
   models = workdir / "models"
   for suffix in ("", "_preprocess", "_st"):
@@ -338,8 +338,8 @@ def _run_snippet(snippet: str, workdir, python: str = sys.executable):
                         text=True, timeout=600)
 
 
-def test_readme_tensorflow_fine_tuning_example_runs(workdir, smaller):
-  tf_example = _readme_snippets("Fine-tuning")[0]
+def test_documented_tensorflow_fine_tuning_example_runs(workdir, smaller):
+  tf_example = _doc_snippets("docs/fine-tuning.md", "Fine-tuning")[0]
   assert "hub.KerasLayer" in tf_example and f'model = "models/{DEFAULT_MODEL}"' in tf_example
   result = _run_snippet(tf_example, workdir)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -349,12 +349,15 @@ def test_readme_tensorflow_fine_tuning_example_runs(workdir, smaller):
 
 @pytest.mark.skipif(importlib.util.find_spec("sentence_transformers") is None,
                     reason="sentence_transformers not installed")
-def test_readme_pytorch_examples_run(workdir, smaller):
-  snippets = _readme_snippets("The Sentence Transformers / Hugging Face format")
-  torch_example = _readme_snippets("Fine-tuning")[1]
+def test_documented_pytorch_examples_run(workdir, smaller):
+  readme = [snippet for snippet in _doc_snippets("README.md", "Using the smaller model")
+            if "sentence_transformers" in snippet]
+  snippets = _doc_snippets("docs/formats.md", "The Sentence Transformers / Hugging Face format")
+  torch_example = _doc_snippets("docs/fine-tuning.md", "Fine-tuning")[1]
+  assert len(readme) == 1 and "SentenceTransformer(" in readme[0]
   assert "SentenceTransformer(" in snippets[0] and "AutoModel" in snippets[1]
   assert "torch.optim.Adam" in torch_example
-  for snippet in snippets + [torch_example]:
+  for snippet in dict.fromkeys(readme + snippets + [torch_example]):  # each distinct one once
     result = _run_snippet(snippet, workdir)
     assert result.returncode == 0, result.stderr[-3000:]
   assert result.stdout.count("loss") == 2

@@ -31,7 +31,7 @@ flags.DEFINE_string("output_dir", "models/labse",
                     "weights as model.safetensors unless the source's own are read in place).")
 flags.DEFINE_float("budget_factor", verification.BUDGET_FACTOR,
                    "Each block's float32 error budget, in units of the rounding model's error "
-                   "(see README: the stage 1 proof).")
+                   "(see docs/proofs.md: the layer-by-layer proof).")
 flags.DEFINE_bool("overwrite", False, "Replace an output_dir that holds another model.")
 flags.DEFINE_string("st_output_dir", "models/labse_st",
                     "For a TF Hub source: where to write the full model in the Sentence "
