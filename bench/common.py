@@ -8,22 +8,23 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 LABSE_SHAPE = dict(hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072)
 
 
-def build_full_size_model(downloads: str, tokens: Sequence[str], init_scale: float = 0.02
-                          ) -> None:
-  """downloads/labse-2 and labse-2-preprocess for `tokens` at LaBSE's size: BERT's random init
-  (seed 0) with matrices of standard deviation `init_scale` (clipped at 2 sigma), exported by
-  our own exporter."""
+def build_full_size_model(downloads: str, tokens: Sequence[str], init_scale: float = 0.02,
+                          shape: Optional[Mapping[str, int]] = None) -> None:
+  """downloads/labse-2 and labse-2-preprocess for `tokens` at LaBSE's size (or `shape`): BERT's
+  random init (seed 0) with matrices of standard deviation `init_scale` (clipped at 2 sigma),
+  exported by our own exporter."""
+  shape = dict(shape or LABSE_SHAPE)
   import numpy as np  # pylint: disable=import-outside-toplevel
   from smaller_labse.config import EncoderConfig  # pylint: disable=import-outside-toplevel
   from smaller_labse.demo import write_demo_model  # pylint: disable=import-outside-toplevel
   from smaller_labse.encoder import random_weights  # pylint: disable=import-outside-toplevel
   weights = None  # the encoder's own random init, BERT's 0.02
   if init_scale != 0.02:
-    weights = random_weights(EncoderConfig(vocab_size=len(tokens), **LABSE_SHAPE), seed=0)
+    weights = random_weights(EncoderConfig(vocab_size=len(tokens), **shape), seed=0)
     for value in weights.values():
       if value.ndim >= 2:
         value *= np.float32(init_scale / 0.02)
-  write_demo_model(downloads, list(tokens), seed=0, shape=LABSE_SHAPE, weights=weights)
+  write_demo_model(downloads, list(tokens), seed=0, shape=shape, weights=weights)
 
 
 def run_timed(command: List[str], env: Mapping[str, str], cwd: Optional[str] = None,

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""How far the exact (erf) GELU moves LaBSE's sentence embeddings from the tanh approximation.
+
+TF Hub's LaBSE/2 computes the tanh approximation (TF Model Garden's "gelu"); the Hugging
+Face ports declare `hidden_act: "gelu"`, which transformers computes as the exact erf form.
+This runs one full-size encoder (LaBSE's shape, the real vocab, BERT's random initialisation:
+LaBSE's trained weights cannot be downloaded here) both ways on every line of
+../shared/data/tatoeba_dev and compares the normalised embeddings.
+
+  python bench/bench_gelu.py
+"""
+
+import dataclasses
+import glob
+import os
+import sys
+
+from absl import app, flags
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench.common import LABSE_SHAPE  # noqa: E402
+
+flags.DEFINE_string("vocab", "../shared/data/labse/cased_vocab.txt", "The real LaBSE vocab.")
+flags.DEFINE_string("tatoeba", "../shared/data/tatoeba_dev/tatoeba.*", "Tatoeba files.")
+flags.DEFINE_integer("batch_size", 64, "Sentences per batch (sorted by length).")
+FLAGS = flags.FLAGS
+
+
+def embed(encoder, ids, order, special, batch_size):
+  """Normalised pooled_output [N, D] of every line (`PooledOutputEncoder`, the same network
+  laid out for inference), in batches of similar length."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from smaller_labse import tokenization  # pylint: disable=import-outside-toplevel
+  out = None
+  for start in range(0, len(ids), batch_size):
+    rows = order[start:start + batch_size]
+    inputs = tokenization.pack_ids([ids[i][:126] for i in rows], special)
+    pooled = encoder.pooled_output(*(tf.constant(inputs[k]) for k in (
+        "input_word_ids", "input_mask", "input_type_ids"))).numpy()
+    if out is None:
+      out = np.zeros((len(ids), pooled.shape[1]), np.float32)
+    out[rows] = pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
+  return out
+
+
+def main(argv):
+  del argv
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  from smaller_labse import tokenization, vocab  # pylint: disable=import-outside-toplevel
+  from smaller_labse.config import EncoderConfig  # pylint: disable=import-outside-toplevel
+  from smaller_labse.encoder import (  # pylint: disable=import-outside-toplevel
+      Encoder, PooledOutputEncoder, random_weights)
+  tokens = vocab.read_vocab(os.path.abspath(FLAGS.vocab))
+  lines = []
+  for path in sorted(glob.glob(FLAGS.tatoeba)):
+    with open(path, encoding="utf-8", newline="") as f:
+      lines += f.read().split("\n")[:-1]
+  tokenizer = tokenization.TfHubTokenizer(tokens)
+  ids = tokenizer.encode(lines)
+  order = np.argsort([len(x) for x in ids], kind="stable")
+  tanh_config = EncoderConfig(vocab_size=len(tokens), **LABSE_SHAPE)
+  weights = Encoder(tanh_config, random_weights(tanh_config, seed=0)).weights  # tf.Variables
+  tanh = PooledOutputEncoder(tanh_config, weights)
+  erf = PooledOutputEncoder(dataclasses.replace(tanh_config, hidden_act="gelu"), weights)
+  a = embed(tanh, ids, order, tokenizer.special_ids(), FLAGS.batch_size)
+  b = embed(erf, ids, order, tokenizer.special_ids(), FLAGS.batch_size)
+  diff = np.abs(a - b)
+  cosine = np.sum(a * b, axis=-1)
+  print(f"{len(lines):,} tatoeba_dev lines, LaBSE's shape, random weights (BERT init 0.02)")
+  print("| | value |\n|---|---:|")
+  print(f"| max abs difference, normalised embeddings | {diff.max():.3g} |")
+  print(f"| mean abs difference | {diff.mean():.3g} |")
+  print(f"| min cosine(erf, tanh) | {cosine.min():.6f} |")
+  print(f"| mean cosine(erf, tanh) | {cosine.mean():.6f} |")
+
+
+if __name__ == "__main__":
+  app.run(main)
