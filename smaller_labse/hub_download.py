@@ -283,39 +283,41 @@ def check_config(path: str, label: Optional[str] = None) -> Dict[str, object]:
   return config
 
 
+def _local_weights(directory: str, name: Callable[[str], str]) -> Optional[str]:
+  """The weights file of `directory` (as WEIGHTS prefers), or None; InputError for an index
+  whose shards are not all there."""
+  for single, index in WEIGHTS:
+    if os.path.isfile(os.path.join(directory, single)):
+      return single
+    if os.path.isfile(os.path.join(directory, index)):
+      weight_map = _read_json(os.path.join(directory, index), name(index))
+      weight_map = weight_map.get("weight_map") if isinstance(weight_map, dict) else None
+      shards = sorted(set(weight_map.values())) if isinstance(weight_map, dict) else []
+      if not shards:
+        raise InputError(f"{name(index)}: no weight_map")
+      for shard in shards:
+        if not os.path.isfile(os.path.join(directory, str(shard))):
+          raise InputError(f"{name(index)}: {shard} is missing")
+      return f"{index} ({len(shards)} shards)"
+  return None
+
+
 def check_model(directory: str, label: Optional[str] = None) -> str:
   """Checks that `directory` is a model the pipeline reads; returns a one-line summary.
 
   A BERT config.json, weights (model.safetensors, pytorch_model.bin, or an index whose
   shards are all there) and a tokenizer (tokenizer.json or vocab.txt). Errors are
-  InputErrors naming the file as `label`/FILE (`label` defaults to `directory`).
+  InputErrors naming the file: 'LABEL: FILE: problem', or 'DIRECTORY/FILE: problem'.
   """
   def name(file: str) -> str:
     return f"{label}: {file}" if label else os.path.join(directory, file)
 
-  def present(file: str) -> bool:
-    return os.path.isfile(os.path.join(directory, file))
-
   config = check_config(os.path.join(directory, "config.json"), name("config.json"))
-  weights = None
-  for single, index in WEIGHTS:
-    if present(single):
-      weights = single
-    elif present(index):
-      weight_map = _read_json(os.path.join(directory, index), name(index))
-      shards = set(weight_map.get("weight_map", {}).values()) if isinstance(
-          weight_map, dict) else set()
-      missing = sorted(s for s in shards if not present(s)) or (["a shard"] if not shards
-                                                                else [])
-      if missing:
-        raise InputError(f"{name(index)}: {missing[0]} is missing")
-      weights = f"{index} ({len(shards)} shards)"
-    if weights:
-      break
+  weights = _local_weights(directory, name)
   if weights is None:
     raise InputError(f"{name('model.safetensors')}: missing (no model.safetensors, "
                      "pytorch_model.bin or their index)")
-  tokenizer = next((t for t in TOKENIZERS if present(t)), None)
+  tokenizer = next((t for t in TOKENIZERS if os.path.isfile(os.path.join(directory, t))), None)
   if tokenizer is None:
     raise InputError(f"{name('tokenizer.json')}: missing (no tokenizer.json or vocab.txt)")
   return (f"bert, {config.get('num_hidden_layers')} layers, hidden {config.get('hidden_size')}, "
