@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Downloads google/LaBSE/2 (encoder) and its preprocessor
 # (universal-sentence-encoder-cmlm/multilingual-preprocess/2) from TF Hub (now served by
-# Kaggle Models) and unpacks them into downloads/labse-2 and downloads/labse-2-preprocess.
+# Kaggle Models) and unpacks them into downloads/labse-2 and downloads/labse-2-preprocess;
+# or, given hub repositories (owner/name), downloads those BERT / Sentence Transformers
+# models from Hugging Face into downloads/owner/name (smaller_labse/hub_download.py).
 set -euo pipefail
 
 readonly DEFAULT_BASE_URL="https://tfhub.dev"
@@ -11,8 +13,9 @@ readonly PREPROCESS_HANDLE="google/universal-sentence-encoder-cmlm/multilingual-
 usage() {
   cat <<EOF
 Usage: $(basename "$0") [--output_dir=DIR]
+       $(basename "$0") [--output_dir=DIR] [--revision=REV] OWNER/NAME [OWNER/NAME ...]
 
-Downloads the TF Hub models the pipeline starts from:
+Without a repository, downloads the TF Hub models the pipeline starts from:
   $ENCODER_HANDLE -> DIR/labse-2             (encoder, ~1.8 GB)
   $PREPROCESS_HANDLE -> DIR/labse-2-preprocess   (preprocessor)
 as compressed archives (\$TFHUB_BASE_URL/{handle}?tf-hub-format=compressed; tfhub.dev redirects
@@ -23,8 +26,20 @@ SavedModel (the encoder's variables, e.g. word_embeddings/embeddings, and a voca
 \$LABSE_VOCAB_SIZE tokens), and only then renamed into place; the archive is then deleted.
 A model directory that already exists is checked and kept (nothing is downloaded).
 
+With repositories (e.g. sentence-transformers/LaBSE, setu4993/LaBSE, setu4993/LEALLA-small,
+or your fine-tuned model), downloads each from the Hugging Face hub into DIR/OWNER/NAME:
+only what a BERT / Sentence Transformers model needs (config.json, the PyTorch weights,
+preferring safetensors, the tokenizer, the Sentence Transformers modules; not the TF, Flax,
+ONNX, OpenVINO, Rust or Core ML copies), all from the commit REV points at. Files are
+downloaded with huggingface_hub into DIR/OWNER/.NAME.partial (kept across runs: an
+interrupted download resumes), each checked against the hub's listing (size, SHA-256 of LFS
+files, git blob id of the others), the model checked (config.json with model_type "bert",
+weights, tokenizer), and only then renamed into place. A model directory that already
+exists is checked and kept (nothing is downloaded).
+
 Options:
   --output_dir=DIR   where to put the models (default: \$LABSE_DOWNLOAD_DIR or ./downloads)
+  --revision=REV     branch, tag or commit of the hub repositories (default: main)
   -h, --help         show this help
 
 Environment:
@@ -34,7 +49,12 @@ Environment:
   SMALLER_LABSE_PYTHON   Python with TensorFlow used for the check (default: the project's
                          .venv, created by tools/ensure_venv.sh when missing)
   DOWNLOAD_RETRIES, DOWNLOAD_RETRY_DELAY, DOWNLOAD_RETRY_MAX_DELAY, DOWNLOAD_CONNECT_TIMEOUT,
-  DOWNLOAD_STALL_SECONDS   retry/backoff/timeout settings (see tools/download_lib.sh)
+  DOWNLOAD_STALL_SECONDS   retry/backoff/timeout settings (see tools/download_lib.sh; hub
+                         downloads use the first three)
+  HF_ENDPOINT            the Hugging Face hub or a mirror (default: https://huggingface.co)
+  HF_TOKEN               token for private and gated repositories (default: huggingface_hub's
+                         saved login, if any)
+  HF_HUB_ETAG_TIMEOUT, HF_HUB_DOWNLOAD_TIMEOUT   huggingface_hub's timeouts in seconds
 EOF
 }
 
@@ -43,16 +63,44 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$root/tools/download_lib.sh"
 
 out_dir="${LABSE_DOWNLOAD_DIR:-downloads}"
+revision=""
+repos=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --output_dir=*) out_dir="${1#--output_dir=}" ;;
     --output_dir) [ $# -ge 2 ] || { echo "error: --output_dir needs a value" >&2; exit 2; }; out_dir="$2"; shift ;;
-    *) echo "error: unexpected argument '$1' (see --help)" >&2; exit 2 ;;
+    --revision=*) revision="${1#--revision=}"; [ -n "$revision" ] || { echo "error: --revision is empty" >&2; exit 2; } ;;
+    --revision) [ $# -ge 2 ] && [ -n "$2" ] || { echo "error: --revision needs a value" >&2; exit 2; }; revision="$2"; shift ;;
+    -*) echo "error: unexpected argument '$1' (see --help)" >&2; exit 2 ;;
+    *) repos+=("$1") ;;
   esac
   shift
 done
 [ -n "$out_dir" ] || { echo "error: --output_dir is empty" >&2; exit 2; }
+
+python_for_check() {
+  if [ -n "${SMALLER_LABSE_PYTHON:-}" ]; then
+    printf '%s\n' "$SMALLER_LABSE_PYTHON"
+  else
+    "$root/tools/ensure_venv.sh" "$root/requirements.txt"
+  fi
+}
+
+if [ "${#repos[@]}" -gt 0 ]; then
+  # Hugging Face hub repositories: smaller_labse/hub_download.py does it all (exit 1 on a
+  # download problem, 2 on a bad repository id).
+  repo_flags=()
+  for repo in "${repos[@]}"; do repo_flags+=("--repo=$repo"); done
+  py="$(python_for_check)"
+  PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" exec "$py" -m smaller_labse.hub_download \
+    --output_dir="$out_dir" --revision="${revision:-main}" --retries="$DL_RETRIES" \
+    --retry_delay="$DL_RETRY_DELAY" --retry_max_delay="$DL_RETRY_MAX_DELAY" "${repo_flags[@]}"
+fi
+if [ -n "$revision" ]; then
+  echo "error: --revision goes with hub repositories (OWNER/NAME), not with TF Hub's LaBSE/2" >&2
+  exit 2
+fi
 vocab_size="${LABSE_VOCAB_SIZE:-501153}"
 case "$vocab_size" in ''|*[!0-9]*) echo "error: LABSE_VOCAB_SIZE must be a number, got '$vocab_size'" >&2; exit 2 ;; esac
 
@@ -121,14 +169,6 @@ fetch_and_unpack() {
   if [ -z "$TAR_LISTING" ]; then TAR_LISTING="$(tar -tzf "$archive")"; fi
   root_in_archive="$(saved_model_root "$TAR_LISTING")"
   if [ "$root_in_archive" = "." ]; then UNPACKED="$tmp"; else UNPACKED="$tmp/$root_in_archive"; fi
-}
-
-python_for_check() {
-  if [ -n "${SMALLER_LABSE_PYTHON:-}" ]; then
-    printf '%s\n' "$SMALLER_LABSE_PYTHON"
-  else
-    "$root/tools/ensure_venv.sh" "$root/requirements.txt"
-  fi
 }
 
 encoder_dest="$out_dir/labse-2"
