@@ -115,6 +115,7 @@ class HfTokenizer:
     split_special_tokens: special tokens in the text are tokenized as text.
     source: where it was read (for messages).
   """
+  kind = "huggingface"  # tokenization.py: the model runs the tokenizers library
 
   def __init__(self, vocab: Mapping[str, int], normalizer: Optional[BertNormalizer],
                added_tokens: Sequence[AddedToken], special_tokens: Mapping[str, str],
@@ -390,6 +391,16 @@ class HfTokenizer:
         SPECIAL_TOKENS_MAP: _pretty_json(special),
         VOCAB_TXT: "".join(t + "\n" for t in self.row_tokens(self.num_ids)),
     }
+
+  def special_ids(self) -> Dict[str, int]:
+    """'cls', 'sep', 'pad' -> id (how a sentence is packed)."""
+    return {"cls": self.token_to_id(self.cls_token), "sep": self.token_to_id(self.sep_token),
+            "pad": self.token_to_id(self.pad_token)}
+
+  def count_corpus(self, paths: Sequence[str], vocab: Sequence[str], exact_only: bool = False,
+                   **kwargs) -> counting.TokenCounts:
+    """Stage 2's counts (the module's count_corpus); exact_only encodes every line whole."""
+    return count_corpus(self, paths, vocab, split_words=not exact_only, **kwargs)
 
   def tf_preprocessor(self, vocab_path: Optional[str] = None,
                       tokens: Optional[Sequence[str]] = None):
