@@ -242,3 +242,46 @@ def test_stage3_refuses_a_source_changed_since_stage1(hf_models, tmp_path):
   result = run_script("make_smaller_labse.py", "--langs=en", cwd=str(tmp_path))
   assert result.returncode == 2
   assert "changed since stage 1" in result.stderr.strip().split("\n")[-1]
+
+
+def test_pytorch_bin_source(hf_models, tmp_path):
+  """A source with pytorch_model.bin: stage 1 converts it into the store's model.safetensors
+  (PyTorch reads it); without PyTorch, one line says what is missing."""
+  def to_bin(path):
+    from safetensors.numpy import load_file
+    import torch
+    tensors = {k: torch.from_numpy(v) for k, v in load_file(str(path / "model.safetensors")).items()}
+    torch.save(tensors, str(path / "pytorch_model.bin"))
+    (path / "model.safetensors").unlink()
+  source = _broken_source(hf_models, tmp_path, to_bin)
+  result = run_script("save_as_weight_from_saved_model.py", f"--saved_model={source}",
+                      cwd=str(tmp_path))
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "proof holds" in result.stdout
+  assert (tmp_path / "models" / "labse" / "model.safetensors").is_file()
+
+  blocker = tmp_path / "no_torch"
+  (blocker / "torch").mkdir(parents=True)
+  (blocker / "torch" / "__init__.py").write_text("raise ImportError('no torch here')\n")
+  env = dict(os.environ, PYTHONPATH=f"{blocker}:{ROOT}", TF_CPP_MIN_LOG_LEVEL="3")
+  result = subprocess.run([sys.executable, os.path.join(ROOT, "save_as_weight_from_saved_model.py"),
+                           f"--saved_model={source}", "--output_dir=other"], cwd=str(tmp_path),
+                          env=env, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2
+  assert result.stderr.strip().split("\n")[-1] == (
+      f"error: {source}/pytorch_model.bin: reading pytorch_model.bin needs PyTorch "
+      "(pip install torch), or give the model with model.safetensors")
+  assert not (tmp_path / "other").exists()
+
+
+def test_stage2_counts_with_the_source_tokenizer(hf_run, tmp_path):
+  """The store of a Hugging Face source counts with its tokenizer: a no-break space splits
+  words there (transformers' BertNormalizer), where TF Hub's BertTokenizer keeps it."""
+  workdir, _ = hf_run
+  corpus = tmp_path / "corpus.txt"
+  corpus.write_text("the\xa0weather is nice today\n" * 3, encoding="utf-8")
+  result = run_script("select_vocab.py", f"--corpus=en:{corpus}", f"--counts_dir={tmp_path}/c",
+                      f"--selected_dir={tmp_path}/s", cwd=str(workdir))
+  assert result.returncode == 0, result.stderr[-3000:]
+  counts = json.loads((tmp_path / "c" / "en_freqs.json").read_text())
+  assert counts == {"the": 3, "weather": 3, "is": 3, "nice": 3, "today": 3}
