@@ -6,6 +6,8 @@ save weights.
 
 Also writes the full model in the Sentence Transformers / Hugging Face format
 (models/labse_st/, proven equal to the weights); --st_output_dir= skips it.
+
+Installed with pip, `smaller-labse convert` is the same command.
 """
 
 import os

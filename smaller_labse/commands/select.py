@@ -29,6 +29,8 @@ characters of the vocab can gain [UNK]); none (default with doc_frequency).
 Before stage 1 has written models/labse/vocab.txt, the vocab is read where the
 original read it: downloads/labse-2/assets/cased_vocab.txt, with that
 SavedModel's do_lower_case.
+
+Installed with pip, `smaller-labse select` is the same command.
 """
 
 import glob
