@@ -52,7 +52,8 @@ def _fail(message: str) -> None:
 def _download(args: Sequence[str]) -> None:
   from smaller_labse import downloads  # pylint: disable=import-outside-toplevel
   if not args:
-    _fail(f"download: say what to download ({', '.join(downloads.SCRIPTS)}; see {PROG} download --help)")
+    _fail(f"download: say what to download: {'|'.join(downloads.SCRIPTS)} (see {PROG} "
+          "download --help)")
   if args[0] in ("-h", "--help"):
     print(download_usage(), end="")
     sys.exit(0)

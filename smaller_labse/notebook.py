@@ -135,6 +135,11 @@ class Evaluation:
       return ""
     return tatoeba.identical_table(self.identical, self.names[1], self.names[0])
 
+  def markdown(self) -> str:
+    """The results table and, for two models, the identical-embeddings one (as
+    evaluate_tatoeba.py prints them)."""
+    return tatoeba.markdown_report(self.results, self.identical, "cosine", self.names)
+
   def speed(self) -> str:
     return "\n".join(f"{name}: {s.sentences:,} distinct sentences in {s.seconds:.2f} s, "
                      f"{s.sentences_per_second:,.0f} sentences/s"

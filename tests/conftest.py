@@ -106,6 +106,14 @@ def wheel(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def demo_inputs(tmp_path_factory) -> str:
+  """A work directory with the demo's inputs (smaller_labse.demo.prepare_workdir: downloads/,
+  data/{lang}.txt, data/tatoeba/v1/), built once per session: copy it, never write to it."""
+  from smaller_labse import demo
+  return shared_build(tmp_path_factory, "demo_inputs", demo.prepare_workdir)
+
+
+@pytest.fixture(scope="session")
 def tiny_labse(tmp_path_factory):
   """A tiny random-weight LaBSE/2-format encoder + preprocessor: (encoder_dir, preprocess_dir),
   laid out as download_model.sh writes them (downloads/labse-2, downloads/labse-2-preprocess)."""
