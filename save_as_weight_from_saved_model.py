@@ -1,54 +1,6 @@
 #!/usr/bin/env python3
-"""Stage 1: read the TF Hub LaBSE/2 SavedModel, rebuild it in our code, prove it layer by layer,
-save weights.
-
-  python save_as_weight_from_saved_model.py
-  python save_as_weight_from_saved_model.py --saved_model=downloads/labse-2 --output_dir=models/labse
-
-Also writes the full model in the Sentence Transformers / Hugging Face format
-(models/labse_st/, proven equal to the weights); --st_output_dir= skips it.
-"""
-
-import os
-
-from absl import flags, logging
-
-from smaller_labse import conversion, st_export, st_format, verification
-from smaller_labse.errors import InputError, run_cli
-
-flags.DEFINE_string("saved_model", "downloads/labse-2", "The LaBSE/2 encoder SavedModel.")
-flags.DEFINE_string("preprocess", "downloads/labse-2-preprocess",
-                    "The original preprocessor; when it exists, our tokenization is checked "
-                    "against it.")
-flags.DEFINE_string("output_dir", "models/labse",
-                    "Where to write config.json, vocab.txt and weights/.")
-flags.DEFINE_float("budget_factor", verification.BUDGET_FACTOR,
-                   "Each block's float32 error budget, in units of the rounding model's error "
-                   "(see docs/proofs.md: the layer-by-layer proof).")
-flags.DEFINE_bool("overwrite", False, "Replace an output_dir that holds another model.")
-flags.DEFINE_string("st_output_dir", "models/labse_st",
-                    "Where to write the full model in the Sentence Transformers / Hugging Face "
-                    "format (SentenceTransformer(path), AutoModel); empty: do not write it.")
-flags.DEFINE_integer("st_max_seq_length", st_format.DEFAULT_MAX_SEQ_LENGTH,
-                     "The Sentence Transformers export's max_seq_length (the TF Hub "
-                     "preprocessor packs to 128).")
-
-
-def main(argv):
-  del argv  # run_cli rejects arguments left after the flags
-  f = flags.FLAGS
-  preprocess = f.preprocess if os.path.isdir(f.preprocess) else None
-  if preprocess is None:
-    logging.info("%s not found: tokenization is not checked against it", f.preprocess)
-  try:
-    conversion.convert_saved_model(f.saved_model, f.output_dir, preprocess, f.budget_factor,
-                                   f.overwrite, f.st_output_dir or None, f.st_max_seq_length)
-  except (conversion.VerificationError, st_export.StVerificationError) as e:
-    raise InputError(str(e)) from None
-  print(f"saved weights to {f.output_dir}")
-  if f.st_output_dir:
-    print(f"wrote {f.st_output_dir}")
-
+"""Stage 1, save the weights: smaller_labse/commands/convert.py (also `smaller-labse convert`)."""
+from smaller_labse.commands import convert, run
 
 if __name__ == "__main__":
-  run_cli(main)
+  run(convert)

@@ -1,0 +1,59 @@
+"""Stage 3: slice the selected vocabulary rows and export a smaller LaBSE.
+
+  python make_smaller_labse.py --langs=en,fr,es,de,zh,ar,zh_classical,it,ja,ko,nl,pl,pt,th,tr,ru
+
+Writes models/vocab-{langs}.txt, models/LaBSE_{langs}/1 (encoder) and
+models/LaBSE_{langs}_preprocess/1 (preprocessor), drop-in replacements for
+google/LaBSE/2 and its preprocessor, and models/LaBSE_{langs}_st/ (Sentence
+Transformers / Hugging Face), and proves the smaller model gives the original's
+embeddings on sentences whose tokenization the pruning keeps, and the two formats
+equal.
+
+Installed with pip, `smaller-labse make` is the same command.
+"""
+
+from absl import flags
+
+from smaller_labse import languages, pruning, st_export, st_format
+from smaller_labse.conversion import VerificationError
+from smaller_labse.errors import InputError
+
+flags.DEFINE_string("langs", ",".join(languages.DEFAULT_WIKI_LANGS),
+                    "Comma-separated language codes whose selections are kept.")
+flags.DEFINE_string("model_dir", "models/labse", "Stage 1's weights (config.json, vocab.txt, "
+                    "weights/).")
+flags.DEFINE_string("selected_tokens_dir", "selected_tokens",
+                    "Stage 2's selected_{lang}_tokens.txt files.")
+flags.DEFINE_string("output_dir", "models", "Where the vocab and the SavedModels are written.")
+flags.DEFINE_bool("overwrite", False, "Replace outputs that hold another model.")
+flags.DEFINE_float("tolerance", 1e-6, "Largest pooled_output difference accepted.")
+flags.DEFINE_string("formats", ",".join(st_export.FORMATS),
+                    "Comma-separated output formats: tfhub (encoder + preprocessor "
+                    "SavedModels, LaBSE/2's format), st (Sentence Transformers / Hugging Face "
+                    "directory models/LaBSE_{langs}_st).")
+flags.DEFINE_integer("st_max_seq_length", st_format.DEFAULT_MAX_SEQ_LENGTH,
+                     "The Sentence Transformers export's max_seq_length (the TF Hub "
+                     "preprocessor packs to 128).")
+
+
+def main(argv):
+  del argv  # run_cli rejects arguments left after the flags
+  f = flags.FLAGS
+  formats = st_export.parse_formats(f.formats)
+  langs = languages.parse_lang_list(f.langs, languages.corpus_langs())
+  try:
+    paths, table, figures, st_figures = pruning.make_smaller_labse(
+        f.model_dir, f.selected_tokens_dir, langs, f.output_dir, f.overwrite, f.tolerance,
+        formats, f.st_max_seq_length)
+  except (VerificationError, st_export.StVerificationError) as e:
+    raise InputError(str(e)) from None
+  print(f"verified: {figures['sentences']} sentences with unchanged tokenization give the "
+        f"original's pooled_output (max abs difference {figures['pooled_output']:.3g}); "
+        f"{figures['pruned_sentences']} sentences change tokenization")
+  if st_figures:
+    print(st_export.summary(st_figures))
+  print(table, end="")
+  written = [paths.vocab] + ([paths.encoder, paths.preprocess] if "tfhub" in formats else [])
+  print("".join(f"wrote {path}\n" for path in written + ([paths.st] if st_figures else [])),
+        end="")
+
