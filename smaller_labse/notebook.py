@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-from smaller_labse import languages, tatoeba
+from smaller_labse import downloads, languages, tatoeba
 from smaller_labse.errors import InputError
 
 LABSE_PREPROCESS_HANDLE = ("https://tfhub.dev/google/universal-sentence-encoder-cmlm/"
@@ -32,16 +32,6 @@ HEATMAP_SENTENCES = [
     "Ich trinke meinen Kaffee ohne Zucker.", "Я пью кофе без сахара.",
 ]
 _SCRIPT = "download_tatoeba_dataset.sh"
-
-
-def project_root() -> Optional[str]:
-  """The checkout holding the download scripts: beside the package, or the current directory
-  or its parent (a notebook started in notebooks/). None for a pip-installed package alone."""
-  package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  for candidate in (package_parent, os.getcwd(), os.path.dirname(os.getcwd())):
-    if os.path.isfile(os.path.join(candidate, _SCRIPT)):
-      return candidate
-  return None
 
 
 def resolve_workdir(workdir: Optional[str]) -> str:
@@ -69,14 +59,10 @@ def max_batch_tokens(on_gpu: bool) -> int:
 
 
 def fetch_tatoeba(langs: Sequence[str], data_dir: str) -> None:
-  """Downloads the missing Tatoeba pairs with the project's download_tatoeba_dataset.sh
-  (complete pairs are skipped without any network access)."""
-  root = project_root()
-  if root is None:
-    raise InputError(f"{_SCRIPT}: not found; run the notebook from a checkout of the project "
-                     "(the notebook's first cell clones it in Colab)")
-  subprocess.run(["bash", os.path.join(root, _SCRIPT), f"--langs={','.join(langs)}",
-                  f"--output_dir={data_dir}"], check=True)
+  """Downloads the missing Tatoeba pairs with download_tatoeba_dataset.sh (shipped in the
+  package; complete pairs are skipped without any network access)."""
+  subprocess.run(downloads.command("tatoeba", [f"--langs={','.join(langs)}",
+                                               f"--output_dir={data_dir}"]), check=True)
 
 
 def _is_handle(spec: str) -> bool:
@@ -148,6 +134,11 @@ class Evaluation:
     if not self.identical:
       return ""
     return tatoeba.identical_table(self.identical, self.names[1], self.names[0])
+
+  def markdown(self) -> str:
+    """The results table and, for two models, the identical-embeddings one (as
+    evaluate_tatoeba.py prints them)."""
+    return tatoeba.markdown_report(self.results, self.identical, "cosine", self.names)
 
   def speed(self) -> str:
     return "\n".join(f"{name}: {s.sentences:,} distinct sentences in {s.seconds:.2f} s, "

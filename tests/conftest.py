@@ -80,6 +80,39 @@ def copy_tree(source: str, target: str) -> str:
   return target
 
 
+def _build_wheel(dist: str) -> None:
+  """`pip wheel` of the project, offline, from a copy of its sources (an in-tree build would
+  leave build/ and *.egg-info in the checkout; the copy follows smaller_labse/shell's links)."""
+  src = os.path.join(os.path.dirname(dist), "wheel_src")
+  shutil.rmtree(src, ignore_errors=True)
+  os.makedirs(src)
+  for name in ("pyproject.toml", "requirements.txt", "README.md"):
+    shutil.copy(os.path.join(ROOT, name), src)
+  shutil.copytree(os.path.join(ROOT, "smaller_labse"), os.path.join(src, "smaller_labse"),
+                  ignore=shutil.ignore_patterns("__pycache__"))
+  # Offline: the build backend comes from this environment, as --no-build-isolation says.
+  result = subprocess.run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps",
+                           "--no-build-isolation", "--no-index", "-q", "-w", dist],
+                          cwd=src, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> str:
+  """The project's wheel (smaller_labse-*.whl), built once per test session."""
+  dist = shared_build(tmp_path_factory, "wheel", _build_wheel)
+  (path,) = [os.path.join(dist, n) for n in os.listdir(dist) if n.endswith(".whl")]
+  return path
+
+
+@pytest.fixture(scope="session")
+def demo_inputs(tmp_path_factory) -> str:
+  """A work directory with the demo's inputs (smaller_labse.demo.prepare_workdir: downloads/,
+  data/{lang}.txt, data/tatoeba/v1/), built once per session: copy it, never write to it."""
+  from smaller_labse import demo
+  return shared_build(tmp_path_factory, "demo_inputs", demo.prepare_workdir)
+
+
 @pytest.fixture(scope="session")
 def tiny_labse(tmp_path_factory):
   """A tiny random-weight LaBSE/2-format encoder + preprocessor: (encoder_dir, preprocess_dir),

@@ -1,4 +1,6 @@
-"""The README's quick start: ./run_pipeline.sh --demo, and the README's usage snippet."""
+"""The quick start's demo as a user installs and runs it: `pip install .` then `smaller-labse
+demo` outside any checkout; ./run_pipeline.sh --demo on the same work directory; the README's
+usage snippet and the notebook on the demo's models."""
 
 import json
 import os
@@ -6,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 
 import pytest
 
@@ -13,17 +16,71 @@ from conftest import ROOT
 from helpers_docs import code_blocks, section
 
 DEFAULT_MODEL = "LaBSE_en-fr-es-de-zh-ar-zh_classical-it-ja-ko-nl-pl-pt-th-tr-ru"
+# The demo's tables (README): the same on every CPU, since every retrieval is decided by a
+# cosine margin of at least 0.04.
+DEMO_TABLES = """\
+| Model                 |     fr |     de |     ru |    avg |
+| --------------------- | -----: | -----: | -----: | -----: |
+| LaBSE(en→xx)          | 100.00 | 100.00 | 100.00 | 100.00 |
+| LaBSE(xx→en)          | 100.00 | 100.00 | 100.00 | 100.00 |
+| LaBSE_en-fr-de(en→xx) | 100.00 | 100.00 |   2.50 |  67.50 |
+| LaBSE_en-fr-de(xx→en) | 100.00 | 100.00 |   2.50 |  67.50 |
+""", """\
+| Identical embeddings (%) |     fr |     de |    ru |   all |
+| ------------------------ | -----: | -----: | ----: | ----: |
+| LaBSE_en-fr-de vs LaBSE  | 100.00 | 100.00 | 50.00 | 83.33 |
+"""
+
+
+def _user_env():
+  """The environment of a user's shell: no PYTHONPATH to a checkout, TensorFlow's log level
+  unset (the commands quiet it themselves)."""
+  return {k: v for k, v in os.environ.items()
+          if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTHONPATH", "SMALLER_LABSE_VENV")}
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-  workdir = tmp_path_factory.mktemp("demo")
-  env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user's
-  result = subprocess.run([os.path.join(ROOT, "run_pipeline.sh"), "--demo",
-                           f"--workdir={workdir}"], capture_output=True, text=True, timeout=900,
-                          env=env)
+def installed(wheel, tmp_path_factory):
+  """A fresh virtual environment where `pip install` put the project's wheel, offline: the
+  dependencies are this environment's (a .pth file adds its site-packages), the package and
+  the `smaller-labse` command are the wheel's. Returns the venv's bin/ directory."""
+  venv = tmp_path_factory.mktemp("venv")
+  subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+  python = str(venv / "bin" / "python")
+  site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                        capture_output=True, text=True, check=True).stdout.strip()
+  with open(os.path.join(site, "dependencies.pth"), "w") as f:
+    f.write(sysconfig.get_path("purelib") + "\n")
+  subprocess.run([python, "-m", "pip", "install", "--no-deps", "--no-index", "-q", wheel],
+                 check=True, capture_output=True, timeout=300)
+  return venv / "bin"
+
+
+@pytest.fixture(scope="module")
+def demo(installed, tmp_path_factory):
+  """`smaller-labse demo --workdir=work`, run from a directory outside any checkout."""
+  outside = tmp_path_factory.mktemp("outside")
+  result = subprocess.run([str(installed / "smaller-labse"), "demo", "--workdir=work"],
+                          cwd=outside, capture_output=True, text=True, timeout=900,
+                          env=_user_env())
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-  return workdir, result.stdout, result.stderr
+  return outside / "work", result.stdout, result.stderr
+
+
+def test_installed_demo_runs_outside_a_checkout(installed, demo):
+  workdir, stdout, _ = demo
+  for number, command in enumerate(("convert", "select", "make", "evaluate"), start=1):
+    assert f"=== stage {number}: smaller-labse {command}" in stdout
+  for table in DEMO_TABLES:
+    assert table in stdout
+  # The installed package ran, with the command's own Python: no project .venv was made.
+  where = subprocess.run([str(installed / "python"), "-c",
+                          "import smaller_labse; print(smaller_labse.__file__)"],
+                         cwd=workdir.parent, env=_user_env(), capture_output=True, text=True)
+  assert where.stdout.startswith(str(installed.parent)), where.stdout + where.stderr
+  assert sorted(os.listdir(workdir.parent)) == ["work"]
+  assert sorted(os.listdir(workdir)) == ["data", "downloads", "models", "results",
+                                         "selected_tokens", "tokens_freqs"]
 
 
 def test_demo_shows_no_log_chatter(demo):
@@ -68,10 +125,12 @@ def test_demo_runs_every_stage_and_keeps_embeddings(demo):
 def test_rerun_skips_finished_stages(demo):
   workdir, _, _ = demo
   before = (workdir / "results" / "tatoeba.json").read_bytes()
+  # The checkout's script runs the same pipeline: it finds the installed command's outputs.
   result = subprocess.run([os.path.join(ROOT, "run_pipeline.sh"), "--demo",
                            f"--workdir={workdir}"], capture_output=True, text=True, timeout=900)
   assert result.returncode == 0, result.stderr[-3000:]
   assert result.stdout.count("up to date") == 4  # Inputs and stages 1-3.
+  assert "=== stage 1: save_as_weight_from_saved_model.py" in result.stdout
   assert (workdir / "results" / "tatoeba.json").read_bytes() == before  # Stage 4 reran.
 
 

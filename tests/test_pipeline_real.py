@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 
@@ -10,15 +11,14 @@ import pytest
 
 from conftest import ROOT
 from http_fixtures import MirrorServer
-from smaller_labse import demo, demo_data
+from smaller_labse import demo_data
 from test_downloads import ENCODER_PATH, PREPROCESS_PATH, tar_gz
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 
 
-def test_full_run_from_mirrors(tmp_path):
-  source = tmp_path / "source"
-  demo.prepare_workdir(str(source))  # What the real servers would serve, in their formats.
+def test_full_run_from_mirrors(tmp_path, demo_inputs):
+  source = pathlib.Path(demo_inputs)  # What the real servers would serve, in their formats.
   with MirrorServer() as tfhub, MirrorServer() as wiki, MirrorServer() as tatoeba:
     tfhub.files[ENCODER_PATH] = tar_gz(str(source / "downloads" / "labse-2"))
     tfhub.files[PREPROCESS_PATH] = tar_gz(str(source / "downloads" / "labse-2-preprocess"))

@@ -8,6 +8,8 @@ The source is a TF Hub LaBSE/2-format SavedModel, a Sentence Transformers direct
 Hugging Face BERT directory (LaBSE, LEALLA, models fine-tuned from them), told apart by its
 files. For a TF Hub source, also writes the full model in the Sentence Transformers / Hugging
 Face format (models/labse_st/, proven equal to the weights); --st_output_dir= skips it.
+
+Installed with pip, `smaller-labse convert` is the same command.
 """
 
 import os

@@ -10,6 +10,8 @@ Reads data/tatoeba/v1/tatoeba.{xxx}-eng.{xxx,eng} (./download_tatoeba_dataset.sh
 every sentence once per model, and prints the accuracy (%) of the cosine nearest neighbour in
 both directions (en→xx, xx→en) per language, with the average (docs/evaluation.md). The
 accuracies equal those of the original method (batches of 32 padded to 128, in file order).
+
+Installed with pip, `smaller-labse evaluate` is the same command.
 """
 
 import sys

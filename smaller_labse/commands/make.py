@@ -8,6 +8,8 @@ google/LaBSE/2 and its preprocessor, and models/LaBSE_{langs}_st/ (Sentence
 Transformers / Hugging Face), and proves the smaller model gives the original's
 embeddings on sentences whose tokenization the pruning keeps, and the two formats
 equal.
+
+Installed with pip, `smaller-labse make` is the same command.
 """
 
 from absl import flags

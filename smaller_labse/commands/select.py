@@ -29,21 +29,18 @@ characters of the vocab can gain [UNK]); none (default with doc_frequency).
 Before stage 1 has written models/labse/vocab.txt, the vocab is read where the
 original read it: downloads/labse-2/assets/cased_vocab.txt, with that
 SavedModel's do_lower_case.
+
+Installed with pip, `smaller-labse select` is the same command.
 """
 
-import glob
 import os
-import re
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Sequence
 
-from absl import flags, logging
+from absl import flags
 
-from smaller_labse import counting, files, savedmodel_check, selection, store, tokenization
-from smaller_labse.config import EncoderConfig, infer_config
+from smaller_labse import counting, savedmodel_check, selection, vocab_selection
 from smaller_labse.errors import InputError
-from smaller_labse.languages import DEFAULT_WIKI_LANGS, corpus_langs, parse_lang_list
-from smaller_labse.vocab import (read_token_file, read_vocab, selected_tokens_path,
-                                 special_tokens, write_token_file)
+from smaller_labse.languages import DEFAULT_WIKI_LANGS, parse_lang_list
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("langs", list(DEFAULT_WIKI_LANGS), "Languages to select for, e.g. en,fr.")
@@ -96,14 +93,13 @@ flags.DEFINE_string("eval_vocab", None, "With --eval_only: evaluate this vocab f
 flags.DEFINE_string("report_dir", None, "Where report.json/.md go (default: SELECTED_DIR).")
 
 ORIGINAL_MODEL_DIR = os.path.join("downloads", "labse-2")
-_LABELLED = re.compile(r"([A-Za-z0-9_-]+):(.+)")
 
 
 def parse_corpus_flags(values: Sequence[str]) -> Dict[str, List[str]]:
   """['en:a.txt,b.txt', 'fr:c.txt'] -> {'en': ['a.txt', 'b.txt'], 'fr': ['c.txt']} (in order)."""
   corpora: Dict[str, List[str]] = {}
   for value in values:
-    match = _LABELLED.fullmatch(value)
+    match = vocab_selection.LABELLED.fullmatch(value)
     if not match:
       raise InputError(f"--corpus={value!r}: expected LANG:PATH[,PATH...]")
     paths = [p for p in match.group(2).split(",") if p]
@@ -113,36 +109,8 @@ def parse_corpus_flags(values: Sequence[str]) -> Dict[str, List[str]]:
   return corpora
 
 
-def eval_label(path: str) -> str:
-  """'tatoeba.fra-eng.fra' -> 'fra'; 'en.txt' -> 'en'."""
-  name = os.path.basename(path)
-  if name.endswith(".txt"):
-    return name[:-4]
-  return name.rsplit(".", 1)[-1]
-
-
-def read_eval_files(entries: Sequence[str]) -> Dict[str, List[bytes]]:
-  """Reads the --eval_files entries: label -> lines (split on '\\n', a final '\\n' ends the last)."""
-  sets: Dict[str, List[bytes]] = {}
-  for entry in entries:
-    match = _LABELLED.fullmatch(entry)
-    label, pattern = (match.group(1), match.group(2)) if match else (None, entry)
-    paths = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-    if not paths:
-      raise InputError(f"{pattern}: no evaluation file matches")
-    for path in paths:
-      lines = files.split_lines(files.read_bytes(path, "evaluation file"))
-      sets.setdefault(label or eval_label(path), []).extend(lines)
-  return sets
-
-
 def resolve_langs(corpora: Dict[str, List[str]]) -> List[str]:
-  known = corpus_langs() + [lang for lang in corpora if lang not in corpus_langs()]
-  if FLAGS.from_counts and os.path.isdir(FLAGS.counts_dir):
-    for name in sorted(os.listdir(FLAGS.counts_dir)):
-      if name.endswith("_freqs.json") and not name.endswith("_doc_freqs.json"):
-        if name[:-len("_freqs.json")] not in known:
-          known.append(name[:-len("_freqs.json")])
+  known = vocab_selection.known_langs(corpora, FLAGS.counts_dir, FLAGS.from_counts)
   if corpora and not FLAGS["langs"].present:
     return list(corpora)
   langs = parse_lang_list(",".join(FLAGS.langs), known)
@@ -162,107 +130,15 @@ def resolve_vocab_file() -> str:
   return savedmodel_check.encoder_vocab_file(ORIGINAL_MODEL_DIR)
 
 
-def model_config(vocab: Sequence[str], vocab_file: str) -> Tuple[EncoderConfig, str]:
-  """The model's config and where it came from: config.json beside the vocab, the SavedModel
-  whose asset the vocab is, else LaBSE/2's shape (do_lower_case false)."""
-  config_path = os.path.join(os.path.dirname(vocab_file), "config.json")
-  if os.path.exists(config_path):
-    return EncoderConfig.load(config_path), config_path
-  model_dir = os.path.dirname(os.path.dirname(vocab_file))  # SavedModel/assets/cased_vocab.txt
-  if os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
-    shapes = savedmodel_check.variable_shapes(model_dir)
-    return infer_config(shapes, bool(savedmodel_check.do_lower_case(model_dir))), model_dir
-  return EncoderConfig(vocab_size=len(vocab)), "LaBSE/2 (no config.json beside the vocab)"
-
-
-def resolve_strategy(vocab: Sequence[str], vocab_file: str) -> str:
-  strategy = FLAGS.strategy or ("vocab_size" if FLAGS.vocab_size is not None else "doc_frequency")
-  if strategy == "doc_frequency" and FLAGS.vocab_size is not None:
-    raise InputError("--vocab_size needs --strategy=vocab_size (or no --strategy)")
-  if strategy == "vocab_size":
-    if FLAGS.vocab_size is None:
-      raise InputError("--strategy=vocab_size needs --vocab_size=N")
-    specials = len(special_tokens(vocab))
-    if FLAGS.vocab_size <= specials:
-      raise InputError(f"--vocab_size={FLAGS.vocab_size} is too small: {vocab_file} has "
-                       f"{specials} special tokens, which the smaller vocab keeps, plus at least "
-                       "one token")
-  return strategy
-
-
-def load_counts(langs: Sequence[str], vocab: Sequence[str], strategy: str
-                ) -> Dict[str, counting.TokenCounts]:
-  index = {t: i for i, t in enumerate(vocab)}
-  result = {}
-  for lang in langs:
-    counts = counting.read_counts(FLAGS.counts_dir, lang)
-    counting.check_counts_vocab(counting.freqs_path(FLAGS.counts_dir, lang), counts, index)
-    if strategy == "doc_frequency" and counts.doc_freqs is None:
-      raise InputError(f"{counting.doc_freqs_path(FLAGS.counts_dir, lang)}: not found; "
-                       "--strategy=doc_frequency needs line frequencies, which the original "
-                       "release's counts lack: count again, or use --vocab_size=N")
-    result[lang] = counts
-  return result
-
-
-def count_all(langs: Sequence[str], corpora: Dict[str, List[str]], vocab: Sequence[str],
-              tokenizer) -> Dict[str, counting.TokenCounts]:
-  """Counts each language's corpus with the model's own tokenizer (tokenization.py)."""
-  paths = {lang: corpora.get(lang) or [os.path.join(FLAGS.data_dir, f"{lang}.txt")]
-           for lang in langs}
-  for lang in langs:  # fail before counting anything
-    counting.check_corpus_files(paths[lang])
-  return {lang: tokenizer.count_corpus(paths[lang], vocab, exact_only=FLAGS.exact_only,
-                                       min_chars=FLAGS.min_chars,
-                                       max_sentences=FLAGS.max_sentences,
-                                       batch_size=FLAGS.batch_size, desc=lang)
-          for lang in langs}
-
-
-def resolve_keep_chars(strategy: str) -> str:
-  if FLAGS.keep_chars is not None:
-    return FLAGS.keep_chars
-  return selection.KEEP_CHARS_USED if strategy == "vocab_size" else selection.KEEP_CHARS_NONE
-
-
-def select(langs: Sequence[str], counts: Dict[str, counting.TokenCounts], vocab: Sequence[str],
-           strategy: str, lower_case: bool, hidden_size: int) -> Dict[str, List[str]]:
-  keep_chars = resolve_keep_chars(strategy)
-  if strategy == "doc_frequency":
-    chosen = {lang: selection.select_doc_frequency(
-        counts[lang], FLAGS.threshold, counting.freqs_path(FLAGS.counts_dir, lang))
-        for lang in langs}
-    chosen, guaranteed = selection.add_guaranteed(chosen, keep_chars, counts, vocab, lower_case)
-    if guaranteed:
-      print(f"--keep_chars={keep_chars}: {guaranteed:,} character tokens added to the selections")
-    return chosen
-  result = selection.select_budget(counts, vocab, FLAGS.vocab_size, FLAGS.char_coverage,
-                                   keep_chars, lower_case)
-  logging.info("vocab_size: %d of %d candidate tokens kept (cut-off score %.3g)",
-               len(result.kept), result.candidates, result.cutoff)
-  if result.guaranteed:
-    print(f"--keep_chars={keep_chars}: {result.guaranteed_kept:,} of {result.guaranteed:,} "
-          f"character tokens kept first ({result.guaranteed_kept * hidden_size / 1e6:.1f}M "
-          f"parameters at hidden size {hidden_size})")
-  if result.guaranteed_kept < result.guaranteed:
-    logging.warning("--vocab_size=%d cannot hold the %d character tokens --keep_chars=%s "
-                    "guarantees: kept the %d best-scored; words holding the others can gain "
-                    "[UNK]", FLAGS.vocab_size, result.guaranteed, keep_chars,
-                    result.guaranteed_kept)
-  if len(result.kept) < FLAGS.vocab_size - len(special_tokens(vocab)):
-    logging.warning("only %d tokens were ever counted: the vocab will be smaller than %d",
-                    result.candidates, FLAGS.vocab_size)
-  return {lang: result.per_lang[lang] for lang in langs}
-
-
-def report(full_vocab: Sequence[str], config: EncoderConfig, source: str,
-           target: Sequence[str], eval_sets: Dict[str, List[bytes]], lower_case: bool,
-           tokenizer, used: Optional[Set[str]] = None) -> None:
-  result = selection.fidelity_report(full_vocab, target, eval_sets, config, lower_case, source,
-                                     used, tokenizer)
-  json_path, md_path = selection.write_report(FLAGS.report_dir or FLAGS.selected_dir, result)
-  print(selection.report_markdown(result))
-  print(f"wrote {json_path} and {md_path}")
+def settings() -> vocab_selection.Settings:
+  """The flags' settings."""
+  f = FLAGS
+  return vocab_selection.Settings(
+      data_dir=f.data_dir, counts_dir=f.counts_dir, selected_dir=f.selected_dir,
+      from_counts=f.from_counts, strategy=f.strategy, threshold=f.threshold,
+      vocab_size=f.vocab_size, char_coverage=f.char_coverage, keep_chars=f.keep_chars,
+      lower_case=f.lower_case, min_chars=f.min_chars, max_sentences=f.max_sentences,
+      batch_size=f.batch_size, exact_only=f.exact_only, report_dir=f.report_dir)
 
 
 def main(argv: Sequence[str]) -> None:
@@ -270,44 +146,12 @@ def main(argv: Sequence[str]) -> None:
   corpora = parse_corpus_flags(FLAGS.corpus)
   langs = resolve_langs(corpora)
   vocab_file = resolve_vocab_file()
-  full_vocab = read_vocab(vocab_file)
-  config, config_source = model_config(full_vocab, vocab_file)
+  model = vocab_selection.load_model(vocab_file)
   if vocab_file != FLAGS.vocab_file:
     print(f"{FLAGS.vocab_file} does not exist yet (stage 1 writes it): reading the vocab from "
-          f"{vocab_file}, do_lower_case={config.do_lower_case} from {config_source}")
-  lower_case = config.do_lower_case if FLAGS.lower_case is None else FLAGS.lower_case
-  tokenizer = (store.open_tokenizer(os.path.dirname(vocab_file))
-               or tokenization.TfHubTokenizer(full_vocab, lower_case))
-  eval_sets = read_eval_files(FLAGS.eval_files)
+          f"{vocab_file}, do_lower_case={model.config.do_lower_case} from {model.config_source}")
+  eval_sets = vocab_selection.read_eval_files(FLAGS.eval_files)
   if FLAGS.eval_only:
-    if not eval_sets:
-      raise InputError("--eval_only needs --eval_files")
-    if FLAGS.eval_vocab:
-      target = read_vocab(FLAGS.eval_vocab)
-    else:
-      target = selection.target_vocab(full_vocab, [
-          read_token_file(selected_tokens_path(FLAGS.selected_dir, lang)) for lang in langs])
-    report(full_vocab, config, config_source, target, eval_sets, lower_case, tokenizer)
-    return
-  strategy = resolve_strategy(full_vocab, vocab_file)
-  if FLAGS.from_counts:
-    counts = load_counts(langs, full_vocab, strategy)
+    vocab_selection.report_only(settings(), model, langs, eval_sets, FLAGS.eval_vocab)
   else:
-    counts = count_all(langs, corpora, full_vocab, tokenizer)
-  selections = select(langs, counts, full_vocab, strategy, lower_case,
-                      config.hidden_size)
-  target = selection.target_vocab(full_vocab, list(selections.values()))  # checks before writing
-  if not FLAGS.from_counts:
-    for lang in langs:
-      counting.write_counts(FLAGS.counts_dir, lang, counts[lang])
-  for lang in langs:
-    write_token_file(selected_tokens_path(FLAGS.selected_dir, lang), selections[lang])
-    print(f"{lang}: {counts[lang].num_lines or '-'} lines, {counts[lang].num_tokens} tokens, "
-          f"{len(selections[lang])} selected -> {selected_tokens_path(FLAGS.selected_dir, lang)}")
-  print(f"strategy {strategy}: the smaller vocab will have {len(target):,} tokens "
-        f"({len(special_tokens(full_vocab))} special + {len(target) - len(special_tokens(full_vocab)):,})")
-  if eval_sets:
-    index = {t: i for i, t in enumerate(full_vocab)}
-    used = set().union(*(selection.used_char_tokens(counts[lang], index) for lang in langs))
-    report(full_vocab, config, config_source, target, eval_sets, lower_case, tokenizer, used)
-
+    vocab_selection.run(settings(), model, langs, corpora, eval_sets)

@@ -1,0 +1,255 @@
+"""The whole pipeline, as `run_pipeline.sh`, `smaller-labse run` and `smaller-labse demo` run it.
+
+The downloads (or the demo's inputs), then stages 1 to 4, each in its own process with this
+Python (`python -m smaller_labse STAGE`), in a work directory laid out as the original's:
+downloads/ data/ tokens_freqs/ selected_tokens/ models/ results/. On a rerun a stage whose
+outputs are newer than its inputs is skipped; stage 4 always runs.
+
+Only the standard library is imported before the pipeline starts, so run_pipeline.sh answers
+--help with any Python 3, before it makes the project's environment.
+"""
+
+import dataclasses
+import os
+import subprocess
+import sys
+from typing import Optional, Sequence
+
+# Stage 2's --max_sentences default (counting.DEFAULT_MAX_SENTENCES): only that many lines of
+# each Wikipedia dump are downloaded unless --full_dumps.
+DUMP_MAX_LINES = 1_000_000
+DEMO_WORKDIR = "demo_workdir"
+DEMO_LANGS = "en,fr,de"
+DEMO_CORPUS_LANGS = "en,fr,de,ru"  # The demo's corpora also hold Russian, which it drops.
+DEMO_NOTE = ("NOTE: the demo model is not LaBSE and was not trained: a bag-of-words encoder in "
+             "LaBSE/2's format whose word vectors come from a small hand-written en/fr/de/ru "
+             "dictionary (smaller_labse/demo_data.py). Its accuracies show what pruning does, "
+             "not LaBSE's quality.")
+DEMO_SUMMARY = ("Kept languages (fr, de) keep every digit of their accuracy; Russian, dropped, "
+                "falls to chance: its words became [UNK].")
+# Each stage's subcommand and the top-level script that runs the same code.
+STAGE_SCRIPTS = {"convert": "save_as_weight_from_saved_model.py", "select": "select_vocab.py",
+                 "make": "make_smaller_labse.py", "evaluate": "evaluate_tatoeba.py"}
+SCRIPT_PROG = "./run_pipeline.sh"
+ENSURE_VENV = "SMALLER_LABSE_ENSURE_VENV"  # run_pipeline.sh: the script that makes the .venv
+
+_DETAILS = """\
+Artifacts go under the work directory (default: {workdir}) in the
+original layout: downloads/ data/ tokens_freqs/ selected_tokens/ models/ results/.
+Rerunning skips each stage whose outputs are newer than its inputs."""
+_DUMPS = """ Only the first
+1,000,000 lines longer than 5 characters of each Wikipedia dump are downloaded (what
+stage 2 reads); --full_dumps downloads whole dumps."""
+
+
+def usage(prog: str = SCRIPT_PROG, demo_only: bool = False) -> str:
+  """The --help text of `prog` (run_pipeline.sh, `smaller-labse run`, `smaller-labse demo`)."""
+  if demo_only:
+    return (f"Runs the offline demo: a tiny model (not LaBSE) and its inputs, then every stage.\n"
+            f"\n  {prog} [--workdir=DIR]\n\n"
+            + _DETAILS.format(workdir=DEMO_WORKDIR) + "\n")
+  return ("Runs the whole smaller-LaBSE pipeline: download -> stage 1 -> 2 -> 3 -> 4.\n\n"
+          f"  {prog} [--langs=en,fr,...] [--workdir=DIR] [--full_dumps]   real run (internet)\n"
+          f"  {prog} --demo [--workdir=DIR]                offline demo, a tiny model (not LaBSE)\n"
+          "\n" + _DETAILS.format(workdir="the current directory") + _DUMPS + "\n")
+
+
+@dataclasses.dataclass
+class Options:
+  """The command line: --demo, --full_dumps, --langs=LIST, --workdir=DIR."""
+  demo: bool = False
+  full_dumps: bool = False
+  langs: Optional[str] = None
+  workdir: Optional[str] = None
+
+
+class UsageError(Exception):
+  """An argument the command does not take."""
+
+
+def parse_args(args: Sequence[str], demo_only: bool = False) -> Optional[Options]:
+  """The options in `args`, or None for -h/--help. Raises UsageError on any other argument
+  (for `smaller-labse demo`, `demo_only`, on anything but --workdir)."""
+  options = Options(demo=demo_only)
+  for arg in args:
+    if arg in ("-h", "--help"):
+      return None
+    if arg.startswith("--workdir="):
+      options.workdir = arg[len("--workdir="):]
+    elif demo_only:
+      raise UsageError(f"unknown argument '{arg}' (see --help)")
+    elif arg == "--demo":
+      options.demo = True
+    elif arg == "--full_dumps":
+      options.full_dumps = True
+    elif arg.startswith("--langs="):
+      options.langs = arg[len("--langs="):]
+    else:
+      raise UsageError(f"unknown argument '{arg}' (see --help)")
+  return options
+
+
+def up_to_date(output: str, *inputs: str) -> bool:
+  """`output` exists and is newer than every input that exists (bash's `[ output -nt input ]`)."""
+  if not os.path.exists(output):
+    return False
+  newest = os.stat(output).st_mtime_ns
+  return all(not os.path.exists(i) or newest > os.stat(i).st_mtime_ns for i in inputs)
+
+
+def _step(title: str) -> None:
+  print(f"\n=== {title}", flush=True)
+
+
+def _call(command: Sequence[str]) -> None:
+  """Runs `command`; a failure stops the pipeline with its exit status."""
+  status = subprocess.call(list(command))
+  if status:
+    sys.exit(status if status > 0 else 128 - status)  # -N: killed by signal N
+
+
+class Pipeline:
+  """One run: the work directory's languages, and how stages are named and run."""
+
+  def __init__(self, options: Options, script_names: bool):
+    from smaller_labse import languages  # pylint: disable=import-outside-toplevel
+
+    self.demo = options.demo
+    if self.demo:
+      self.langs, self.corpus_langs = DEMO_LANGS, DEMO_CORPUS_LANGS
+    else:
+      given = ",".join(languages.DEFAULT_WIKI_LANGS) if options.langs is None else options.langs
+      # Checked before anything is downloaded.
+      self.langs = ",".join(languages.parse_lang_list(given, languages.corpus_langs()))
+      self.corpus_langs = self.langs
+    self.workdir = options.workdir or (DEMO_WORKDIR if self.demo else ".")
+    self.full_dumps = options.full_dumps
+    self.script_names = script_names
+    self.model_name = "LaBSE_" + self.langs.replace(",", "-")
+    self.tatoeba_langs = ",".join(languages.tatoeba_langs_for(self.corpus_langs.split(",")))
+
+  def _stage(self, number: int, command: str, args: str = "") -> None:
+    name = STAGE_SCRIPTS[command] if self.script_names else f"smaller-labse {command}"
+    _step(f"stage {number}: {name}{' ' + args if args else ''}")
+
+  def _run_stage(self, command: str, *args: str) -> None:
+    _call([sys.executable, "-m", "smaller_labse", command, *args])
+
+  def inputs(self) -> None:
+    """The demo's inputs, or the downloads."""
+    from smaller_labse import downloads  # pylint: disable=import-outside-toplevel
+
+    if self.demo:
+      _step("demo inputs: a tiny dictionary-built model in LaBSE/2's format, small corpora "
+            "(en fr de ru), parallel sentences")
+      demo_data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_data.py")
+      if up_to_date("downloads/labse-2/saved_model.pb", demo_data):
+        print("up to date", flush=True)
+      else:
+        _call([sys.executable, "-m", "smaller_labse.demo", "--workdir=."])
+      print(DEMO_NOTE, flush=True)
+      return
+    _step("downloads")
+    dumps = ["--full"] if self.full_dumps else [f"--max_lines={DUMP_MAX_LINES}"]
+    for kind, args in (("model", []), ("dataset", [f"--langs={self.corpus_langs}", *dumps]),
+                       ("tatoeba", [f"--langs={self.tatoeba_langs}"])):
+      _call(downloads.command(kind, args))
+
+  def stages(self) -> None:
+    """Stages 1 to 4, skipping 1 to 3 when their outputs are newer than their inputs."""
+    self._stage(1, "convert")
+    source = "models/labse/source.json"
+    if (up_to_date(source, "downloads/labse-2/saved_model.pb")
+        and up_to_date("models/labse_st/model.safetensors", "downloads/labse-2/saved_model.pb")):
+      print("up to date", flush=True)
+    else:
+      self._run_stage("convert", "--overwrite")
+
+    self._stage(2, "select", f"--langs={self.corpus_langs}")
+    selections = [f"selected_tokens/selected_{lang}_tokens.txt"
+                  for lang in self.corpus_langs.split(",")]
+    if all(up_to_date(selected, f"data/{lang}.txt", source)
+           for selected, lang in zip(selections, self.corpus_langs.split(","))):
+      print("up to date", flush=True)
+    else:
+      self._run_stage("select", f"--langs={self.corpus_langs}")
+
+    self._stage(3, "make", f"--langs={self.langs}")
+    model = f"models/{self.model_name}"
+    if (up_to_date(f"{model}/1/saved_model.pb", *selections, source)
+        and up_to_date(f"{model}_st/model.safetensors", *selections, source)):
+      print("up to date", flush=True)
+    else:
+      self._run_stage("make", f"--langs={self.langs}", "--overwrite")
+
+    self._stage(4, "evaluate", f"--langs={self.tatoeba_langs} (original model as baseline)")
+    self._run_stage("evaluate", f"--langs={self.tatoeba_langs}", f"--model={model}/1",
+                    f"--preprocess={model}_preprocess/1", f"--name={self.model_name}",
+                    "--baseline_model=downloads/labse-2",
+                    "--baseline_preprocess=downloads/labse-2-preprocess",
+                    "--baseline_name=LaBSE", "--output=results/tatoeba.json")
+
+  def summary(self) -> None:
+    _step("summary")
+    with open(f"models/{self.model_name}/parameters.md", encoding="utf-8") as f:
+      print(f.read(), end="")
+    if self.demo:
+      print(DEMO_NOTE)
+      print(DEMO_SUMMARY)
+    sys.stdout.flush()
+
+
+def _enter_checkout_venv(args: Sequence[str]) -> None:
+  """run_pipeline.sh starts here with any Python 3, which has answered --help and checked the
+  arguments; it names tools/ensure_venv.sh, and the pipeline goes on in the .venv it makes."""
+  ensure_venv = os.environ.pop(ENSURE_VENV, None)
+  if not ensure_venv:
+    return
+  root = os.path.dirname(os.path.dirname(os.path.abspath(ensure_venv)))
+  made = subprocess.run([ensure_venv, os.path.join(root, "requirements.txt")],
+                        stdout=subprocess.PIPE, text=True, check=False)
+  if made.returncode:
+    sys.exit(made.returncode)
+  python = made.stdout.strip()
+  os.execv(python, [python, "-m", "smaller_labse.pipeline", *args])
+
+
+def main(args: Optional[Sequence[str]] = None, prog: str = SCRIPT_PROG,
+         demo_only: bool = False) -> None:
+  """Runs the pipeline for the command line `args` (default: sys.argv[1:]) and exits: 0, 2 on
+  bad arguments, or the failing stage's status.
+
+  Args:
+    args: run_pipeline.sh's arguments (--demo, --full_dumps, --langs=, --workdir=).
+    prog: the command's name, for --help; run_pipeline.sh's names the stages by their scripts,
+      any other by their `smaller-labse` subcommands.
+    demo_only: `smaller-labse demo`: --demo implied, only --workdir taken.
+  """
+  args = sys.argv[1:] if args is None else list(args)
+  try:
+    options = parse_args(args, demo_only)
+  except UsageError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+  if options is None:
+    print(usage(prog, demo_only), end="")
+    sys.exit(0)
+  _enter_checkout_venv(args)
+  from smaller_labse.errors import InputError  # pylint: disable=import-outside-toplevel
+  try:
+    pipeline = Pipeline(options, script_names=prog == SCRIPT_PROG)
+  except InputError as e:
+    print(f"error: --langs={options.langs}: {e}", file=sys.stderr)
+    sys.exit(2)
+  os.makedirs(pipeline.workdir, exist_ok=True)
+  os.chdir(pipeline.workdir)
+  try:
+    pipeline.inputs()
+    pipeline.stages()
+    pipeline.summary()
+  except KeyboardInterrupt:
+    sys.exit(130)
+
+
+if __name__ == "__main__":
+  main()

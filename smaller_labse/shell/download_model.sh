@@ -1,0 +1,1 @@
+../../download_model.sh

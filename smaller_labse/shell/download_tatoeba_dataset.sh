@@ -1,0 +1,1 @@
+../../download_tatoeba_dataset.sh

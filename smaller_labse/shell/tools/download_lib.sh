@@ -1,0 +1,1 @@
+../../../tools/download_lib.sh

@@ -1,0 +1,57 @@
+"""The Python API (smaller_labse.trim, .evaluate): the documented example, run as written."""
+
+import ast
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+from conftest import ROOT
+
+DOC = os.path.join(ROOT, "docs", "pending", "cli.md")
+
+
+def documented_example() -> str:
+  """The first Python block of the doc's "Python API" section."""
+  with open(DOC, encoding="utf-8") as f:
+    section = f.read().split("## Python API", 1)[1]
+  return re.search(r"```python\n(.*?)```", section, re.S)[1]
+
+
+def test_importing_the_package_does_not_import_tensorflow():
+  code = "import sys, smaller_labse; print(sorted(sys.modules)); print(smaller_labse.__all__)"
+  result = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=ROOT),
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  modules, names = map(ast.literal_eval, result.stdout.splitlines())
+  assert "smaller_labse" in modules and not any(m.split(".")[0] == "tensorflow" for m in modules)
+  assert {"trim", "evaluate"} <= set(names)
+
+
+def test_documented_example_on_the_demo_inputs(demo_inputs, tmp_path):
+  workdir = tmp_path / "work"
+  shutil.copytree(demo_inputs, workdir)
+  result = subprocess.run([sys.executable, "-c", documented_example()], cwd=workdir,
+                          env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+                          timeout=900)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  out = result.stdout
+  assert "Skipping loop optimization" not in result.stderr  # Quiet, as the commands are.
+  printed = {line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in out.splitlines()
+             if line.startswith(("proof holds: ", "verified: ", "fra lines tokenized"))}
+  assert printed["proof holds"] == "True"
+  verified = ast.literal_eval(printed["verified"])
+  assert verified["sentences"] > 0 and verified["pooled_output"] <= 1e-6
+  fra = ast.literal_eval(printed["fra lines tokenized as before"])
+  assert fra["identical"] == fra["lines"] == 40  # French was kept: every line tokenizes as before.
+  kept = re.search(r"kept (\d+) tokens; parameters: (.*)", out)
+  parameters = ast.literal_eval(kept[2])
+  assert parameters["smaller"]["vocab_size"] == int(kept[1]) < parameters["original"]["vocab_size"]
+  assert parameters["smaller"]["model"] < parameters["original"]["model"]
+  # Every path printed was written, relative to the work directory.
+  paths = [line for line in out.splitlines() if line.startswith("work/")]
+  assert len(paths) == 8 and all(os.path.exists(workdir / p) for p in paths)
+  # The demo's tables (README), under the names given: kept languages keep every digit.
+  assert "| smaller(en→xx) | 100.00 | 100.00 |   2.50 |  67.50 |" in out
+  assert "| smaller vs LaBSE         | 100.00 | 100.00 | 50.00 | 83.33 |" in out
