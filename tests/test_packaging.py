@@ -27,9 +27,10 @@ def test_wheel_holds_the_package_and_the_requirements(tmp_path):
   with zipfile.ZipFile(wheel) as archive:
     names = set(archive.namelist())
     metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA")))
-  modules = {f"smaller_labse/{os.path.basename(p)}"
-             for p in glob.glob(os.path.join(ROOT, "smaller_labse", "*.py"))}
-  assert "smaller_labse/tatoeba.py" in modules and modules <= names
+  modules = {os.path.relpath(p, ROOT).replace(os.sep, "/")
+             for p in glob.glob(os.path.join(ROOT, "smaller_labse", "**", "*.py"), recursive=True)}
+  assert {"smaller_labse/counting.py", "smaller_labse/tatoeba/__init__.py",
+          "smaller_labse/tatoeba/hub_model.py"} <= modules <= names
   requires = [line.split(":", 1)[1].strip() for line in metadata.decode().splitlines()
               if line.startswith("Requires-Dist:")]
   wanted = [line.strip() for line in open(os.path.join(ROOT, "requirements.txt"))
