@@ -12,9 +12,9 @@ is classified (whitespace, punctuation, CJK, dropped control). A line goes to
 invalid UTF-8 (which the routing pattern never matches). The table is the
 union, over the Unicode tables of Python 3.10 to 3.13 (Unicode 13.0, 14.0,
 15.0, 15.1), of the categories Zs (but ' '), Zl, Zp, Cc, Cf, Cn, Co and Cs,
-plus the code points found to differ that none of them routes (Unicode 16
-additions, U+FFFD). `tools/routing_table.py` makes it and proves it: on every
-code point outside it, between every pair of neighbours in {start/end, ' ',
+plus U+FFFD and the Unicode 16 additions found to differ (unassigned, so
+routed, in those tables). `tools/routing_table.py` makes it and proves it: on
+every code point outside it, between every pair of neighbours in {start/end, ' ',
 '.', '“', '-', '中', '文', 'a', 'b', U+0301}, with LaBSE's 501,153-token vocab,
 the two tokenizers give the same ids. They differ on 31 code points, all
 routed: the 16 non-ASCII spaces (Zs: '“\\xa0–' keeps '\\xa0' in BertTokenizer

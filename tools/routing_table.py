@@ -4,7 +4,7 @@
 of the routing table; those lines go to BertTokenizer, what LaBSE's preprocessor runs. The
 table is the union, over the Unicode tables of every `--unicode_tables` source (Python 3.10 to
 3.13: Unicode 13.0, 14.0, 15.0, 15.1), of the code points of category Zs (but ' '), Zl, Zp,
-Cc, Cf, Cn, Co, Cs, plus the code points found to differ that none of those tables routes.
+Cc, Cf, Cn, Co, Cs, plus ALWAYS_ROUTED.
 Which characters the two tokenizers treat differently is a property of TensorFlow Text, so
 the table is committed, and counting does not depend on the running Python's tables.
 
@@ -48,9 +48,10 @@ from tqdm import tqdm  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_CODE_POINTS = 0x110000
 RISKY_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cn", "Co", "Cs"})
-# Found to differ by this proof (--include_routed): Unicode 16 additions, unassigned (Cn) in
-# Unicode 13.0 to 15.1, and U+FFFD. Listed so that they stay routed whatever the sources.
-KNOWN_DIFFERENT = ((0x1B4E, 0x1B4F), (0x1B7F, 0x1B7F), (0x10D6E, 0x10D6E), (0x113D4, 0x113D5),
+# Unicode 16 additions on which the tokenizers differ (--include_routed lists them): unassigned
+# (Cn) in Unicode 13.0 to 15.1, listed so that sources with newer tables still route them; and
+# U+FFFD, what decoding invalid UTF-8 gives, routed as before (the proof finds no difference).
+ALWAYS_ROUTED = ((0x1B4E, 0x1B4F), (0x1B7F, 0x1B7F), (0x10D6E, 0x10D6E), (0x113D4, 0x113D5),
                    (0x113D7, 0x113D8), (0x11BE1, 0x11BE1), (0x16D6D, 0x16D6F),
                    (0x1E5FF, 0x1E5FF), (0xFFFD, 0xFFFD))
 NEIGHBOURS = ("", " ", ".", "\u201c", "-", "\u4e2d", "\u6587", "a", "b", "\u0301")
@@ -133,7 +134,7 @@ def risky(categories: Sequence[str]) -> np.ndarray:
 
 def make_table(sources: Sequence[str]) -> Tuple[Tuple[str, ...], Tuple[Tuple[int, int], ...]]:
   """(the sources' Unicode versions, the routing table's ranges)."""
-  mask, versions = to_mask(KNOWN_DIFFERENT), []
+  mask, versions = to_mask(ALWAYS_ROUTED), []
   for source in sources:
     version, categories = unicode_categories(source)
     print(f"{source}: Unicode {version}", flush=True)
