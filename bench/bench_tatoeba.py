@@ -98,7 +98,7 @@ def matmul_peak(size: int = 4096, repeats: int = 4, rounds: int = 3):
 def time_original(model: tatoeba.Model, subset: Sequence[str]):
   """(embeddings, (wall seconds, CPU seconds)) of the original method on `subset`."""
   clock = Clock()
-  embeddings = np.concatenate([tatoeba.embed_original(model, subset[i:i + 64])
+  embeddings = np.concatenate([model.embed_original(subset[i:i + 64])
                                for i in range(0, len(subset), 64)])
   return embeddings, clock.elapsed()
 
@@ -136,7 +136,7 @@ def main(argv: Sequence[str]) -> None:
   peak_before = matmul_peak()
 
   # Warm-up (tracing) outside the timings.
-  tatoeba.embed_original(model, subset[:32])
+  model.embed_original(subset[:32])
   tatoeba.embed(model, subset[:64], max_batch_tokens=FLAGS.max_batch_tokens)
 
   # Other work on the machine slows whichever phase it overlaps: the original method runs

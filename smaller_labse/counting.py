@@ -7,19 +7,23 @@ on which the two may disagree; those lines go to `BertTokenizer` itself.
 
 Why the routing is exact (cased vocabularies, `lower_case=False`): neither
 tokenizer normalizes text then, so they can only disagree on how a character
-is classified (whitespace, punctuation, CJK, dropped control). Every assigned
-code point outside the categories below was checked, between every pair of
-neighbours in {start/end, ' ', '.', '“', '-', '中', '文', 'a', 'b', U+0301},
-with LaBSE's 501,153-token vocab: the two tokenizers agreed on all of them.
-They disagree on no-break and other non-ASCII spaces (Zs: '“\\xa0–' keeps
-'\\xa0' in BertTokenizer only) and on code points unassigned in Python's
-Unicode tables but assigned in TensorFlow's (Cn). So a line goes to
-`BertTokenizer` when it holds a character of category Zs (except ' '), Zl, Zp,
-Cc, Cf, Cn, Co or Cs, U+FFFD, or invalid UTF-8 (which the routing pattern
-never matches). Words over 100 bytes, combining marks, CJK and Thai tokenize
-identically in both (see tests/test_counting.py). With `lower_case=True` the
-two normalize differently (NFKC case folding vs NFD), so every line goes to
-`BertTokenizer`.
+is classified (whitespace, punctuation, CJK, dropped control). A line goes to
+`BertTokenizer` when it holds a code point of `routing_table.RANGES`, or
+invalid UTF-8 (which the routing pattern never matches). The table is the
+union, over the Unicode tables of Python 3.10 to 3.13 (Unicode 13.0, 14.0,
+15.0, 15.1), of the categories Zs (but ' '), Zl, Zp, Cc, Cf, Cn, Co and Cs,
+plus U+FFFD and the Unicode 16 additions found to differ (unassigned, so
+routed, in those tables). `tools/routing_table.py` makes it and proves it: on
+every code point outside it, between every pair of neighbours in {start/end, ' ',
+'.', '“', '-', '中', '文', 'a', 'b', U+0301}, with LaBSE's 501,153-token vocab,
+the two tokenizers give the same ids. They differ on 31 code points, all
+routed: the 16 non-ASCII spaces (Zs: '“\\xa0–' keeps '\\xa0' in BertTokenizer
+only), U+2028, U+2029, and 13 Unicode 16 additions. Which
+characters those are is a property of TensorFlow Text, not of the running
+Python, whose own Unicode tables the routing does not read. Words over 100
+bytes, combining marks, CJK and Thai tokenize identically in both (see
+tests/test_counting.py). With `lower_case=True` the two normalize differently
+(NFKC case folding vs NFD), so every line goes to `BertTokenizer`.
 
 Counting follows the original `select_vocab.py`: lines as
 `tf.data.TextLineDataset` reads them, kept when
@@ -32,8 +36,7 @@ import functools
 import hashlib
 import json
 import os
-import unicodedata
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -41,18 +44,9 @@ import tensorflow_text as tf_text
 from absl import logging
 from tqdm import tqdm
 
-from smaller_labse import atomic, files
+from smaller_labse import atomic, files, routing_table
 from smaller_labse.errors import InputError
 from smaller_labse.hub_format import bert_tokenizer
-
-# Categories on which FastBertTokenizer may disagree with BertTokenizer.
-_UNSAFE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cn", "Co", "Cs"})
-# Found to differ (Unicode 16 additions, Cn in Python 3.11's tables): listed so
-# that a Python with newer Unicode tables still routes them.
-_KNOWN_DIFFERENT = ((0x1B4E, 0x1B4F), (0x1B7F, 0x1B7F), (0x10D6E, 0x10D6E), (0x113D4, 0x113D5),
-                    (0x113D7, 0x113D8), (0x11BE1, 0x11BE1), (0x16D6D, 0x16D6F),
-                    (0x1E5FF, 0x1E5FF), (0xFFFD, 0xFFFD))
-_VERIFIED_UNIDATA_VERSION = "14.0.0"
 
 DEFAULT_MIN_CHARS = 5
 DEFAULT_MAX_SENTENCES = 1_000_000
@@ -81,18 +75,17 @@ class TokenCounts:
 
 @functools.lru_cache(maxsize=None)
 def unsafe_ranges() -> Tuple[Tuple[int, int], ...]:
-  """Code point ranges (inclusive) whose lines go to the exact tokenizer."""
-  if unicodedata.unidata_version != _VERIFIED_UNIDATA_VERSION:
-    logging.warning("Python's Unicode tables are %s, the routing was verified with %s",
-                    unicodedata.unidata_version, _VERIFIED_UNIDATA_VERSION)
-  unsafe = np.zeros(0x110000, dtype=bool)
-  for cp in range(0x110000):
-    if cp != 0x20 and unicodedata.category(chr(cp)) in _UNSAFE_CATEGORIES:
-      unsafe[cp] = True
-  for lo, hi in _KNOWN_DIFFERENT:
-    unsafe[lo:hi + 1] = True
-  edges = np.flatnonzero(np.diff(np.concatenate([[0], unsafe.view(np.int8), [0]])))
-  return tuple((int(lo), int(hi) - 1) for lo, hi in zip(edges[::2], edges[1::2]))
+  """Code point ranges (inclusive) whose lines go to the exact tokenizer (routing_table.py)."""
+  if tf_text.__version__ != routing_table.TENSORFLOW_TEXT_VERSION:
+    logging.warning("tensorflow-text is %s; counting's routing was proven with %s "
+                    "(python tools/routing_table.py proves it for this one)",
+                    tf_text.__version__, routing_table.TENSORFLOW_TEXT_VERSION)
+  return routing_table.RANGES
+
+
+def fast_tokenizer(vocab: Sequence[str]) -> tf_text.FastBertTokenizer:
+  """The tokenizer safe lines go to: int64 ids [n, tokens]."""
+  return tf_text.FastBertTokenizer(list(vocab))
 
 
 @functools.lru_cache(maxsize=None)
@@ -118,7 +111,7 @@ class Counter:
     self.lower_case = lower_case
     self.exact_only = exact_only or lower_case
     self._exact = bert_tokenizer(vocab, lower_case)
-    self._fast = None if self.exact_only else tf_text.FastBertTokenizer(list(vocab))
+    self._fast = None if self.exact_only else fast_tokenizer(vocab)
     self._pattern = safe_line_pattern() if self._fast else None
 
   def token_ids(self, lines: tf.Tensor) -> Tuple[tf.RaggedTensor, tf.Tensor]:
@@ -330,33 +323,3 @@ def check_counts_vocab(path: str, counts: TokenCounts, vocab: Mapping[str, int])
     raise InputError(f"{path}: {len(unknown)} counted tokens are not in the vocab "
                      f"(counted with another vocab?), e.g. {shown}")
 
-
-def reference_counts(lines: Sequence[bytes], vocab: Sequence[str],
-                     lower_case: bool = False) -> Tuple[Dict[str, int], Dict[str, int]]:
-  """The original approach on already-filtered lines: BertTokenizer strings, a Python loop.
-
-  Slow (about 14k tokens/s); for tests and the benchmark.
-
-  Returns:
-    ({token: occurrences}, {token: lines holding it}).
-  """
-  tokenizer = bert_tokenizer(vocab, lower_case, token_out_type=tf.string)
-  occurrences: Dict[str, int] = {}
-  doc_freqs: Dict[str, int] = {}
-  for start in range(0, len(lines), 1000):
-    for line in tokenizer.tokenize(tf.constant(list(lines[start:start + 1000]), tf.string)):
-      tokens = [token.decode("utf8") for token in line.flat_values.numpy()]
-      for token in tokens:
-        occurrences[token] = occurrences.get(token, 0) + 1
-      for token in set(tokens):
-        doc_freqs[token] = doc_freqs.get(token, 0) + 1
-  return occurrences, doc_freqs
-
-
-def read_filtered_lines(paths: Sequence[str], min_chars: int = DEFAULT_MIN_CHARS,
-                        max_sentences: int = DEFAULT_MAX_SENTENCES) -> List[bytes]:
-  """The lines the original counted, read as it did (for tests and the benchmark)."""
-  ds = (tf.data.TextLineDataset(list(paths))
-        .filter(lambda x: tf.strings.length(x, unit="UTF8_CHAR") > min_chars)
-        .take(max_sentences))
-  return [line.numpy() for line in ds]

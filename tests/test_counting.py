@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from smaller_labse import counting
 from smaller_labse.errors import InputError
+from tests.counting_oracle import read_filtered_lines, reference_counts
 from tests.helpers_vocab import (SHARED_TATOEBA, SHARED_VOCAB, hard_lines, tiny_vocab,
                                  write_lines)
 
@@ -32,8 +33,8 @@ def _write_bytes(path, lines):
 def test_hard_cases_equal_the_original_approach(tmp_path, vocab, counter):
   path = _write_bytes(tmp_path / "hard.txt", hard_lines())
   counts = counting.count_corpus(counter, [path], vocab, batch_size=64)
-  lines = counting.read_filtered_lines([path])
-  occurrences, doc_freqs = counting.reference_counts(lines, vocab)
+  lines = read_filtered_lines([path])
+  occurrences, doc_freqs = reference_counts(lines, vocab)
   assert counts.num_lines == len(lines)
   assert counts.occurrences == occurrences
   assert counts.doc_freqs == doc_freqs

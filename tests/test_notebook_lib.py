@@ -1,12 +1,27 @@
-"""smaller_labse.notebook: where models and their preprocessors come from."""
+"""smaller_labse.notebook: where models and their preprocessors come from, and how they embed."""
 
-import importlib.util
+import os
 import shutil
+import sys
 
+import numpy as np
 import pytest
 
-from smaller_labse import notebook, tatoeba
+from conftest import shared_build
+from smaller_labse import conversion, notebook, tatoeba
 from smaller_labse.errors import InputError
+
+SENTENCES = ["the weather is nice today", "où est la gare\u202f?", "il fait beau",
+             "the weather is nice today"]
+
+
+@pytest.fixture(scope="module")
+def st_export(tiny_labse, tmp_path_factory):
+  """Stage 1's Sentence Transformers export of the tiny LaBSE (models/labse_st)."""
+  def build(path):
+    conversion.convert_saved_model(tiny_labse[0], os.path.join(path, "labse"),
+                                   st_dir=os.path.join(path, "labse_st"))
+  return os.path.join(shared_build(tmp_path_factory, "tiny_labse_st", build), "labse_st")
 
 
 def test_default_preprocess_follows_the_projects_layouts(tmp_path):
@@ -28,7 +43,7 @@ def test_load_without_a_preprocessor_is_one_clear_error(tmp_path):
     notebook.load(str(tmp_path / "models" / "LaBSE_x" / "1"))
 
 
-def test_a_sentence_transformers_directory_is_loaded_as_one(tmp_path):
+def test_a_sentence_transformers_directory_is_loaded_as_one(tmp_path, monkeypatch):
   (tmp_path / "LaBSE_en-fr_st").mkdir()
   (tmp_path / "LaBSE_en-fr_st" / "modules.json").write_text("[]")
   model = notebook.load(str(tmp_path / "LaBSE_en-fr_st"), torch_device="cpu")
@@ -36,9 +51,24 @@ def test_a_sentence_transformers_directory_is_loaded_as_one(tmp_path):
   assert (model.name, model.device) == ("LaBSE_en-fr_st", "cpu")
   with pytest.raises(InputError, match="no modules.json"):
     tatoeba.load_sentence_transformer(str(tmp_path))
-  if importlib.util.find_spec("sentence_transformers") is None:
-    with pytest.raises(InputError, match="pip install sentence-transformers"):
-      tatoeba.embed(model, ["a sentence"])
+  monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as if not installed
+  with pytest.raises(InputError, match="pip install sentence-transformers"):
+    tatoeba.embed(model, ["a sentence"])
+
+
+def test_a_sentence_transformers_export_embeds_as_its_tf_hub_model(tiny_labse, st_export):
+  """The real sentence_transformers client, beside the TF Hub model it was exported from."""
+  st = notebook.load(st_export, torch_device="cpu")
+  hub = notebook.load(tiny_labse[0])  # its preprocessor found beside it
+  got = tatoeba.embed(st, SENTENCES)
+  assert got.dtype == np.float32 and got.shape == (4, 32)
+  np.testing.assert_array_equal(got[0], got[3])
+  # Two float32 implementations of a 2-layer network: a few dozen roundings apart.
+  np.testing.assert_allclose(got, tatoeba.embed(hub, SENTENCES), rtol=0,
+                             atol=64 * np.finfo(np.float32).eps)
+  for model in (st, hub):
+    empty = tatoeba.embed(model, [])
+    assert empty.shape == (0, 32) and empty.dtype == np.float32
 
 
 def test_fetch_tatoeba_skips_complete_pairs_offline(tmp_path):

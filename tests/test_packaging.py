@@ -13,9 +13,10 @@ def test_wheel_holds_the_package_the_command_and_the_requirements(wheel):
     metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA")))
     entry_points = archive.read(next(n for n in names if n.endswith("entry_points.txt")))
     shell = {n: archive.read(n) for n in names if n.endswith(".sh")}
-  modules = {os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "smaller_labse", "*.py"))
-             + glob.glob(os.path.join(ROOT, "smaller_labse", "commands", "*.py"))}
-  assert {"smaller_labse/tatoeba.py", "smaller_labse/commands/select.py"} <= modules <= names
+  modules = {os.path.relpath(p, ROOT).replace(os.sep, "/")
+             for p in glob.glob(os.path.join(ROOT, "smaller_labse", "**", "*.py"), recursive=True)}
+  assert {"smaller_labse/counting.py", "smaller_labse/tatoeba/__init__.py",
+          "smaller_labse/tatoeba/hub_model.py", "smaller_labse/commands/select.py"} <= modules <= names
   assert "smaller-labse = smaller_labse.cli:main" in entry_points.decode()
   # The download scripts, as files (not links), with what they source.
   for script in ("download_model.sh", "download_dataset.sh", "download_tatoeba_dataset.sh",

@@ -32,20 +32,26 @@ def test_requested_verbosity_reads_absl_forms():
   assert quiet.verbose(["x", "--verbosity=0"])
 
 
-def _demo_inputs(tmp_path, *args):
+def _start_demo_inputs(workdir, *args):
   env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
   env["PYTHONPATH"] = ROOT
-  return subprocess.run([sys.executable, "-m", "smaller_labse.demo",
-                         f"--workdir={tmp_path / 'w'}", *args], env=env, capture_output=True,
-                        text=True, timeout=300)
+  return subprocess.Popen([sys.executable, "-m", "smaller_labse.demo", f"--workdir={workdir}",
+                           *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
 
 
-def test_verbosity_brings_the_logs_back(tmp_path):
+def test_logs_only_with_verbosity(tmp_path):
   """The demo's inputs (two SavedModel exports): chatter with --verbosity=1, none without
   (the whole demo pipeline's quietness is test_pipeline_demo.py's)."""
-  result = _demo_inputs(tmp_path, "--verbosity=1")
-  assert result.returncode == 0, result.stderr[-3000:]
+  verbose = _start_demo_inputs(tmp_path / "verbose", "--verbosity=1")
+  quiet_run = _start_demo_inputs(tmp_path / "quiet")
+  _, verbose_err = verbose.communicate(timeout=300)
+  quiet_out, quiet_err = quiet_run.communicate(timeout=300)
+  assert verbose.returncode == 0, verbose_err[-3000:]
   for line in ("Sharding callback duration", "Assets written to", "which will be renamed",
                "demo vocab:"):
-    assert line in result.stderr
-  assert LOG_LINE.search(result.stderr)
+    assert line in verbose_err
+  assert LOG_LINE.search(verbose_err)
+  assert quiet_run.returncode == 0, quiet_err[-3000:]
+  assert_no_chatter(quiet_out + quiet_err)
+  assert "demo vocab:" not in quiet_err

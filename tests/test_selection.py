@@ -10,6 +10,7 @@ from smaller_labse.config import EncoderConfig
 from smaller_labse.counting import TokenCounts
 from smaller_labse.errors import InputError
 from smaller_labse.vocab import build_target_vocab, special_tokens
+from tests.counting_oracle import read_filtered_lines, reference_counts
 from tests.helpers_vocab import WORDS, tiny_vocab, write_lines
 
 
@@ -28,7 +29,7 @@ def _synthetic_corpus(seed: int, n: int):
 
 def _original_method(lines, vocab, percent):
   """The original select_vocab.py's selection, written plainly."""
-  _, doc_freqs = counting.reference_counts(lines, vocab)
+  _, doc_freqs = reference_counts(lines, vocab)
   seuil = int(len(lines) * percent / 100)
   return sorted(tok for tok in doc_freqs if doc_freqs[tok] >= seuil)
 
@@ -42,7 +43,7 @@ def counter(vocab):
 def test_doc_frequency_reproduces_the_original_method(tmp_path, vocab, counter, seed, n, percent):
   path = write_lines(str(tmp_path / "c.txt"), _synthetic_corpus(seed, n))
   counts = counting.count_corpus(counter, [path], vocab)
-  lines = counting.read_filtered_lines([path])
+  lines = read_filtered_lines([path])
   assert selection.select_doc_frequency(counts, percent) == _original_method(lines, vocab, percent)
 
 

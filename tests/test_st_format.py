@@ -21,7 +21,7 @@ import tensorflow as tf
 import tensorflow_hub as hub
 import tensorflow_text  # noqa: F401  (registers the preprocessor's ops)
 
-from conftest import MODELGARDEN_TINY, ROOT, SHARED, run_script, tiny_vocab
+from conftest import MODELGARDEN_STRESS, ROOT, SHARED, run_script, tiny_vocab
 from helpers_docs import code_blocks, section
 from smaller_labse import conversion, st_export, st_numpy, store, verification, vocab
 
@@ -259,12 +259,11 @@ def test_stage1_writes_the_full_model(tiny_labse, tmp_path):
       "error: max_seq_length 513: must be between 3 and the model's 512 positions")
 
 
-@pytest.mark.skipif(not os.path.isdir(MODELGARDEN_TINY), reason="../shared not present")
+@pytest.mark.skipif(not os.path.isdir(MODELGARDEN_STRESS), reason="../shared not present")
 def test_layer_check_holds_on_a_badly_conditioned_model(tmp_path):
   """modelgarden_stress (init 0.5): end to end, float32 rounding alone moves outputs by
   1e-4; layer by layer the export is still within LAYER_RTOL of the TF model."""
-  stress = os.path.join(SHARED, "fixtures", "modelgarden_stress")
-  conversion.convert(os.path.join(stress, "encoder"), str(tmp_path / "labse"))
+  conversion.convert(os.path.join(MODELGARDEN_STRESS, "encoder"), str(tmp_path / "labse"))
   model = store.open_store(str(tmp_path / "labse"))
   (tmp_path / "labse_st").mkdir()
   figures = st_export.export(str(tmp_path / "labse_st"), model, "stress", "stress", "")

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from conftest import (MODELGARDEN_STRESS, MODELGARDEN_TINY, SHARED, shared_build,
                       tiny_preprocessor, tiny_vocab)
-from smaller_labse import hub_format, tatoeba
+from smaller_labse import hub_format, tatoeba, verification
 from smaller_labse.config import EncoderConfig
 from smaller_labse.encoder import WORD_EMBEDDINGS, Encoder, random_weights
 from smaller_labse.errors import InputError
@@ -142,7 +142,7 @@ def same_retrieval(model, pairs):
     The number of near-tie queries (both directions, all pairs).
   """
   fast = tatoeba.embed_pairs(model, pairs, 128, 256)
-  original = {p.lang: (tatoeba.embed_original(model, p.eng), tatoeba.embed_original(model, p.xx))
+  original = {p.lang: (model.embed_original(p.eng), model.embed_original(p.xx))
               for p in pairs}
   delta = max(float(np.max(np.linalg.norm(f - o, axis=1)))
               for lang in original for f, o in zip(fast[lang], original[lang]))
@@ -207,6 +207,45 @@ def test_repeated_sentences_get_identical_embeddings(setup):
   np.testing.assert_array_equal(embeddings[1], embeddings[len(sentences) // 2])
 
 
+def test_no_sentence_gives_an_empty_float32_array(setup):
+  for model in setup["models"].values():
+    stats = tatoeba.EmbedStats()
+    empty = tatoeba.embed(model, [], stats=stats)
+    assert empty.shape == (0, tatoeba.embed(model, ["the weather"]).shape[1]) == (0, 32)
+    assert empty.dtype == np.float32
+    assert (stats.sentences, stats.batches) == (0, 0)
+    assert model.embed_original([]).shape == (0, 32)
+
+
+class Lookup(tatoeba.SentenceEncoder):
+  """A model kind defined here: each sentence embeds as a given unit vector."""
+
+  def __init__(self, name, vectors):
+    self.name, self.vectors, self.calls = name, vectors, []
+
+  def embed_distinct(self, sentences, max_seq_length, max_batch_tokens, stats):
+    self.calls.append(list(sentences))
+    return np.array([self.vectors[s] for s in sentences], np.float32).reshape(-1, 3)
+
+  def embed_original(self, sentences):
+    raise InputError(f"{self.name}: no original method")
+
+
+def test_any_sentence_encoder_is_evaluated():
+  """evaluate() asks each model kind only for `embed`: a kind it has never seen works."""
+  basis = np.eye(3, dtype=np.float32)
+  pair = tatoeba.Pair("fra", ["a", "b", "c"], ["x", "a", "z"])
+  vectors = {"a": basis[0], "b": basis[1], "c": basis[2], "x": basis[0], "z": basis[2]}
+  model = Lookup("lookup", vectors)
+  results, identical = tatoeba.evaluate([model], [pair])
+  assert model.calls == [["a", "b", "c", "x", "z"]]  # each distinct sentence once, sorted
+  # en→xx: 'a' finds 'x' (tie with 'a', first wins), 'b' finds 'x' (all 0), 'c' finds 'z'.
+  assert [(r.direction, r.correct) for r in results] == [("en→xx", 2), ("xx→en", 2)]
+  assert identical == {}
+  with pytest.raises(InputError, match="lookup: no original method"):
+    tatoeba.evaluate([model], [pair], method="original")
+
+
 def test_max_seq_length_truncates(setup):
   model = setup["models"]["original"]
   long = setup["pairs"][0].eng[16]
@@ -238,10 +277,18 @@ def test_modelgarden_fixture_fast_equals_original():
 @pytest.mark.skipif(not os.path.isdir(MODELGARDEN_STRESS), reason="../shared not present")
 def test_fast_path_serves_every_export_stage_1_accepts():
   """modelgarden_stress: whole-network float32 differences of 1e-4, each block within its
-  float32 budget: the layer-by-layer proof lets PooledOutputEncoder serve it."""
-  model = tatoeba.load_model(os.path.join(MODELGARDEN_STRESS, "encoder"),
-                             os.path.join(MODELGARDEN_STRESS, "preprocess"))
+  float32 budget: the layer-by-layer proof lets PooledOutputEncoder serve it, and what it
+  serves is as close to a float64 evaluation as float32 rounding explains."""
+  encoder_dir = os.path.join(MODELGARDEN_STRESS, "encoder")
+  model = tatoeba.load_model(encoder_dir, os.path.join(MODELGARDEN_STRESS, "preprocess"))
   assert model.rebuilt is not None
+  inputs = verification.pack_to_longest(model.preprocess, verification.VERIFICATION_SENTENCES)
+  config, variables = hub_format.encoder_variables(model.encoder, encoder_dir)
+  record = verification.end_to_end(
+      model.encoder(dict(inputs), training=False)["pooled_output"].numpy(),
+      model.pooled(inputs).numpy(), inputs, config, variables)
+  assert record.candidate_error <= verification.BUDGET_FACTOR * record.rounding, record.line()
+  assert record.difference > 0  # the rebuilt graph served, not the SavedModel
 
 
 def test_fast_path_refuses_an_encoder_that_differs(setup, tmp_path):
@@ -436,3 +483,35 @@ def test_bad_models(setup, tmp_path):
     tatoeba.load_model(original[0], original[0])
   with pytest.raises(InputError, match="give the encoder's own preprocessor"):
     tatoeba.load_model(smaller[0], original[1])
+
+
+def _preprocess_reporting(special_tokens):
+  """A stand-in preprocessor whose tokenize.get_special_tokens_dict is `special_tokens`."""
+  import types
+  tokenize = types.SimpleNamespace()
+  if special_tokens is not None:
+    tokenize.get_special_tokens_dict = special_tokens
+  return types.SimpleNamespace(tokenize=tokenize)
+
+
+def test_vocab_size_check_lets_unexpected_errors_surface(setup):
+  from smaller_labse.tatoeba import hub_model
+  encoder = setup["models"]["original"].encoder
+  check = lambda preprocess: hub_model._check_vocab_sizes(  # noqa: E731
+      "enc", encoder, "pre", preprocess)
+  check(_preprocess_reporting(None))  # not every preprocessor reports its vocab size
+  check(_preprocess_reporting(lambda: {"start_of_sequence_id": 101}))
+  check(_preprocess_reporting(lambda: {"vocab_size": tf.constant(len(tiny_vocab()))}))
+  with pytest.raises(InputError, match="pre: its vocab has 7 tokens but enc has"):
+    check(_preprocess_reporting(lambda: {"vocab_size": tf.constant(7)}))
+
+  def fails():
+    raise tf.errors.InvalidArgumentError(None, None, "table not initialized\nmore")
+  with pytest.raises(InputError, match=r"^pre: its tokenize.get_special_tokens_dict\(\) fails "
+                                       r"\(InvalidArgumentError: table not initialized\)$"):
+    check(_preprocess_reporting(fails))
+
+  def bug():
+    raise RuntimeError("a bug")
+  with pytest.raises(RuntimeError, match="a bug"):
+    check(_preprocess_reporting(bug))
