@@ -19,8 +19,8 @@ SENTENCES = ["the weather is nice today", "où est la gare\u202f?", "il fait bea
 def st_export(tiny_labse, tmp_path_factory):
   """Stage 1's Sentence Transformers export of the tiny LaBSE (models/labse_st)."""
   def build(path):
-    conversion.convert_saved_model(tiny_labse[0], os.path.join(path, "labse"),
-                                   st_dir=os.path.join(path, "labse_st"))
+    conversion.convert(tiny_labse[0], os.path.join(path, "labse"),
+                       st_dir=os.path.join(path, "labse_st"))
   return os.path.join(shared_build(tmp_path_factory, "tiny_labse_st", build), "labse_st")
 
 
