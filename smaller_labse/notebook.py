@@ -100,7 +100,8 @@ def load(spec: str, preprocess: Optional[str] = None, name: Optional[str] = None
   Transformers directory.
 
   Args:
-    spec: encoder directory or handle, or a directory with modules.json.
+    spec: encoder directory or handle, or a Sentence Transformers (modules.json) or Hugging
+      Face (config.json) directory.
     preprocess: its preprocessor (default: `default_preprocess(spec)`); unused for
       Sentence Transformers.
     name: row label (default: the directory name).
@@ -109,8 +110,8 @@ def load(spec: str, preprocess: Optional[str] = None, name: Optional[str] = None
   Returns:
     tatoeba.Model or tatoeba.SentenceTransformerModel.
   """
-  if not _is_handle(spec) and tatoeba.is_sentence_transformers_dir(spec):
-    return tatoeba.load_sentence_transformer(spec, name, torch_device)
+  if not _is_handle(spec) and tatoeba.is_pytorch_model_dir(spec):
+    return tatoeba.load_pytorch_model(spec, name, torch_device)
   preprocess = preprocess or default_preprocess(spec)
   if preprocess is None:
     raise InputError(f"{spec}: give its preprocessor (none found beside it)")

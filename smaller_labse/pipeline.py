@@ -50,17 +50,20 @@ def usage(prog: str = SCRIPT_PROG, demo_only: bool = False) -> str:
             + _DETAILS.format(workdir=DEMO_WORKDIR) + "\n")
   return ("Runs the whole smaller-LaBSE pipeline: download -> stage 1 -> 2 -> 3 -> 4.\n\n"
           f"  {prog} [--langs=en,fr,...] [--workdir=DIR] [--full_dumps]   real run (internet)\n"
+          f"  {prog} --source=OWNER/NAME|DIR [...]   from a Hugging Face / Sentence Transformers\n"
+          "      model: a hub repository (downloaded into downloads/OWNER/NAME) or a directory\n"
           f"  {prog} --demo [--workdir=DIR]                offline demo, a tiny model (not LaBSE)\n"
           "\n" + _DETAILS.format(workdir="the current directory") + _DUMPS + "\n")
 
 
 @dataclasses.dataclass
 class Options:
-  """The command line: --demo, --full_dumps, --langs=LIST, --workdir=DIR."""
+  """The command line: --demo, --full_dumps, --langs=LIST, --workdir=DIR, --source=SOURCE."""
   demo: bool = False
   full_dumps: bool = False
   langs: Optional[str] = None
   workdir: Optional[str] = None
+  source: Optional[str] = None
 
 
 class UsageError(Exception):
@@ -84,6 +87,8 @@ def parse_args(args: Sequence[str], demo_only: bool = False) -> Optional[Options
       options.full_dumps = True
     elif arg.startswith("--langs="):
       options.langs = arg[len("--langs="):]
+    elif arg.startswith("--source="):
+      options.source = arg[len("--source="):]
     else:
       raise UsageError(f"unknown argument '{arg}' (see --help)")
   return options
@@ -125,7 +130,20 @@ class Pipeline:
     self.workdir = options.workdir or (DEMO_WORKDIR if self.demo else ".")
     self.full_dumps = options.full_dumps
     self.script_names = script_names
-    self.model_name = "LaBSE_" + self.langs.replace(",", "-")
+    # The source: TF Hub's LaBSE/2 (downloads/labse-2), a hub repository (downloaded into
+    # downloads/OWNER/NAME) or a local directory of any kind stage 1 reads.
+    self.repo, self.source = None, "downloads/labse-2"
+    if options.source and os.path.isdir(options.source):
+      self.source = os.path.abspath(options.source)  # Before the pipeline enters its workdir.
+    elif options.source:
+      if options.source.count("/") != 1 or options.source.startswith("/"):
+        raise InputError(f"--source={options.source}: no such directory, nor a hub repository "
+                         "id OWNER/NAME")
+      self.repo = options.source
+      self.source = os.path.join("downloads", options.source)
+    self.tfhub = options.source is None
+    name = "LaBSE" if self.tfhub else os.path.basename(os.path.normpath(self.source))
+    self.model_name = f"{name}_" + self.langs.replace(",", "-")
     self.tatoeba_langs = ",".join(languages.tatoeba_langs_for(self.corpus_langs.split(",")))
 
   def _stage(self, number: int, command: str, args: str = "") -> None:
@@ -151,19 +169,22 @@ class Pipeline:
       return
     _step("downloads")
     dumps = ["--full"] if self.full_dumps else [f"--max_lines={DUMP_MAX_LINES}"]
-    for kind, args in (("model", []), ("dataset", [f"--langs={self.corpus_langs}", *dumps]),
-                       ("tatoeba", [f"--langs={self.tatoeba_langs}"])):
+    # LaBSE/2, a hub repository, or nothing for a local source.
+    model = [("model", [self.repo] if self.repo else [])] if self.tfhub or self.repo else []
+    for kind, args in model + [("dataset", [f"--langs={self.corpus_langs}", *dumps]),
+                               ("tatoeba", [f"--langs={self.tatoeba_langs}"])]:
       _call(downloads.command(kind, args))
 
   def stages(self) -> None:
     """Stages 1 to 4, skipping 1 to 3 when their outputs are newer than their inputs."""
-    self._stage(1, "convert")
+    self._stage(1, "convert", "" if self.tfhub else f"--saved_model={self.source}")
     source = "models/labse/source.json"
-    if (up_to_date(source, "downloads/labse-2/saved_model.pb")
-        and up_to_date("models/labse_st/model.safetensors", "downloads/labse-2/saved_model.pb")):
+    marker = os.path.join(self.source, "saved_model.pb" if self.tfhub else "config.json")
+    if up_to_date(source, marker) and (
+        not self.tfhub or up_to_date("models/labse_st/model.safetensors", marker)):
       print("up to date", flush=True)
     else:
-      self._run_stage("convert", "--overwrite")
+      self._run_stage("convert", f"--saved_model={self.source}", "--overwrite")
 
     self._stage(2, "select", f"--langs={self.corpus_langs}")
     selections = [f"selected_tokens/selected_{lang}_tokens.txt"
@@ -183,11 +204,15 @@ class Pipeline:
       self._run_stage("make", f"--langs={self.langs}", "--overwrite")
 
     self._stage(4, "evaluate", f"--langs={self.tatoeba_langs} (original model as baseline)")
-    self._run_stage("evaluate", f"--langs={self.tatoeba_langs}", f"--model={model}/1",
-                    f"--preprocess={model}_preprocess/1", f"--name={self.model_name}",
-                    "--baseline_model=downloads/labse-2",
-                    "--baseline_preprocess=downloads/labse-2-preprocess",
-                    "--baseline_name=LaBSE", "--output=results/tatoeba.json")
+    if self.tfhub:
+      models = [f"--model={model}/1", f"--preprocess={model}_preprocess/1",
+                "--baseline_model=downloads/labse-2",
+                "--baseline_preprocess=downloads/labse-2-preprocess", "--baseline_name=LaBSE"]
+    else:  # The source and the smaller model in the same library (PyTorch).
+      models = [f"--model={model}_st", f"--baseline_model={self.source}",
+                f"--baseline_name={os.path.basename(os.path.normpath(self.source))}"]
+    self._run_stage("evaluate", f"--langs={self.tatoeba_langs}", *models,
+                    f"--name={self.model_name}", "--output=results/tatoeba.json")
 
   def summary(self) -> None:
     _step("summary")
@@ -239,7 +264,8 @@ def main(args: Optional[Sequence[str]] = None, prog: str = SCRIPT_PROG,
   try:
     pipeline = Pipeline(options, script_names=prog == SCRIPT_PROG)
   except InputError as e:
-    print(f"error: --langs={options.langs}: {e}", file=sys.stderr)
+    message = str(e) if str(e).startswith("--source=") else f"--langs={options.langs}: {e}"
+    print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
   os.makedirs(pipeline.workdir, exist_ok=True)
   os.chdir(pipeline.workdir)

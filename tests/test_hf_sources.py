@@ -285,3 +285,46 @@ def test_stage2_counts_with_the_source_tokenizer(hf_run, tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   counts = json.loads((tmp_path / "c" / "en_freqs.json").read_text())
   assert counts == {"the": 3, "weather": 3, "is": 3, "nice": 3, "today": 3}
+
+
+# Parallel sentences for the pipeline test: every word is in tiny_vocab() and in the corpora.
+_PAIRS = [("the weather is nice today", "il fait beau aujourd"),
+          ("where is the station", "où est la gare"), ("the station", "la gare"),
+          ("is the weather nice", "est la gare")]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_pipeline_from_a_hub_repository(hf_models, tmp_path):
+  """./run_pipeline.sh --source=OWNER/NAME: the Sentence Transformers model comes from a (local)
+  Hugging Face hub, the corpora and Tatoeba from mirrors; stage 4 compares the trimmed export
+  with the source, both run by sentence_transformers."""
+  import gzip
+  from http_fixtures import HubServer, MirrorServer
+  files = {}
+  for root, _, names in os.walk(hf_models["st"]):
+    for name in names:
+      path = os.path.join(root, name)
+      files[os.path.relpath(path, hf_models["st"])] = open(path, "rb").read()
+  corpus = {"en": [a for a, _ in _PAIRS] * 3, "fr": [b for _, b in _PAIRS] * 3}
+  with MirrorServer() as cdn, HubServer(cdn) as hub, MirrorServer() as wiki, \
+      MirrorServer() as tatoeba:
+    hub.add_repo("acme/tiny-st", files, lfs=[p for p in files if p.endswith(".safetensors")])
+    for lang, lines in corpus.items():
+      wiki.files[f"/{lang}.txt.gz"] = gzip.compress("".join(l + "\n" for l in lines).encode())
+    tatoeba.files["/tatoeba.fra-eng.fra"] = "".join(b + "\n" for _, b in _PAIRS).encode()
+    tatoeba.files["/tatoeba.fra-eng.eng"] = "".join(a + "\n" for a, _ in _PAIRS).encode()
+    env = dict(os.environ, HF_ENDPOINT=hub.url, HF_HOME=str(tmp_path / "hf_home"), HF_TOKEN="",
+               WIKI_BASE_URL=wiki.url, TATOEBA_BASE_URL=tatoeba.url, NO_PROXY="127.0.0.1",
+               no_proxy="127.0.0.1", DOWNLOAD_RETRY_DELAY="0.05", PYTHONPATH=ROOT,
+               SMALLER_LABSE_PYTHON=sys.executable)
+    work = tmp_path / "work"
+    result = subprocess.run([sys.executable, "-m", "smaller_labse.pipeline",
+                             "--source=acme/tiny-st", "--langs=en,fr", f"--workdir={work}"],
+                            env=env, capture_output=True, text=True, timeout=900)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  assert (work / "downloads" / "acme" / "tiny-st" / "modules.json").is_file()
+  assert json.loads((work / "models" / "labse" / "source.json").read_text())["kind"] == \
+      "sentence-transformers"
+  assert "| tiny-st_en-fr |" in result.stdout
+  results = json.loads((work / "results" / "tatoeba.json").read_text())
+  assert results["identical_embeddings"]["fra"]["percent"] == 100.0

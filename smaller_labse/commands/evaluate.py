@@ -32,12 +32,14 @@ flags.DEFINE_string("lang", None, "One language, the original's form (--lang=spa
                     "same as --langs=spa.")
 flags.DEFINE_string("data_dir", tatoeba.DEFAULT_DATA_DIR,
                     "Directory of tatoeba.{xxx}-eng.{xxx,eng}.")
-flags.DEFINE_string("model", "downloads/labse-2", "Encoder SavedModel (LaBSE/2's TF Hub format).")
+flags.DEFINE_string("model", "downloads/labse-2", "Encoder SavedModel (LaBSE/2's TF Hub format), "
+                    "or a Sentence Transformers / Hugging Face directory (then no --preprocess).")
 flags.DEFINE_string("preprocess", "downloads/labse-2-preprocess",
                     "Preprocessor SavedModel of --model (its vocab must match the encoder's).")
 flags.DEFINE_string("name", None, "Row label of --model (default: its directory name).")
 flags.DEFINE_string("baseline_model", None, "Optional second encoder evaluated in the same run "
-                    "(e.g. downloads/labse-2 when --model is the smaller one).")
+                    "(e.g. downloads/labse-2 when --model is the smaller one; or a Sentence "
+                    "Transformers / Hugging Face directory).")
 flags.DEFINE_string("baseline_preprocess", None, "Preprocessor of --baseline_model.")
 flags.DEFINE_string("baseline_name", None,
                     "Row label of --baseline_model (default: its directory name).")
@@ -72,7 +74,8 @@ def _model_specs():
   """[(encoder, preprocess, name)] in table order: the baseline (when given) first."""
   specs = []
   if FLAGS.baseline_model or FLAGS.baseline_preprocess:
-    if not (FLAGS.baseline_model and FLAGS.baseline_preprocess):
+    pytorch = bool(FLAGS.baseline_model) and tatoeba.is_pytorch_model_dir(FLAGS.baseline_model)
+    if not (FLAGS.baseline_model and (FLAGS.baseline_preprocess or pytorch)):
       missing = "--baseline_preprocess" if FLAGS.baseline_model else "--baseline_model"
       raise InputError(f"{missing} is needed with "
                        f"{'--baseline_model' if FLAGS.baseline_model else '--baseline_preprocess'}")
@@ -98,7 +101,8 @@ def main(argv: Sequence[str]) -> None:
   specs = _model_specs()
   pairs = [tatoeba.load_pair(FLAGS.data_dir, lang) for lang in _langs()]
   logging.info("Tatoeba: %s", ", ".join(f"{p.lang} ({len(p)} pairs)" for p in pairs))
-  models = [tatoeba.load_model(enc, pre, name, FLAGS.engine) for enc, pre, name in specs]
+  models = [tatoeba.load_pytorch_model(enc, name) if tatoeba.is_pytorch_model_dir(enc)
+            else tatoeba.load_model(enc, pre, name, FLAGS.engine) for enc, pre, name in specs]
   start = time.perf_counter()
   results, identical = tatoeba.evaluate(models, pairs, FLAGS.scoring, FLAGS.max_seq_length,
                                         FLAGS.max_batch_tokens, FLAGS.method)

@@ -3,7 +3,8 @@
 - data.py: the test sets (`load_pair`);
 - embedding.py: what every model kind provides, `SentenceEncoder.embed` (and `embed`);
 - hub_model.py: TF Hub encoders (`load_model`), embedded fast and exactly;
-- st_model.py: Sentence Transformers exports (`load_sentence_transformer`);
+- st_model.py: PyTorch models: Sentence Transformers and Hugging Face directories
+  (`load_pytorch_model`);
 - scoring.py: blockwise nearest neighbours, cosine or ratio margin;
 - evaluation.py: every model on every pair (`evaluate`), identical-embedding shares;
 - output.py: the Markdown tables and the JSON.
@@ -21,8 +22,9 @@ from smaller_labse.tatoeba.output import (identical_table, markdown_report, resu
                                           to_json, write_outputs)
 from smaller_labse.tatoeba.scoring import (MARGIN_K, SCORINGS, nearest_neighbours,
                                            retrieval_correct)
-from smaller_labse.tatoeba.st_model import (SentenceTransformerModel, is_sentence_transformers_dir,
-                                            load_sentence_transformer)
+from smaller_labse.tatoeba.st_model import (SentenceTransformerModel, TransformersModel,
+                                            is_pytorch_model_dir, is_sentence_transformers_dir,
+                                            load_pytorch_model, load_sentence_transformer)
 
 __all__ = [
     "DEFAULT_DATA_DIR", "Pair", "load_pair", "pair_paths", "read_lines",
@@ -32,4 +34,5 @@ __all__ = [
     "normalize", "plan_batches", "identical_table", "markdown_report", "results_table", "to_json",
     "write_outputs", "MARGIN_K", "SCORINGS", "nearest_neighbours", "retrieval_correct",
     "SentenceTransformerModel", "is_sentence_transformers_dir", "load_sentence_transformer",
+    "TransformersModel", "is_pytorch_model_dir", "load_pytorch_model",
 ]

@@ -1,4 +1,6 @@
-"""Sentence Transformers exports (e.g. models/LaBSE_{langs}_st/) as Tatoeba evaluates them."""
+"""PyTorch models as Tatoeba evaluates them: Sentence Transformers directories (e.g.
+models/LaBSE_{langs}_st/, sentence-transformers/LaBSE) and plain Hugging Face BERT directories
+(setu4993/LaBSE, LEALLA: normalised `pooler_output`, as their model cards say)."""
 
 import dataclasses
 import os
@@ -69,3 +71,67 @@ def load_sentence_transformer(path: str, name: Optional[str] = None, device: Opt
   if not is_sentence_transformers_dir(path):
     raise InputError(f"{path}: not a Sentence Transformers model (no modules.json)")
   return SentenceTransformerModel(name or default_model_name(path), path, device, batch_size)
+
+
+@dataclasses.dataclass
+class TransformersModel(SentenceEncoder):
+  """A plain Hugging Face BertModel directory: its tokenizer, then the normalised pooler_output.
+
+  Needs PyTorch and transformers, imported on first use.
+
+  Attributes:
+    name, path, device, batch_size: as SentenceTransformerModel's.
+  """
+  name: str
+  path: str
+  device: Optional[str] = None
+  batch_size: int = 128
+  _loaded_pair: object = dataclasses.field(default=None, repr=False)
+
+  def _loaded(self):
+    if self._loaded_pair is None:
+      try:
+        import torch  # pylint: disable=import-outside-toplevel
+        from transformers import AutoModel, AutoTokenizer  # pylint: disable=import-outside-toplevel
+      except ImportError:
+        raise InputError(f"{self.path}: a Hugging Face model; evaluating it needs "
+                         "`pip install torch transformers`") from None
+      device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+      model = AutoModel.from_pretrained(self.path).to(device).eval()
+      self._loaded_pair = (AutoTokenizer.from_pretrained(self.path), model, device)
+    return self._loaded_pair
+
+  def embed_distinct(self, sentences: Sequence[str], max_seq_length: int,
+                     max_batch_tokens: int, stats: Optional[EmbedStats]) -> np.ndarray:
+    """float32 [len(sentences), D], L2-normalised pooler_output, batches of similar length."""
+    import torch  # pylint: disable=import-outside-toplevel
+    tokenizer, model, device = self._loaded()
+    out = np.zeros([len(sentences), model.config.hidden_size], np.float32)
+    order = np.argsort([len(s) for s in sentences], kind="stable")
+    with torch.no_grad():
+      for start in range(0, len(sentences), self.batch_size):
+        rows = order[start:start + self.batch_size]
+        batch = tokenizer([sentences[i] for i in rows], padding=True, truncation=True,
+                          max_length=max_seq_length, return_tensors="pt").to(device)
+        pooled = model(**batch).pooler_output
+        out[rows] = torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
+    return out
+
+  def embed_original(self, sentences: Sequence[str]) -> np.ndarray:
+    raise InputError(f"{self.path}: --method=original needs a TF Hub encoder")
+
+
+def is_pytorch_model_dir(path: str) -> bool:
+  """A Sentence Transformers or Hugging Face directory (not a TF Hub SavedModel)."""
+  return os.path.isdir(path) and not os.path.isfile(os.path.join(path, "saved_model.pb")) and (
+      is_sentence_transformers_dir(path) or os.path.isfile(os.path.join(path, "config.json")))
+
+
+def load_pytorch_model(path: str, name: Optional[str] = None, device: Optional[str] = None,
+                       batch_size: int = 128) -> SentenceEncoder:
+  """A Sentence Transformers directory, or a plain Hugging Face BERT directory."""
+  if is_sentence_transformers_dir(path):
+    return load_sentence_transformer(path, name, device, batch_size)
+  if not is_pytorch_model_dir(path):
+    raise InputError(f"{path}: not a Sentence Transformers or Hugging Face model directory")
+  return TransformersModel(name or default_model_name(path), path, device, batch_size)
