@@ -320,8 +320,24 @@ def check_model(directory: str, label: Optional[str] = None) -> str:
   tokenizer = next((t for t in TOKENIZERS if os.path.isfile(os.path.join(directory, t))), None)
   if tokenizer is None:
     raise InputError(f"{name('tokenizer.json')}: missing (no tokenizer.json or vocab.txt)")
+  kind = _read_as_source(directory, label)
   return (f"bert, {config.get('num_hidden_layers')} layers, hidden {config.get('hidden_size')}, "
-          f"vocab {config.get('vocab_size')}; {weights}, {tokenizer}")
+          f"vocab {config.get('vocab_size')}; {weights}, {tokenizer}; a {kind} source")
+
+
+def _read_as_source(directory: str, label: Optional[str]) -> str:
+  """Reads `directory` as stage 1 will (sources.open_source: its layout, tokenizer, weight
+  shapes), so that a model stage 1 refuses is refused before it is put in place. Returns its
+  kind."""
+  from smaller_labse import sources  # pylint: disable=import-outside-toplevel
+  try:
+    return sources.open_source(directory).kind
+  except InputError as e:
+    message = str(e)
+    if label:  # The temporary directory's name means nothing to the user.
+      message = message.replace(os.path.join(directory, ""), f"{label}: ").replace(directory,
+                                                                                   label)
+    raise InputError(message) from None
 
 
 # ---------------------------------------------------------------- HTTP, retries, errors
