@@ -580,7 +580,9 @@ def test_check_model_names_the_file_at_fault(tmp_path):
   (tmp_path / "pytorch_model.bin").write_bytes(b"x")
   os.remove(tmp_path / "model.safetensors.index.json")
   os.remove(tmp_path / "tokenizer.json")
-  assert "pytorch_model.bin, vocab.txt" in hub_download.check_model(str(tmp_path))
+  # Read as stage 1 reads it (sources.open_source): a pytorch_model.bin that is not one is refused.
+  with pytest.raises(InputError, match=r"pytorch_model.bin: cannot read \("):
+    hub_download.check_model(str(tmp_path))
   os.remove(tmp_path / "vocab.txt")
   with pytest.raises(InputError, match=r"^repo: tokenizer.json: missing"):
     hub_download.check_model(str(tmp_path), "repo")
