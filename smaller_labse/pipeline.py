@@ -118,6 +118,7 @@ class Pipeline:
 
   def __init__(self, options: Options, script_names: bool):
     from smaller_labse import languages  # pylint: disable=import-outside-toplevel
+    from smaller_labse.errors import InputError  # pylint: disable=import-outside-toplevel
 
     self.demo = options.demo
     if self.demo:

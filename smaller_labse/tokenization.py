@@ -19,7 +19,6 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from smaller_labse import files, vocab as vocab_lib
-from smaller_labse.errors import InputError
 
 TFHUB = "tfhub"  # source.json's "tokenizer" for TfHubTokenizer
 
