@@ -328,3 +328,13 @@ def test_pipeline_from_a_hub_repository(hf_models, tmp_path):
   assert "| tiny-st_en-fr |" in result.stdout
   results = json.loads((work / "results" / "tatoeba.json").read_text())
   assert results["identical_embeddings"]["fra"]["percent"] == 100.0
+
+
+def test_pipeline_source_that_is_neither_a_directory_nor_a_repository(tmp_path):
+  result = subprocess.run([sys.executable, "-m", "smaller_labse.pipeline", "--source=nope",
+                           f"--workdir={tmp_path / 'work'}"], env=dict(os.environ, PYTHONPATH=ROOT),
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2
+  assert result.stderr.strip() == ("error: --source=nope: no such directory, nor a hub "
+                                   "repository id OWNER/NAME")
+  assert not (tmp_path / "work").exists()
