@@ -134,6 +134,7 @@ class HfTokenizer:
     self.source = source
     self._lock = threading.Lock()
     self._library = None
+    self._id_token_map: Optional[Dict[int, str]] = None
     self._validate()
 
   # --- Reading -----------------------------------------------------------------------------
@@ -214,9 +215,11 @@ class HfTokenizer:
 
   def _id_tokens(self) -> Dict[int, str]:
     """id -> its token string (the empty token a trimmed whitespace line leaves is unreachable)."""
-    tokens = {i: t for t, i in self.vocab.items() if t}
-    tokens.update({t.id: t.content for t in self.added_tokens})
-    return tokens
+    if self._id_token_map is None:
+      tokens = {i: t for t, i in self.vocab.items() if t}
+      tokens.update({t.id: t.content for t in self.added_tokens})
+      self._id_token_map = tokens
+    return self._id_token_map
 
   def row_tokens(self, num_rows: int) -> List[str]:
     """The token of each embedding row 0..num_rows-1; `unreachable_token(row)` where none is.
@@ -301,8 +304,24 @@ class HfTokenizer:
       return self._library
 
   def _build_library(self):
-    from tokenizers import Tokenizer  # pylint: disable=import-outside-toplevel
-    library = Tokenizer.from_str(json.dumps(self.tokenizer_json()))
+    """tokenizer_json() as the library loads it (built through its API: faster)."""
+    from tokenizers import (AddedToken as LibraryAddedToken, Tokenizer, decoders, models,  # pylint: disable=import-outside-toplevel
+                            normalizers, pre_tokenizers, processors)
+    library = Tokenizer(models.WordPiece(
+        self.vocab, unk_token=self.unk_token,
+        continuing_subword_prefix=self.continuing_subword_prefix,
+        max_input_chars_per_word=self.max_input_chars_per_word))
+    if self.normalizer is not None:
+      library.normalizer = normalizers.BertNormalizer(**dataclasses.asdict(self.normalizer))
+    library.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    cls, sep = self.cls_token, self.sep_token
+    library.post_processor = processors.TemplateProcessing(
+        single=[cls, "$A", sep], pair=[cls, "$A", sep, "$B:1", f"{sep}:1"],
+        special_tokens=[(cls, self.token_to_id(cls)), (sep, self.token_to_id(sep))])
+    library.decoder = decoders.WordPiece(prefix=self.continuing_subword_prefix)
+    # As the library loads tokenizer.json's added_tokens: in order, ids found or appended.
+    library.add_tokens([LibraryAddedToken(**{k: getattr(t, k) for k in _ADDED_FIELDS})
+                        for t in self.added_tokens])
     library.encode_special_tokens = self.split_special_tokens
     for added in self.added_tokens:
       # The library gives an added token not in WordPiece's vocab the next free id itself.
@@ -465,7 +484,8 @@ def _library_added_token(value: object, path: str, special: Optional[bool] = Non
   raise InputError(f"{path}: {value!r} is not a token")
 
 
-def _load_json_tokenizer(path: str):
+def _load_json_tokenizer(path: str, build: bool):
+  """(tokenizer.json's data, the library's tokenizer from it if `build`, else None)."""
   from tokenizers import Tokenizer  # pylint: disable=import-outside-toplevel
   from smaller_labse import files  # pylint: disable=import-outside-toplevel
   text = files.decode_utf8(path, files.read_bytes(path, "tokenizer file"))
@@ -479,6 +499,8 @@ def _load_json_tokenizer(path: str):
     kind = {"Unigram": "a Unigram (SentencePiece) tokenizer", "BPE": "a BPE tokenizer"}.get(
         model_type, f"model type {model_type!r}")
     raise InputError(f"{path}: {kind}, not BERT's WordPiece")
+  if not build:
+    return data, None
   try:
     return data, Tokenizer.from_str(text)
   except Exception as e:  # The library raises bare Exceptions for malformed files.
@@ -499,7 +521,8 @@ def _load_model_dir(model_dir: str) -> HfTokenizer:
   class_name, class_path = _tokenizer_class(model_dir, config, model_config)
   json_path = join(TOKENIZER_JSON)
   has_json = os.path.exists(json_path)
-  json_data, json_library = _load_json_tokenizer(json_path) if has_json else (None, None)
+  json_data, json_library = (_load_json_tokenizer(json_path, class_name != "BertTokenizer")
+                             if has_json else (None, None))
   kwargs = dict(config)
   decoder = _added_tokens_decoder(model_dir, kwargs, json_data)
   if class_name == "BertTokenizer":
@@ -543,7 +566,8 @@ def _load_model_dir(model_dir: str) -> HfTokenizer:
         specials[name] = _BERT_DEFAULTS[name]
   _check_declared(specials, library, decoder, path)
   _add_tokens_as_transformers(library, decoder, named, kwargs, class_path)
-  return _from_library(library, specials, bool(kwargs.get("split_special_tokens", False)), path)
+  return _from_library(library, specials, bool(kwargs.get("split_special_tokens", False)), path,
+                       vocab if class_name == "BertTokenizer" else None)
 
 
 def _added_tokens_decoder(model_dir: str, kwargs: Dict[str, object],
@@ -664,26 +688,33 @@ def _check_post_processor(json_data: dict, path: str) -> None:
   raise InputError(f"{path}: its post-processor does not add [CLS] ... [SEP] as BERT does")
 
 
-def _from_library(library, specials: Dict[str, str], split_special_tokens: bool,
-                  path: str) -> HfTokenizer:
-  """Reads the built library tokenizer back as data, refusing what is not reproducible."""
-  data = json.loads(library.to_str())
-  model = data["model"]
-  normalizer = data.get("normalizer")
+def _from_library(library, specials: Dict[str, str], split_special_tokens: bool, path: str,
+                  vocab: Optional[Mapping[str, int]] = None) -> HfTokenizer:
+  """Reads the built library tokenizer back as data (`vocab`: its WordPiece vocab, when the
+  caller has it), refusing what is not reproducible."""
+  def state(component) -> Optional[dict]:
+    return None if component is None else json.loads(component.__getstate__())
+
+  model = library.model
+  if type(model).__name__ != "WordPiece":
+    raise InputError(f"{path}: a {type(model).__name__} model, not BERT's WordPiece")
+  normalizer = state(library.normalizer)
   if normalizer is not None and normalizer.get("type") != "BertNormalizer":
     raise InputError(f"{path}: normalizer {_describe(normalizer)} (only BertNormalizer is "
                      "supported)")
-  pre = data.get("pre_tokenizer")
+  pre = state(library.pre_tokenizer)
   if not isinstance(pre, dict) or pre.get("type") != "BertPreTokenizer":
     raise InputError(f"{path}: pre-tokenizer {_describe(pre)} (only BertPreTokenizer is "
                      "supported)")
-  added = [AddedToken(id=t["id"], **{k: t[k] for k in _ADDED_FIELDS})
-           for t in data["added_tokens"]]
-  return HfTokenizer(vocab=model["vocab"],
+  added = [AddedToken(id=i, **{k: getattr(t, k) for k in _ADDED_FIELDS})
+           for i, t in sorted(library.get_added_tokens_decoder().items())]
+  if vocab is None:
+    vocab = library.get_vocab(with_added_tokens=False)
+  return HfTokenizer(vocab=vocab,
                      normalizer=None if normalizer is None else _bert_normalizer(normalizer),
-                     added_tokens=added, special_tokens=specials, unk_token=model["unk_token"],
-                     continuing_subword_prefix=model["continuing_subword_prefix"],
-                     max_input_chars_per_word=model["max_input_chars_per_word"],
+                     added_tokens=added, special_tokens=specials, unk_token=model.unk_token,
+                     continuing_subword_prefix=model.continuing_subword_prefix,
+                     max_input_chars_per_word=model.max_input_chars_per_word,
                      split_special_tokens=split_special_tokens, source=path)
 
 
@@ -700,7 +731,8 @@ def _describe(component: object) -> str:
 
 DEFAULT_BATCH_LINES = 16384
 _READ_BYTES = 1 << 22
-_MAX_CACHED_WORDS = 500_000
+_MAX_CACHED_WORDS = 1_000_000  # About 150 MB.
+_WORDS_PER_TEXT = 256  # New words encoded together (a text per word costs ~5x more).
 _LINE_BREAK, _EMPTY = 0, 1  # Word codes of the line marker and of '' (two spaces in a row).
 
 
@@ -827,6 +859,24 @@ class _Counter:
     flat = np.fromiter(itertools.chain.from_iterable(ids), np.int64, count=int(lengths.sum()))
     return flat, lengths
 
+  def _encode_words(self, words: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
+    """As _encode, for words without ' ': encoded _WORDS_PER_TEXT at a time, joined by ' '
+    (a boundary, see the class docstring), each token given to the word that holds the last
+    character of its span (an added token's lstrip/rstrip spans reach into the spaces)."""
+    texts = [" ".join(words[i:i + _WORDS_PER_TEXT])
+             for i in range(0, len(words), _WORDS_PER_TEXT)]
+    encodings = self.library.encode_batch(texts, add_special_tokens=False)
+    ids, owners = [], []
+    for first, encoding in zip(range(0, len(words), _WORDS_PER_TEXT), encodings):
+      chunk = words[first:first + _WORDS_PER_TEXT]
+      starts = np.cumsum([0] + [len(w) + 1 for w in chunk[:-1]])
+      last_chars = np.array([end - 1 for _, end in encoding.offsets], np.int64)
+      owners.append(first + np.searchsorted(starts, last_chars, side="right") - 1)
+      ids.append(np.array(encoding.ids, np.int64))
+    owner = np.concatenate(owners) if owners else np.zeros(0, np.int64)
+    return (np.concatenate(ids) if ids else np.zeros(0, np.int64),
+            np.bincount(owner, minlength=len(words)).astype(np.int64))
+
   def count(self, batch: _Batch) -> None:
     """Worker thread: tokenizes and counts one prepared batch (batches in order)."""
     if batch.num_lines == 0:
@@ -850,7 +900,7 @@ class _Counter:
     if batch.reset:
       self._reset_ids()
     if batch.new_words:
-      ids, lengths = self._encode(batch.new_words)
+      ids, lengths = self._encode_words(batch.new_words)
       self._starts = np.concatenate([self._starts, len(self._ids) + np.cumsum(lengths) - lengths])
       self._lengths = np.concatenate([self._lengths, lengths])
       self._ids = np.concatenate([self._ids, ids])

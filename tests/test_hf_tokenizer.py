@@ -344,6 +344,9 @@ def test_to_json_round_trips_deterministically(layouts):
       layouts[0]["added_tokens_lower"]).to_json()
   assert again.encode(SENTENCES) == ours.encode(SENTENCES)
   assert again.row_tokens(ours.num_ids) == ours.row_tokens(ours.num_ids)
+  # library() is tokenizer_json() as the library itself loads it.
+  from tokenizers import Tokenizer
+  assert ours.library().to_str() == Tokenizer.from_str(json.dumps(ours.tokenizer_json())).to_str()
 
 
 def _smaller(ours: HfTokenizer, kept_sentences: List[str]) -> List[str]:
