@@ -9,9 +9,9 @@ identical counts).
 
 Corpora: bench_counting.py's (Tatoeba sentences, --join per line, repeated to --tokens
 tokens), and the same with a share --novel of its words made unique (a word plus a
-number), which defeats the word cache as rare words and names do. In a 1M-line
-Wikipedia sample about 5% of the words are the first of their kind (Heaps' law); 20% is
-pessimistic.
+number), which defeats the word cache as rare words and names do (how many words of a real
+corpus are new to the cache depends on its size and language; ../shared has no Wikipedia
+text to measure it).
 
   flock /tmp/bench.lock .venv/bin/python bench/bench_hf_counting.py
 """

@@ -17,7 +17,6 @@ import sys
 import unicodedata
 from typing import Dict, List
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -123,6 +122,13 @@ LAYOUTS = {
         **BERT, "do_lower_case": False, "added_tokens_decoder": "decoder"}},
     "added_tokens_lower": {"exact": True, "tokenizer_config.json": {
         **BERT, "do_lower_case": True, "added_tokens_decoder": "decoder"}},
+    # The legacy files: special_tokens_map.json (a dict token) and added_tokens.json.
+    "legacy_added_tokens": {
+        "exact": True, "tokenizer_config.json": {**BERT, "do_lower_case": False},
+        "special_tokens_map.json": {"mask_token": {
+            "content": "[MASK]", "lstrip": True, "normalized": False, "rstrip": False,
+            "single_word": False}},
+        "added_tokens.json": "next"},
     "split_special_tokens": {"tokenizer_config.json": {**BERT, "do_lower_case": False,
                                                        "split_special_tokens": True}},
 }
@@ -136,6 +142,8 @@ def _build_layout(path: str, spec: Dict[str, object]) -> None:
       continue
     if name == "tokenizer.json":
       value = _library_tokenizer_json(tokens, lower_case=value == "lower")
+    elif value == "next":
+      value = {"<ent>": len(tokens), "Zork": len(tokens) + 1}
     elif isinstance(value, dict) and value.get("added_tokens_decoder") == "decoder":
       value = {**value, "added_tokens_decoder": _added_tokens_decoder(tokens)}
     if name != "save":
@@ -280,11 +288,10 @@ def _table_set(spec: str) -> set:
 
 
 def test_char_tables_are_the_installed_librarys():
-  from hf_char_tables import probe  # pylint: disable=import-outside-toplevel
+  from hf_char_tables import RANGE_TABLES, probe  # pylint: disable=import-outside-toplevel
   cps = _probed_code_points()
   probed = probe(cps)
-  for name in ("CLEAN_DROPPED", "CLEAN_TO_SPACE", "CJK", "NONSPACING_MARKS", "NFD_KEPT",
-               "WHITESPACE", "PUNCTUATION"):
+  for name, _ in RANGE_TABLES:
     table = _table_set(getattr(hf_chars, name))
     assert sorted(cp for cp in cps if cp in table) == probed[name], name
   from smaller_labse.hf_preprocessor import lowercase_table  # pylint: disable=import-outside-toplevel

@@ -19,6 +19,17 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUTPUT = os.path.join(ROOT, "smaller_labse", "hf_chars.py")
 CHUNK = 4096
+# hf_chars.py's tables of code point ranges, and what the library does to their characters.
+RANGE_TABLES = (
+    ("CLEAN_DROPPED",
+     "BertNormalizer(clean_text): deleted (NUL, U+FFFD, control/format/private use)."),
+    ("CLEAN_TO_SPACE", "BertNormalizer(clean_text): turned into ' '."),
+    ("CJK", "BertNormalizer(handle_chinese_chars): surrounded by ' '."),
+    ("NONSPACING_MARKS", "BertNormalizer(strip_accents): deleted after NFD."),
+    ("NFD_KEPT", "Left as they are by the library's NFD, decomposed by ICU's (tensorflow_text)."),
+    ("WHITESPACE", "BertPreTokenizer: split on and dropped."),
+    ("PUNCTUATION", "BertPreTokenizer: a word of its own."),
+)
 
 
 def code_points() -> List[int]:
@@ -150,20 +161,8 @@ def render(tables: Dict[str, object]) -> str:
            'library. Do not edit.\n\nRanges are hexadecimal code points, inclusive, separated '
            'by spaces.\n"""\n',
            f'TOKENIZERS_VERSION = "{tokenizers.__version__}"\n',
-           "# BertNormalizer(clean_text): deleted (NUL, U+FFFD, control/format/private use).",
-           _format_ranges("CLEAN_DROPPED", tables["CLEAN_DROPPED"]),
-           "# BertNormalizer(clean_text): turned into ' '.",
-           _format_ranges("CLEAN_TO_SPACE", tables["CLEAN_TO_SPACE"]),
-           "# BertNormalizer(handle_chinese_chars): surrounded by ' '.",
-           _format_ranges("CJK", tables["CJK"]),
-           "# BertNormalizer(strip_accents): deleted after NFD.",
-           _format_ranges("NONSPACING_MARKS", tables["NONSPACING_MARKS"]),
-           "# Left as they are by the library's NFD, decomposed by ICU's (tensorflow_text).",
-           _format_ranges("NFD_KEPT", tables["NFD_KEPT"]),
-           "# BertPreTokenizer: split on and dropped.",
-           _format_ranges("WHITESPACE", tables["WHITESPACE"]),
-           "# BertPreTokenizer: a word of its own.",
-           _format_ranges("PUNCTUATION", tables["PUNCTUATION"]),
+           *(f"# {comment}\n" + _format_ranges(name, tables[name])
+             for name, comment in RANGE_TABLES),
            "# BertNormalizer(lowercase), one character to one: (first, last, step, delta): "
            "cp -> cp + delta\n# for cp in range(first, last + 1, step).",
            "LOWERCASE_RUNS = (\n" + "".join(
