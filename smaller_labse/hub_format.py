@@ -17,7 +17,7 @@ Encoders" exactly as google/LaBSE/2 and its preprocessor
 
 import os
 import tempfile
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_text as text
@@ -174,35 +174,53 @@ class Preprocessor(tf.Module):
 
   def bert_pack_inputs(self, segments: List[tf.RaggedTensor], seq_length: tf.Tensor
                        ) -> Dict[str, tf.Tensor]:
-    """Packs 1 or 2 segments as [CLS] a [SEP] (b [SEP]), round-robin truncated.
+    """See `pack_inputs`."""
+    return pack_inputs(segments, seq_length, self.special_ids)
 
-    Args:
-      segments: int32 RaggedTensors [B, words, wordpieces] or [B, wordpieces].
-      seq_length: scalar int32, the padded length.
 
-    Returns:
-      'input_word_ids', 'input_mask', 'input_type_ids': int32 [B, seq_length].
-    """
-    flat = [s.merge_dims(-2, -1) if s.ragged_rank > 1 else s for s in segments]
-    trimmer = text.RoundRobinTrimmer(seq_length - (len(flat) + 1))
-    trimmed = trimmer.trim(flat)
-    word_ids, type_ids = text.combine_segments(
-        trimmed, start_of_sequence_id=self.special_ids["start_of_sequence_id"],
-        end_of_segment_id=self.special_ids["end_of_segment_id"])
-    input_word_ids, input_mask = text.pad_model_inputs(
-        word_ids, seq_length, pad_value=self.special_ids["padding_id"])
-    input_type_ids, _ = text.pad_model_inputs(type_ids, seq_length, pad_value=0)
-    return {"input_word_ids": input_word_ids, "input_mask": input_mask,
-            "input_type_ids": input_type_ids}
+def pack_inputs(segments: List[tf.RaggedTensor], seq_length: tf.Tensor,
+                special_ids: Dict[str, int]) -> Dict[str, tf.Tensor]:
+  """Packs 1 or 2 segments as [CLS] a [SEP] (b [SEP]), round-robin truncated.
+
+  Args:
+    segments: int32 RaggedTensors [B, words, wordpieces] or [B, wordpieces].
+    seq_length: scalar int32, the padded length.
+    special_ids: a preprocessor's special_ids (start_of_sequence_id, end_of_segment_id,
+      padding_id).
+
+  Returns:
+    'input_word_ids', 'input_mask', 'input_type_ids': int32 [B, seq_length].
+  """
+  flat = [s.merge_dims(-2, -1) if s.ragged_rank > 1 else s for s in segments]
+  trimmer = text.RoundRobinTrimmer(seq_length - (len(flat) + 1))
+  trimmed = trimmer.trim(flat)
+  word_ids, type_ids = text.combine_segments(
+      trimmed, start_of_sequence_id=special_ids["start_of_sequence_id"],
+      end_of_segment_id=special_ids["end_of_segment_id"])
+  input_word_ids, input_mask = text.pad_model_inputs(
+      word_ids, seq_length, pad_value=special_ids["padding_id"])
+  input_type_ids, _ = text.pad_model_inputs(type_ids, seq_length, pad_value=0)
+  return {"input_word_ids": input_word_ids, "input_mask": input_mask,
+          "input_type_ids": input_type_ids}
 
 
 def export_preprocessor(tokens: List[str], export_dir: str, lower_case: bool = False,
-                        seq_length: int = DEFAULT_SEQ_LENGTH) -> None:
-  """Writes a preprocessor SavedModel for `tokens` into the new directory `export_dir`."""
+                        seq_length: int = DEFAULT_SEQ_LENGTH,
+                        preprocessor: Optional[Callable[[str, List[str]], tf.Module]] = None
+                        ) -> None:
+  """Writes a preprocessor SavedModel for `tokens` into the new directory `export_dir`.
+
+  `preprocessor(vocab_path, tokens)` builds the module to export (a file holding
+  `tokens`, saved as assets/cased_vocab.txt); default: `Preprocessor`, which
+  tokenizes as tensorflow_text's BertTokenizer with `lower_case`.
+  """
   with tempfile.TemporaryDirectory() as tmp:
     vocab_path = os.path.join(tmp, VOCAB_ASSET)
     vocab_lib.write_token_file(vocab_path, tokens)
-    pre = Preprocessor(vocab_path, tokens, lower_case)
+    if preprocessor is None:
+      pre = Preprocessor(vocab_path, tokens, lower_case)
+    else:
+      pre = preprocessor(vocab_path, tokens)
     string_spec = tf.TensorSpec([None], tf.string, name="sentences")
 
     root = tf.train.Checkpoint()
