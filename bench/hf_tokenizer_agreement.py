@@ -13,6 +13,10 @@ bench/st_tokenizer_agreement.py:
 - "tokenizer.json": the same with a tokenizer.json serialized by the tokenizers library
   from the exact vocab (the layout of sentence-transformers/LaBSE).
 
+A last column compares the "tokenizer.json" source with LaBSE/2's own TF Hub
+preprocessor (tensorflow_text's BertTokenizer): how often a Hugging Face LaBSE sees
+other ids than the TF Hub one (no-break spaces, format characters, 100-byte words).
+
   python bench/hf_tokenizer_agreement.py --vocab=../shared/data/labse/cased_vocab.txt \\
       --tatoeba='../shared/data/tatoeba_dev/tatoeba.*'
 """
@@ -83,20 +87,26 @@ def main(argv):
       unreachable = sum(t == unreachable_token(i) for i, t in enumerate(rows))
       library, twin = tokenizer.encode(lines), twin_ids(tokenizer.tf_preprocessor(), lines)
       results[source] = (library, twin, len(tokenizer.vocab), unreachable)
-  print(f"| lines | lines | identical ids, TF twin vs tokenizers: {' | '.join(results)} |")
-  print("|---|---:|" + "---:|" * len(results))
-  at, totals = 0, {s: 0 for s in results}
+    from st_tokenizer_agreement import tf_ids  # pylint: disable=import-outside-toplevel
+    from smaller_labse import vocab as vocab_lib  # pylint: disable=import-outside-toplevel
+    hub = tf_ids(FLAGS.vocab, vocab_lib.read_vocab(FLAGS.vocab), lines)
+  print(f"| lines | lines | identical ids, TF twin vs tokenizers: {' | '.join(results)} | "
+        "tokenizer.json vs the TF Hub preprocessor |")
+  print("|---|---:|" + "---:|" * (len(results) + 1))
+  columns = {source: (library, twin) for source, (library, twin, _, _) in results.items()}
+  columns["hub"] = (results["tokenizer.json"][0], hub)
+  at, totals = 0, {s: 0 for s in columns}
   for name in names:
     n = len(groups[name])
     cells = []
-    for source, (library, twin, _, _) in results.items():
-      same = sum(library[at + i] == twin[at + i] for i in range(n))
+    for source, (first, second) in columns.items():
+      same = sum(first[at + i] == second[at + i] for i in range(n))
       totals[source] += same
       cells.append(f"{same:,} ({100 * same / max(n, 1):.2f}%)")
     print(f"| {name} | {n:,} | {' | '.join(cells)} |")
     at += n
   print(f"| all | {len(lines):,} | " + " | ".join(
-      f"{totals[s]:,} ({100 * totals[s] / len(lines):.2f}%)" for s in results) + " |")
+      f"{totals[s]:,} ({100 * totals[s] / len(lines):.2f}%)" for s in columns) + " |")
   print()
   for source, (library, twin, vocab_size, unreachable) in results.items():
     print(f"{source}: WordPiece vocab {vocab_size:,} tokens, {unreachable:,} unreachable rows")

@@ -198,6 +198,11 @@ class HfPreprocessor(tf.Module):
     flat = tf.where(lowered >= 0, lowered, flat)
     return tf.strings.unicode_encode(cps.with_flat_values(tf.cast(flat, tf.int32)), "UTF-8")
 
+  def pre_tokenize(self, texts: tf.Tensor) -> tf.RaggedTensor:
+    """BertPreTokenizer: strings [N] -> ragged [N, words]."""
+    return self._words(texts, tf.fill(tf.shape(texts, out_type=tf.int64),
+                                      tf.constant(TEXT, tf.int64)))[0]
+
   def _words(self, texts: tf.Tensor, ids: tf.Tensor) -> Tuple[tf.RaggedTensor, tf.RaggedTensor]:
     """BertPreTokenizer on the TEXT units: ragged [N, words] strings and ids."""
     punctuation = self._classes["PUNCTUATION"]
