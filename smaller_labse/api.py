@@ -13,7 +13,7 @@ import os
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from smaller_labse import (conversion, languages, notebook, pruning, quiet, st_export,
-                           st_format, tatoeba, verification, vocab_selection, weights)
+                           st_format, store, tatoeba, verification, vocab_selection)
 from smaller_labse import vocab as vocab_lib
 from smaller_labse.config import EncoderConfig
 
@@ -62,7 +62,7 @@ class TrimResult:
   """What `trim` wrote, and the figures that prove it.
 
   Attributes:
-    weights_dir: stage 1's weight store (config.json, vocab.txt, weights/*.npy).
+    weights_dir: stage 1's weight store (store.py: config.json, vocab.txt, source.json, ...).
     proof: stage 1's layer-by-layer proof that the rebuilt encoder computes the source's
       function (verification.Proof: `holds`, `checks` per block, `end_to_end`).
     selection: stage 2's vocab_selection.Selection (per language the selection file, lines
@@ -167,7 +167,7 @@ def select(model_dir: str, langs: Sequence[str], output_dir: str = ".",
   eval_sets = vocab_selection.read_eval_files(
       [f"{label}:{path}" for label, paths in (eval_files or {}).items()
        for path in _path_list(paths)])
-  model = vocab_selection.load_model(os.path.join(model_dir, weights.VOCAB_FILE))
+  model = vocab_selection.load_model(os.path.join(model_dir, store.VOCAB_FILE))
   return vocab_selection.run(config, model, chosen, corpora, eval_sets)
 
 
@@ -178,7 +178,7 @@ def _parameters(config: EncoderConfig) -> Dict[str, int]:
 def make(model_dir: str, langs: Sequence[str], output_dir: str = "models",
          selected_dir: str = "selected_tokens", formats: Sequence[str] = st_export.FORMATS,
          overwrite: bool = False, tolerance: float = 1e-6,
-         st_max_seq_length: int = st_format.DEFAULT_MAX_SEQ_LENGTH) -> SmallerModel:
+         st_max_seq_length: Optional[int] = None, name: Optional[str] = None) -> SmallerModel:
   """Stage 3 (`smaller-labse make`): the smaller model of `langs`' selections, exported and
   proven to give the original's embedding to every sentence whose tokenization it keeps.
 
@@ -190,14 +190,16 @@ def make(model_dir: str, langs: Sequence[str], output_dir: str = "models",
     formats: 'tfhub' (encoder + preprocessor SavedModels) and/or 'st' (Sentence Transformers).
     overwrite: replace outputs that hold another model.
     tolerance: the largest pooled_output difference accepted.
-    st_max_seq_length: the Sentence Transformers export's max_seq_length.
+    st_max_seq_length: the Sentence Transformers export's max_seq_length (None: a Sentence
+      Transformers source's own, else 128).
+    name: the outputs' name, {name}_{langs} (None: the source's; 'LaBSE' for TF Hub's).
   """
   _quiet()
   formats = st_export.parse_formats(formats if isinstance(formats, str) else ",".join(formats))
   paths, table, figures, st_figures = pruning.make_smaller_labse(
       model_dir, selected_dir, list(langs), output_dir, overwrite, tolerance, formats,
-      st_max_seq_length)
-  config = EncoderConfig.load(os.path.join(model_dir, weights.CONFIG_FILE))
+      st_max_seq_length, name)
+  config = EncoderConfig.load(os.path.join(model_dir, store.CONFIG_FILE))
   small = config.with_vocab_size(len(vocab_lib.read_token_file(paths.vocab)))
   tfhub = "tfhub" in formats
   return SmallerModel(paths.vocab, paths.encoder if tfhub else "",

@@ -190,7 +190,8 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
     del encoder
     hub_format.export_preprocessor(
         target, tmp_preprocess, lower_case=config.do_lower_case,
-        preprocessor=None if model.kind == sources.TFHUB else small_tokenizer.tf_preprocessor)
+        preprocessor=(None if model.tokenizer.kind == tokenization.TFHUB
+                      else small_tokenizer.tf_preprocessor))
     figures = verify_smaller_model(model, target,
                                    OutputPaths(tmp_vocab, tmp_encoder, tmp_preprocess),
                                    verification.VERIFICATION_SENTENCES)

@@ -146,9 +146,14 @@ def _open_hugging_face(path: str, kind: str) -> Model:
     bert_dir = os.path.join(path, transformer)
   config_path = os.path.join(bert_dir, "config.json")
   config, values = st_format.read_bert_config(config_path)
-  tokenizer = HfTokenizer.from_model_dir(bert_dir)
+  # This project's own exports (and their fine-tunes) run TF Hub's BertTokenizer.
+  tokenizer = tokenization.read_tfhub_twin(bert_dir) or HfTokenizer.from_model_dir(bert_dir)
   config = dataclasses.replace(config, do_lower_case=tokenizer.lower_case)
-  tokens = tokenizer.row_tokens(config.vocab_size)
+  tokens = (tokenizer.tokens if tokenizer.kind == tokenization.TFHUB
+            else tokenizer.row_tokens(config.vocab_size))
+  if len(tokens) != config.vocab_size:
+    raise InputError(f"{bert_dir}/vocab.txt: {len(tokens)} tokens, but {config_path} says "
+                     f"vocab_size={config.vocab_size}")
   dense = None
   if kind == SENTENCE_TRANSFORMERS:
     layout = st_format.read_layout(path, config)

@@ -45,7 +45,8 @@ def source_json(model: sources.Model, fingerprint: Dict[str, object],
            "fingerprint": fingerprint,
            "weights": None if weight_files is None else [
                sources.file_stamp(p) for p in weight_files],
-           "tokenizer": (tokenization.TFHUB if model.kind == sources.TFHUB else TOKENIZER_FILE),
+           "tokenizer": (tokenization.TFHUB if model.tokenizer.kind == tokenization.TFHUB
+                         else TOKENIZER_FILE),
            "layout": dataclasses.asdict(model.layout) if model.layout else None,
            "bert_config": model.bert_config}
   return json.dumps(value, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
@@ -68,7 +69,7 @@ def write_store(store_dir: str, model: sources.Model, source_text: str,
   os.makedirs(store_dir, exist_ok=True)
   model.config.save(os.path.join(store_dir, CONFIG_FILE))
   vocab_lib.write_token_file(os.path.join(store_dir, VOCAB_FILE), model.tokens)
-  if model.kind != sources.TFHUB:
+  if model.tokenizer.kind != tokenization.TFHUB:
     atomic.write_text(os.path.join(store_dir, TOKENIZER_FILE), model.tokenizer.to_json())
   dense = model.dense
   if dense is not None:

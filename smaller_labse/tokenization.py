@@ -14,6 +14,7 @@ so that stages 1-4 do not care which kind a model has.
 """
 
 import json
+import os
 from typing import Dict, List, Sequence
 
 import numpy as np
@@ -81,6 +82,27 @@ class TfHubTokenizer:
     from smaller_labse import counting
     counter = counting.Counter(self.tokens, lower_case=self.lower_case, exact_only=exact_only)
     return counting.count_corpus(counter, paths, vocab, **kwargs)
+
+
+def read_tfhub_twin(model_dir: str):
+  """The TfHubTokenizer of a directory whose tokenizer.json is `tokenizer_json`'s twin of TF
+  Hub's BertTokenizer (this project's exports, and models fine-tuned from them), else None."""
+  paths = [os.path.join(model_dir, name) for name in ("tokenizer.json", "vocab.txt")]
+  if not all(os.path.isfile(p) for p in paths):
+    return None
+  try:
+    written = json.loads(files.read_bytes(paths[0]).decode("utf-8"))
+  except (UnicodeDecodeError, json.JSONDecodeError):
+    return None
+  if not isinstance(written, dict) or written.get("decoder", {}).get("type") != "Sequence":
+    return None
+  tokens = vocab_lib.read_token_file(paths[1])
+  for lower_case in (False, True):
+    twin = tokenizer_json(tokens, lower_case)
+    # What tokenizes ordinary text; a re-save may add the special tokens as added_tokens.
+    if all(written.get(k) == twin[k] for k in ("normalizer", "pre_tokenizer", "model")):
+      return TfHubTokenizer(tokens, lower_case)
+  return None
 
 
 def pack_ids(ids: Sequence[Sequence[int]], special: Dict[str, int]) -> Dict[str, np.ndarray]:

@@ -68,3 +68,10 @@ def run_script(script: str, *args: str, cwd: str) -> subprocess.CompletedProcess
   env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
   return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], cwd=cwd, env=env,
                         capture_output=True, text=True, timeout=300)
+
+
+def compare_vocabs(full: Sequence[str], small: Sequence[str], lines: Sequence[bytes]):
+  """selection.compare_tokenizations with LaBSE/2's tokenizer (BertTokenizer) on both vocabs."""
+  from smaller_labse import selection, tokenization  # pylint: disable=import-outside-toplevel
+  return selection.compare_tokenizations(tokenization.TfHubTokenizer(full),
+                                         tokenization.TfHubTokenizer(small), lines)

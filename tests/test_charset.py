@@ -17,7 +17,7 @@ from smaller_labse import charset, selection
 from smaller_labse.counting import TokenCounts
 from smaller_labse.hub_format import bert_tokenizer
 from smaller_labse.vocab import UNK, build_target_vocab, read_vocab, special_tokens
-from tests.helpers_vocab import SHARED_VOCAB
+from tests.helpers_vocab import SHARED_VOCAB, compare_vocabs
 
 SPECIALS = ["[PAD]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -137,16 +137,16 @@ def test_keep_chars_all_no_random_line_gains_unk(vocab):
   pruned = _pruned(vocab, "all")
   assert len(pruned) < len(vocab) * 0.9 and "aǂ" not in pruned
   lines = random_lines(vocab, 1500, seed=1, exclude=GAP_CHAR)
-  fidelity = selection.compare_tokenizations(vocab, pruned, lines)
+  fidelity = compare_vocabs(vocab, pruned, lines)
   assert fidelity.gain_unk == 0
   assert fidelity.identical < 0.8 * len(lines)  # the pruning did change tokenizations
   assert _unk_lines(vocab, lines) > 100  # unseen characters, long words: [UNK] either way
   # Without the guarantee the same budget loses characters, and lines gain [UNK].
   plain = _pruned(vocab, "none")
   assert len(plain) <= len(pruned)  # (only counted tokens are candidates)
-  assert selection.compare_tokenizations(vocab, plain, lines).gain_unk > 100
+  assert compare_vocabs(vocab, plain, lines).gain_unk > 100
   # The one exception the analysis names: 'aǂ' pruned, no '##ǂ' to spell it with.
-  gap = selection.compare_tokenizations(vocab, pruned, ["aǂ ǂ".encode()])
+  gap = compare_vocabs(vocab, pruned, ["aǂ ǂ".encode()])
   assert gap.gain_unk == 1
 
 
@@ -189,5 +189,5 @@ def test_real_labse_vocab_keep_chars_all_guarantee():
       words += [t.replace("##", "") + rng.choice(letters) for t in rng.sample(longer, 2)]
       lines.append(" ".join(words).encode("utf-8"))
   assert len(by_script) > 100
-  fidelity = selection.compare_tokenizations(full, pruned, lines)
+  fidelity = compare_vocabs(full, pruned, lines)
   assert fidelity.gain_unk == 0 and fidelity.identical < len(lines) // 2

@@ -338,3 +338,18 @@ def test_pipeline_source_that_is_neither_a_directory_nor_a_repository(tmp_path):
   assert result.stderr.strip() == ("error: --source=nope: no such directory, nor a hub "
                                    "repository id OWNER/NAME")
   assert not (tmp_path / "work").exists()
+
+
+def test_this_projects_own_export_as_a_source(tiny_labse, tmp_path):
+  """A Sentence Transformers export of ours (or a fine-tune of one) runs TF Hub's BertTokenizer
+  (its tokenizer.json is that tokenizer's twin): read back as such, and proven."""
+  first = run_script("save_as_weight_from_saved_model.py", f"--saved_model={tiny_labse[0]}",
+                     "--output_dir=a/labse", "--st_output_dir=a/labse_st", cwd=str(tmp_path))
+  assert first.returncode == 0, first.stderr[-3000:]
+  again = run_script("save_as_weight_from_saved_model.py", "--saved_model=a/labse_st",
+                     "--output_dir=b/labse", cwd=str(tmp_path))
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert "|transformers - rebuilt|" in again.stdout and "proof holds" in again.stdout
+  source = json.loads((tmp_path / "b" / "labse" / "source.json").read_text())
+  assert (source["kind"], source["tokenizer"]) == ("sentence-transformers", "tfhub")
+  assert vocab.read_token_file(str(tmp_path / "b" / "labse" / "vocab.txt")) == tiny_vocab()

@@ -15,8 +15,8 @@ import pytest
 import tensorflow as tf
 
 import hf_layouts as hl
-from smaller_labse import counting
 from smaller_labse.errors import InputError
+from tests.counting_oracle import read_filtered_lines
 from smaller_labse.hf_tokenizer import (HfTokenizer, RUST_WHITESPACE, count_corpus,
                                         unreachable_token)
 
@@ -152,7 +152,7 @@ def _python_loop_counts(tokenizer: HfTokenizer, paths, vocab, min_chars, max_sen
   """The oracle: TextLineDataset's lines, decoded with U+FFFD, one line at a time."""
   occurrences: Dict[str, int] = {}
   doc_freqs: Dict[str, int] = {}
-  lines = counting.read_filtered_lines(paths, min_chars, max_sentences)
+  lines = read_filtered_lines(paths, min_chars, max_sentences)
   for line in lines:
     ids = tokenizer.encode([line.decode("utf-8", errors="replace")])[0]
     for i in ids:

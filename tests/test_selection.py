@@ -11,7 +11,7 @@ from smaller_labse.counting import TokenCounts
 from smaller_labse.errors import InputError
 from smaller_labse.vocab import build_target_vocab, special_tokens
 from tests.counting_oracle import read_filtered_lines, reference_counts
-from tests.helpers_vocab import WORDS, tiny_vocab, write_lines
+from tests.helpers_vocab import WORDS, compare_vocabs, tiny_vocab, write_lines
 
 
 @pytest.fixture(scope="module")
@@ -126,13 +126,13 @@ def test_used_characters_survive_every_budget_that_holds_them(vocab):
     # Whatever was pruned stays spellable: no counted word gains an [UNK].
     target = build_target_vocab(vocab, list(result.per_lang.values()))
     lines = ["gare beau quoi", "the station is nice", "天気", "questions"]
-    fidelity = selection.compare_tokenizations(vocab, target, [s.encode() for s in lines])
+    fidelity = compare_vocabs(vocab, target, [s.encode() for s in lines])
     assert fidelity.gain_unk == 0 and fidelity.identical < len(lines)
   # Without the guarantee, the same budget spends its room on frequent tokens and loses '天'.
   plain = selection.select_budget(counts, vocab, n_special + 10, keep_chars="none")
   assert "天" not in plain.kept and "##é" not in plain.kept
   target = build_target_vocab(vocab, list(plain.per_lang.values()))
-  assert selection.compare_tokenizations(vocab, target, ["天気".encode()]).gain_unk == 1
+  assert compare_vocabs(vocab, target, ["天気".encode()]).gain_unk == 1
   # A budget too small for them keeps the best-scored ones, and says how many.
   small = selection.select_budget(counts, vocab, n_special + 3)
   assert (small.guaranteed, small.guaranteed_kept) == (len(used), 3)
@@ -173,11 +173,11 @@ def test_fidelity_counts_identical_lines_and_unk_gains(vocab):
   target = [t for t in vocab if t != "##\u202f"]
   target.remove("##\xa0")
   lines = [b"il fait beau", "quoi\u202f?".encode(), "la gare\xa0!".encode(), b"the zebra"]
-  f = selection.compare_tokenizations(vocab, target, lines)
+  f = compare_vocabs(vocab, target, lines)
   assert (f.lines, f.identical, f.gain_unk) == (4, 2, 2)
   # Removing whole words changes tokenizations without an [UNK].
   target = [t for t in vocab if t not in ("the", "gare")]
-  f = selection.compare_tokenizations(vocab, target, lines)
+  f = compare_vocabs(vocab, target, lines)
   assert (f.identical, f.gain_unk) == (2, 0)
 
 
