@@ -3,8 +3,8 @@
 A safetensors file is an 8-byte little-endian header length, a JSON header
 ({name: {"dtype", "shape", "data_offsets"}, "__metadata__": {str: str}}) and the
 tensors' bytes. Writing streams each tensor in row chunks, so a 1.5 GB embedding
-table is never held twice; reading maps the file and copies only what is asked
-for (a tensor, or some rows of one), converted to float32.
+table is never held twice; reading copies only what is asked for (a tensor, or some rows of
+one) out of the file, converted to float32.
 """
 
 import json
@@ -109,7 +109,6 @@ class SafetensorsFile:
       if stop - start != nbytes or self._data_start + stop > size:
         raise InputError(f"{path}: truncated or corrupt (tensor {name!r} does not fit the file)")
       self._entries[name] = (dtype, shape, self._data_start + start)
-    self._map: Optional[np.memmap] = None
 
   def keys(self) -> Sequence[str]:
     return list(self._entries)
@@ -120,14 +119,14 @@ class SafetensorsFile:
   def shape(self, name: str) -> Tuple[int, ...]:
     return self._entries[name][1]
 
-  def _array(self, name: str) -> np.ndarray:
-    """The tensor as stored (a view of the mapped file)."""
-    if self._map is None:
-      self._map = np.memmap(self.path, np.uint8, mode="r")
-    dtype, shape, start = self._entries[name]
-    count = int(np.prod(shape))
-    raw = self._map[start:start + count * _DTYPES[dtype].itemsize]
-    return raw.view(_DTYPES[dtype]).reshape(shape)
+  # Reads copy bytes out of the file (pread), never map it: a mapped file's touched pages
+  # count in the process's memory for as long as it stays mapped.
+  def _read(self, offset: int, count: int, dtype: np.dtype) -> np.ndarray:
+    with open(self.path, "rb") as f:
+      data = os.pread(f.fileno(), count * dtype.itemsize, offset)
+    if len(data) != count * dtype.itemsize:
+      raise InputError(f"{self.path}: truncated (changed while being read?)")
+    return np.frombuffer(data, dtype)
 
   @staticmethod
   def _float32(values: np.ndarray, dtype: str) -> np.ndarray:
@@ -137,12 +136,34 @@ class SafetensorsFile:
 
   def tensor(self, name: str) -> np.ndarray:
     """The whole tensor, float32."""
-    return self._float32(self._array(name), self._entries[name][0])
+    dtype, shape, start = self._entries[name]
+    values = self._read(start, int(np.prod(shape)), _DTYPES[dtype]).reshape(shape)
+    return self._float32(values, dtype)
 
   def rows(self, name: str, rows: np.ndarray) -> np.ndarray:
-    """Rows `rows` (int [R], any order) of a tensor, float32 [R, ...]: only they are read."""
-    return self._float32(self._array(name)[np.asarray(rows, np.int64)], self._entries[name][0])
+    """Rows `rows` (int [R], any order) of a tensor, float32 [R, ...]: only they are read, one
+    read per run of consecutive rows."""
+    dtype, shape, start = self._entries[name]
+    rows = np.asarray(rows, np.int64).reshape(-1)
+    if rows.size and (rows.min() < 0 or rows.max() >= shape[0]):
+      raise ValueError(f"row index out of range for {name!r} with {shape[0]} rows")
+    row_size = int(np.prod(shape[1:]))
+    itemsize = _DTYPES[dtype].itemsize
+    out = np.empty((len(rows), row_size), _DTYPES[dtype])
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    breaks = np.flatnonzero(np.diff(ordered) > 1) + 1  # Runs of consecutive (or equal) rows.
+    with open(self.path, "rb") as f:
+      for lo, hi in zip(np.concatenate([[0], breaks]), np.concatenate([breaks, [len(rows)]])):
+        if lo == hi:
+          continue
+        first, last = int(ordered[lo]), int(ordered[hi - 1])
+        data = os.pread(f.fileno(), (last - first + 1) * row_size * itemsize,
+                        start + first * row_size * itemsize)
+        run = np.frombuffer(data, _DTYPES[dtype]).reshape(-1, row_size)
+        out[order[lo:hi]] = run[ordered[lo:hi] - first]
+    return self._float32(out.reshape((len(rows),) + tuple(shape[1:])), dtype)
 
   def row_range(self, name: str, start: int, stop: int) -> np.ndarray:
     """Rows start:stop of a tensor, float32."""
-    return self._float32(self._array(name)[start:stop], self._entries[name][0])
+    return self.rows(name, np.arange(start, stop))
