@@ -1,4 +1,4 @@
-"""The Python API (smaller_labse.trim, .evaluate): the documented example, run as written."""
+"""The Python API (smaller_labse.trim, .evaluate): the README's example, run as written."""
 
 import ast
 import os
@@ -8,15 +8,19 @@ import subprocess
 import sys
 
 from conftest import ROOT
-
-DOC = os.path.join(ROOT, "docs", "pending", "cli.md")
+from helpers_docs import code_blocks, section
 
 
 def documented_example() -> str:
-  """The first Python block of the doc's "Python API" section."""
-  with open(DOC, encoding="utf-8") as f:
-    section = f.read().split("## Python API", 1)[1]
-  return re.search(r"```python\n(.*?)```", section, re.S)[1]
+  """The Python block of the README's "The Python API" section."""
+  (block,) = code_blocks(section("README.md", "The Python API"), "python")
+  return block
+
+
+def test_the_reference_page_shows_the_readmes_example():
+  # docs/command.md repeats the example beside its output: it must be the block that is run.
+  assert code_blocks(section(os.path.join("docs", "command.md"), "The Python API"),
+                     "python")[0] == documented_example()
 
 
 def test_importing_the_package_does_not_import_tensorflow():
