@@ -4,8 +4,8 @@ matching command (`smaller-labse convert|select|make|evaluate`) and prints what 
 
 `trim` lays out `output_dir` as the pipeline's work directory, so the commands can go on from
 it: models/labse/ (the full model's weights), tokens_freqs/, selected_tokens/, and
-models/vocab-{langs}.txt, models/LaBSE_{langs}/1, models/LaBSE_{langs}_preprocess/1,
-models/LaBSE_{langs}_st/.
+models/vocab-{langs}.txt, models/{name}_{langs}/1, models/{name}_{langs}_preprocess/1,
+models/{name}_{langs}_st/ ({name}: LaBSE for TF Hub's LaBSE/2, else the source directory's).
 """
 
 import dataclasses
@@ -255,7 +255,8 @@ def evaluate(models: Sequence[Union[str, Tuple[str, str]]], langs: Sequence[str]
 
   Args:
     models: each an encoder directory or TF Hub handle (its preprocessor found beside it),
-      an (encoder, preprocessor) pair, or a Sentence Transformers directory. With two, the
+      an (encoder, preprocessor) pair, or a Sentence Transformers or Hugging Face directory
+      (run by sentence_transformers / transformers). With two, the
       second is compared with the first: the share of identical embeddings.
     langs: Tatoeba languages, ISO 639-3 ('fra') or 639-1 ('fr').
     data_dir: where tatoeba.{xxx}-eng.{xxx,eng} are (download_tatoeba_dataset.sh).

@@ -13,7 +13,8 @@ from typing import Optional, Sequence
 PROG = "smaller-labse"
 # Subcommand (a module of smaller_labse.commands) -> what it does.
 STAGES = {
-    "convert": "stage 1: LaBSE/2 SavedModel -> proven weight store "
+    "convert": "stage 1: a TF Hub / Sentence Transformers / Hugging Face model -> proven weight "
+               "store "
                "(save_as_weight_from_saved_model.py)",
     "select": "stage 2: count each language's tokens, select the vocabulary (select_vocab.py)",
     "make": "stage 3: the smaller model, exported and proven (make_smaller_labse.py)",

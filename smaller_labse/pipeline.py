@@ -232,7 +232,10 @@ def _enter_checkout_venv(args: Sequence[str]) -> None:
   if not ensure_venv:
     return
   root = os.path.dirname(os.path.dirname(os.path.abspath(ensure_venv)))
-  made = subprocess.run([ensure_venv, os.path.join(root, "requirements.txt")],
+  # A Hugging Face source is proven against transformers and evaluated in PyTorch.
+  requirements = ("requirements-hf.txt" if any(a.startswith("--source=") for a in args)
+                  else "requirements.txt")
+  made = subprocess.run([ensure_venv, os.path.join(root, requirements)],
                         stdout=subprocess.PIPE, text=True, check=False)
   if made.returncode:
     sys.exit(made.returncode)

@@ -2,12 +2,12 @@
 
   python make_smaller_labse.py --langs=en,fr,es,de,zh,ar,zh_classical,it,ja,ko,nl,pl,pt,th,tr,ru
 
-Writes models/vocab-{langs}.txt, models/LaBSE_{langs}/1 (encoder) and
-models/LaBSE_{langs}_preprocess/1 (preprocessor), drop-in replacements for
-google/LaBSE/2 and its preprocessor, and models/LaBSE_{langs}_st/ (Sentence
-Transformers / Hugging Face), and proves the smaller model gives the original's
-embeddings on sentences whose tokenization the pruning keeps, and the two formats
-equal.
+Writes models/vocab-{langs}.txt, models/{name}_{langs}/1 (encoder) and
+models/{name}_{langs}_preprocess/1 (preprocessor), in google/LaBSE/2's TF Hub format, and
+models/{name}_{langs}_st/ (Sentence Transformers / Hugging Face), and proves the smaller model
+gives the original's embeddings on sentences whose tokenization the pruning keeps, and the two
+formats equal. {name} is LaBSE for TF Hub's LaBSE/2, else the source directory's name
+(--name changes it); the source is whatever stage 1 read.
 
 Installed with pip, `smaller-labse make` is the same command.
 """
@@ -20,8 +20,8 @@ from smaller_labse.errors import InputError
 
 flags.DEFINE_string("langs", ",".join(languages.DEFAULT_WIKI_LANGS),
                     "Comma-separated language codes whose selections are kept.")
-flags.DEFINE_string("model_dir", "models/labse", "Stage 1's weights (config.json, vocab.txt, "
-                    "weights/).")
+flags.DEFINE_string("model_dir", "models/labse", "Stage 1's weight store (config.json, vocab.txt, "
+                    "source.json, ...).")
 flags.DEFINE_string("selected_tokens_dir", "selected_tokens",
                     "Stage 2's selected_{lang}_tokens.txt files.")
 flags.DEFINE_string("output_dir", "models", "Where the vocab and the SavedModels are written.")
@@ -30,7 +30,7 @@ flags.DEFINE_float("tolerance", 1e-6, "Largest pooled_output difference accepted
 flags.DEFINE_string("formats", ",".join(st_export.FORMATS),
                     "Comma-separated output formats: tfhub (encoder + preprocessor "
                     "SavedModels, LaBSE/2's format), st (Sentence Transformers / Hugging Face "
-                    "directory models/LaBSE_{langs}_st).")
+                    "directory models/{name}_{langs}_st).")
 flags.DEFINE_integer("st_max_seq_length", None,
                      "The Sentence Transformers export's max_seq_length. Default: a Sentence "
                      "Transformers source's own, else 128 (what the TF Hub preprocessor packs to).")
