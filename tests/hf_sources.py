@@ -61,18 +61,19 @@ def save_sentence_transformer(path: str, bert_dir: str, steps: int = 3) -> None:
   import torch  # pylint: disable=import-outside-toplevel
   from sentence_transformers import SentenceTransformer, models  # noqa: E501 pylint: disable=import-outside-toplevel
   transformer = models.Transformer(bert_dir, max_seq_length=256)
-  dim = transformer.get_word_embedding_dimension()
+  dim = transformer.auto_model.config.hidden_size
   bert = transformer.auto_model
   dense = models.Dense(dim, dim, activation_function=torch.nn.Tanh(),
                        init_weight=bert.pooler.dense.weight.detach().clone(),
                        init_bias=bert.pooler.dense.bias.detach().clone())
   model = SentenceTransformer(modules=[transformer, models.Pooling(dim, pooling_mode="cls"),
                                        dense, models.Normalize()], device="cpu")
+  tokenize = getattr(model, "preprocess", None) or model.tokenize  # 6.x renamed it
   optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
   model.train()
   for _ in range(steps):
-    left = model(model.tokenize([a for a, _ in PAIRS]))["sentence_embedding"]
-    right = model(model.tokenize([b for _, b in PAIRS]))["sentence_embedding"]
+    left = model(tokenize([a for a, _ in PAIRS]))["sentence_embedding"]
+    right = model(tokenize([b for _, b in PAIRS]))["sentence_embedding"]
     loss = torch.nn.functional.cross_entropy(left @ right.T * 20.0, torch.arange(len(PAIRS)))
     optimizer.zero_grad()
     loss.backward()
