@@ -269,18 +269,16 @@ def _read_json(path: str, label: str) -> object:
 
 
 def check_config(path: str, label: Optional[str] = None) -> Dict[str, object]:
-  """config.json of a BERT model (`model_type` "bert"); InputError naming it otherwise."""
+  """config.json of a BERT encoder stage 1 reads (st_format.read_bert_config: model_type bert,
+  absolute positions, a supported hidden_act...); InputError naming it (as `label`) otherwise."""
   label = label or path
   if not os.path.isfile(path):
     raise InputError(f"{label}: missing")
-  config = _read_json(path, label)
-  if not isinstance(config, dict):
-    raise InputError(f"{label}: not a JSON object")
-  model_type = config.get("model_type")
-  if model_type != "bert":
-    raise InputError(f"{label}: model_type is {model_type!r}, not 'bert': only BERT models "
-                     "(LaBSE, LEALLA and models fine-tuned from them) are supported")
-  return config
+  from smaller_labse import st_format  # pylint: disable=import-outside-toplevel
+  try:
+    return st_format.read_bert_config(path)[1]
+  except InputError as e:
+    raise InputError(str(e).replace(path, label, 1)) from None
 
 
 def _local_weights(directory: str, name: Callable[[str], str]) -> Optional[str]:
