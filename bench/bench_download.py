@@ -98,15 +98,16 @@ def run_download(server: MirrorServer, args: List[str], workdir: str
 def estimate_per_language(sentences: Dict[str, List[str]]) -> List[Tuple[str, float, float, float]]:
   """(lang, tokens per counted line, estimated MB of text, estimated MB gzip) per language."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from smaller_labse import counting  # pylint: disable=g-import-not-at-top
+  from smaller_labse import token_counts  # pylint: disable=g-import-not-at-top
   from smaller_labse.hub_format import bert_tokenizer  # pylint: disable=g-import-not-at-top
   from smaller_labse.vocab import read_vocab  # pylint: disable=g-import-not-at-top
   tokenizer = bert_tokenizer(read_vocab(FLAGS.vocab))
   rows = []
   for lang, code in WIKI_TO_TATOEBA.items():
-    if not os.path.exists(counting.freqs_path(FLAGS.counts_dir, lang)) or code not in sentences:
+    if (not os.path.exists(token_counts.freqs_path(FLAGS.counts_dir, lang))
+        or code not in sentences):
       continue
-    counts = counting.read_counts(FLAGS.counts_dir, lang)
+    counts = token_counts.read_counts(FLAGS.counts_dir, lang)
     tokens_per_line = counts.num_tokens / 1_000_000
     text = "".join(s + "\n" for s in sentences[code]).encode()
     n_tokens = int(tokenizer.tokenize(tf.constant(sentences[code])).flat_values.shape[0])

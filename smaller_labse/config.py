@@ -1,8 +1,12 @@
-"""The encoder's configuration: inferred from weight shapes, stored as config.json."""
+"""The encoder's configuration (inferred from weight shapes, stored as config.json) and the names
+and shapes of its weights, as LaBSE/2's variables have them. No TensorFlow here: the downloads
+and the formats' readers use it too."""
 
 import dataclasses
 import json
-from typing import Dict, Mapping, Sequence
+from typing import Dict, Mapping, Sequence, Tuple
+
+import numpy as np
 
 from smaller_labse import atomic, files
 from smaller_labse.errors import InputError
@@ -113,3 +117,52 @@ def infer_config(shapes: Mapping[str, Sequence[int]], do_lower_case: bool = Fals
                        num_heads=heads, intermediate_size=intermediate,
                        max_position_embeddings=positions, type_vocab_size=type_vocab,
                        do_lower_case=do_lower_case)
+
+
+WORD_EMBEDDINGS = "word_embeddings/embeddings"
+
+
+def weight_shapes(config: EncoderConfig) -> Dict[str, Tuple[int, ...]]:
+  """LaBSE/2's variable names (without ':0') and shapes, in the SavedModel's order."""
+  d, n, h, i = config.hidden_size, config.num_heads, config.head_size, config.intermediate_size
+  shapes = {
+      WORD_EMBEDDINGS: (config.vocab_size, d),
+      "position_embedding/embeddings": (config.max_position_embeddings, d),
+      "type_embeddings/embeddings": (config.type_vocab_size, d),
+      "embeddings/layer_norm/gamma": (d,),
+      "embeddings/layer_norm/beta": (d,),
+  }
+  for layer in range(config.num_layers):
+    p = f"transformer/layer_{layer}/"
+    for projection in ("query", "key", "value"):
+      shapes[p + f"self_attention/{projection}/kernel"] = (d, n, h)
+      shapes[p + f"self_attention/{projection}/bias"] = (n, h)
+    shapes[p + "self_attention/attention_output/kernel"] = (n, h, d)
+    shapes[p + "self_attention/attention_output/bias"] = (d,)
+    shapes[p + "self_attention_layer_norm/gamma"] = (d,)
+    shapes[p + "self_attention_layer_norm/beta"] = (d,)
+    shapes[p + "intermediate/kernel"] = (d, i)
+    shapes[p + "intermediate/bias"] = (i,)
+    shapes[p + "output/kernel"] = (i, d)
+    shapes[p + "output/bias"] = (d,)
+    shapes[p + "output_layer_norm/gamma"] = (d,)
+    shapes[p + "output_layer_norm/beta"] = (d,)
+  shapes["pooler_transform/kernel"] = (d, d)
+  shapes["pooler_transform/bias"] = (d,)
+  return shapes
+
+
+def random_weights(config: EncoderConfig, seed: int = 0) -> Dict[str, np.ndarray]:
+  """BERT-style random initialisation: normal(0, 0.02) clipped at 2 sigma; norms 1, biases 0."""
+  rng = np.random.default_rng(seed)
+  weights = {}
+  for name, shape in weight_shapes(config).items():
+    if name.endswith("/gamma"):
+      weights[name] = np.ones(shape, np.float32)
+    elif name.endswith(("/beta", "/bias")):
+      weights[name] = np.zeros(shape, np.float32)
+    else:
+      value = rng.standard_normal(shape, dtype=np.float32)  # float32: LaBSE's table is 1.5 GB.
+      value *= 0.02
+      weights[name] = np.clip(value, -0.04, 0.04, out=value)
+  return weights

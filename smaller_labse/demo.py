@@ -24,8 +24,8 @@ import numpy as np
 from absl import flags, logging
 
 from smaller_labse import atomic, demo_data, hub_format, languages
-from smaller_labse.config import EncoderConfig
-from smaller_labse.encoder import WORD_EMBEDDINGS, Encoder, weight_shapes
+from smaller_labse.config import WORD_EMBEDDINGS, EncoderConfig, weight_shapes
+from smaller_labse.encoder import Encoder
 from smaller_labse.errors import run_cli
 
 DEMO_CONFIG = dict(hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64)

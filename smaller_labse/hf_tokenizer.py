@@ -47,7 +47,7 @@ from tokenizers import AddedToken as LibraryAddedToken
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from tqdm import tqdm
 
-from smaller_labse import counting, files
+from smaller_labse import files, token_counts
 from smaller_labse.errors import InputError
 
 TOKENIZER_JSON = "tokenizer.json"
@@ -420,7 +420,7 @@ class HfTokenizer:
             "pad": self.token_to_id(self.pad_token)}
 
   def count_corpus(self, paths: Sequence[str], vocab: Sequence[str], exact_only: bool = False,
-                   **kwargs) -> counting.TokenCounts:
+                   **kwargs) -> token_counts.TokenCounts:
     """Stage 2's counts (the module's count_corpus); exact_only encodes every line whole."""
     return count_corpus(self, paths, vocab, split_words=not exact_only, **kwargs)
 
@@ -926,10 +926,10 @@ def can_split_words(tokenizer: HfTokenizer) -> bool:
 
 
 def count_corpus(tokenizer: HfTokenizer, paths: Sequence[str], vocab: Sequence[str],
-                 min_chars: int = counting.DEFAULT_MIN_CHARS,
-                 max_sentences: int = counting.DEFAULT_MAX_SENTENCES,
+                 min_chars: int = token_counts.DEFAULT_MIN_CHARS,
+                 max_sentences: int = token_counts.DEFAULT_MAX_SENTENCES,
                  batch_size: int = DEFAULT_BATCH_LINES, desc: str = "counting",
-                 split_words: bool = True) -> counting.TokenCounts:
+                 split_words: bool = True) -> token_counts.TokenCounts:
   """Stage 2 with the source's tokenizer: counting.count_corpus's lines, its TokenCounts.
 
   The lines are those counting.count_corpus (tf.data.TextLineDataset) reads:
@@ -948,7 +948,7 @@ def count_corpus(tokenizer: HfTokenizer, paths: Sequence[str], vocab: Sequence[s
   Raises:
     InputError: a file is missing or unreadable, or no line is long enough.
   """
-  counting.check_corpus_files(paths)
+  token_counts.check_corpus_files(paths)
   counter = _Counter(tokenizer, len(vocab), split_words and can_split_words(tokenizer))
   total_bytes = sum(os.path.getsize(p) for p in paths)
   with tqdm(total=total_bytes, unit="B", unit_scale=True, desc=desc, leave=True) as bar, \
@@ -983,7 +983,7 @@ def count_corpus(tokenizer: HfTokenizer, paths: Sequence[str], vocab: Sequence[s
     bar.set_postfix(lines=counter.num_lines, tokens=counter.num_tokens, refresh=True)
   if counter.num_lines == 0:
     raise InputError(f"{', '.join(paths)}: no line longer than {min_chars} characters")
-  return counting.TokenCounts(
+  return token_counts.TokenCounts(
       occurrences=_nonzero(counter.occurrences, vocab),
       doc_freqs=_nonzero(counter.doc_freqs, vocab),
       num_lines=counter.num_lines,

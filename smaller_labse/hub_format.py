@@ -23,8 +23,8 @@ import tensorflow as tf
 import tensorflow_text as text
 
 from smaller_labse import vocab as vocab_lib
-from smaller_labse.config import EncoderConfig, infer_config
-from smaller_labse.encoder import Encoder, WORD_EMBEDDINGS, weight_shapes
+from smaller_labse.config import WORD_EMBEDDINGS, EncoderConfig, infer_config, weight_shapes
+from smaller_labse.encoder import Encoder
 from smaller_labse.errors import InputError
 
 VOCAB_ASSET = "cased_vocab.txt"

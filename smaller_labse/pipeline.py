@@ -15,7 +15,7 @@ import subprocess
 import sys
 from typing import Optional, Sequence
 
-# Stage 2's --max_sentences default (counting.DEFAULT_MAX_SENTENCES): only that many lines of
+# Stage 2's --max_sentences default (token_counts.DEFAULT_MAX_SENTENCES): only that many lines of
 # each Wikipedia dump are downloaded unless --full_dumps.
 DUMP_MAX_LINES = 1_000_000
 DEMO_WORKDIR = "demo_workdir"

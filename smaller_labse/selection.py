@@ -1,6 +1,6 @@
 """Which tokens to keep: selection strategies, and the fidelity report.
 
-Strategies (per language, from `counting.TokenCounts`):
+Strategies (per language, from `token_counts.TokenCounts`):
 - doc_frequency (the original method): keep the tokens that occur in at least
   `int(num_lines * threshold / 100)` of the lines counted (threshold in percent,
   0.005 by default; `>=`, the bound truncated to an integer, as the original
@@ -41,7 +41,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from smaller_labse import atomic, charset, tokenization
 from smaller_labse.config import EncoderConfig
-from smaller_labse.counting import TokenCounts
+from smaller_labse.token_counts import TokenCounts
 from smaller_labse.errors import InputError
 from smaller_labse.vocab import UNK, build_target_vocab, is_special_token, special_tokens
 

@@ -22,8 +22,7 @@ from typing import Dict, List, Mapping, Optional
 import numpy as np
 
 from smaller_labse import files, st_format, tokenization
-from smaller_labse.config import EncoderConfig
-from smaller_labse.encoder import WORD_EMBEDDINGS
+from smaller_labse.config import WORD_EMBEDDINGS, EncoderConfig
 from smaller_labse.errors import InputError
 
 TFHUB, SENTENCE_TRANSFORMERS, HUGGING_FACE = "tfhub", "sentence-transformers", "huggingface"

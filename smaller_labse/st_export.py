@@ -18,8 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from smaller_labse import atomic, files, st_format, st_numpy, tokenization, verification
-from smaller_labse.config import EncoderConfig
-from smaller_labse.encoder import WORD_EMBEDDINGS, Encoder
+from smaller_labse.config import WORD_EMBEDDINGS, EncoderConfig
+from smaller_labse.encoder import Encoder
 from smaller_labse.errors import InputError
 
 FORMATS = ("tfhub", "st")

@@ -36,8 +36,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from smaller_labse import files, vocab as vocab_lib
-from smaller_labse.config import EncoderConfig
-from smaller_labse.encoder import WORD_EMBEDDINGS, weight_shapes
+from smaller_labse.config import WORD_EMBEDDINGS, EncoderConfig, weight_shapes
 from smaller_labse.errors import InputError
 from smaller_labse.safetensors_io import SafetensorsFile, read_metadata, write_safetensors
 

@@ -15,7 +15,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from absl import logging
 
-from smaller_labse import counting, files, savedmodel_check, selection, store, tokenization
+from smaller_labse import (counting, files, savedmodel_check, selection, store, token_counts,
+                           tokenization)
 from smaller_labse.config import EncoderConfig, infer_config
 from smaller_labse.errors import InputError
 from smaller_labse.languages import corpus_langs
@@ -42,8 +43,8 @@ class Settings:
   char_coverage: bool = True
   keep_chars: Optional[str] = None
   lower_case: Optional[bool] = None
-  min_chars: int = counting.DEFAULT_MIN_CHARS
-  max_sentences: int = counting.DEFAULT_MAX_SENTENCES
+  min_chars: int = token_counts.DEFAULT_MIN_CHARS
+  max_sentences: int = token_counts.DEFAULT_MAX_SENTENCES
   batch_size: int = counting.DEFAULT_BATCH_SIZE
   exact_only: bool = False
   report_dir: Optional[str] = None  # Default: selected_dir.
@@ -164,14 +165,15 @@ def resolve_strategy(settings: Settings, vocab: Sequence[str], vocab_file: str) 
 
 
 def load_counts(settings: Settings, langs: Sequence[str], vocab: Sequence[str], strategy: str
-                ) -> Dict[str, counting.TokenCounts]:
+                ) -> Dict[str, token_counts.TokenCounts]:
   index = {t: i for i, t in enumerate(vocab)}
   result = {}
   for lang in langs:
-    counts = counting.read_counts(settings.counts_dir, lang)
-    counting.check_counts_vocab(counting.freqs_path(settings.counts_dir, lang), counts, index)
+    counts = token_counts.read_counts(settings.counts_dir, lang)
+    token_counts.check_counts_vocab(token_counts.freqs_path(settings.counts_dir, lang), counts,
+                                    index)
     if strategy == "doc_frequency" and counts.doc_freqs is None:
-      raise InputError(f"{counting.doc_freqs_path(settings.counts_dir, lang)}: not found; "
+      raise InputError(f"{token_counts.doc_freqs_path(settings.counts_dir, lang)}: not found; "
                        "--strategy=doc_frequency needs line frequencies, which the original "
                        "release's counts lack: count again, or use --vocab_size=N")
     result[lang] = counts
@@ -179,12 +181,12 @@ def load_counts(settings: Settings, langs: Sequence[str], vocab: Sequence[str], 
 
 
 def count_all(settings: Settings, langs: Sequence[str], corpora: Mapping[str, Sequence[str]],
-              vocab: Sequence[str], tokenizer) -> Dict[str, counting.TokenCounts]:
+              vocab: Sequence[str], tokenizer) -> Dict[str, token_counts.TokenCounts]:
   """Counts each language's corpus with the model's own tokenizer (tokenization.py)."""
   paths = {lang: list(corpora.get(lang) or [os.path.join(settings.data_dir, f"{lang}.txt")])
            for lang in langs}
   for lang in langs:  # fail before counting anything
-    counting.check_corpus_files(paths[lang])
+    token_counts.check_corpus_files(paths[lang])
   return {lang: tokenizer.count_corpus(paths[lang], vocab, exact_only=settings.exact_only,
                                        min_chars=settings.min_chars,
                                        max_sentences=settings.max_sentences,
@@ -198,13 +200,13 @@ def resolve_keep_chars(settings: Settings, strategy: str) -> str:
   return selection.KEEP_CHARS_USED if strategy == "vocab_size" else selection.KEEP_CHARS_NONE
 
 
-def select(settings: Settings, langs: Sequence[str], counts: Dict[str, counting.TokenCounts],
+def select(settings: Settings, langs: Sequence[str], counts: Dict[str, token_counts.TokenCounts],
            vocab: Sequence[str], strategy: str, lower_case: bool, hidden_size: int
            ) -> Dict[str, List[str]]:
   keep_chars = resolve_keep_chars(settings, strategy)
   if strategy == "doc_frequency":
     chosen = {lang: selection.select_doc_frequency(
-        counts[lang], settings.threshold, counting.freqs_path(settings.counts_dir, lang))
+        counts[lang], settings.threshold, token_counts.freqs_path(settings.counts_dir, lang))
         for lang in langs}
     chosen, guaranteed = selection.add_guaranteed(chosen, keep_chars, counts, vocab, lower_case)
     if guaranteed:
@@ -280,7 +282,7 @@ def run(settings: Settings, model: Model, langs: Sequence[str],
   target = selection.target_vocab(model.vocab, list(selections.values()))  # checks first
   if not settings.from_counts:
     for lang in langs:
-      counting.write_counts(settings.counts_dir, lang, counts[lang])
+      token_counts.write_counts(settings.counts_dir, lang, counts[lang])
   result = Selection(strategy, {}, {}, {}, {}, len(target))
   for lang in langs:
     path = selected_tokens_path(settings.selected_dir, lang)

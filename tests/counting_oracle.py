@@ -7,7 +7,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import tensorflow as tf
 
-from smaller_labse.counting import DEFAULT_MAX_SENTENCES, DEFAULT_MIN_CHARS
+from smaller_labse.token_counts import DEFAULT_MAX_SENTENCES, DEFAULT_MIN_CHARS
 from smaller_labse.hub_format import bert_tokenizer
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from smaller_labse import encoder as encoder_lib
-from smaller_labse.config import EncoderConfig
-from smaller_labse.encoder import Encoder, random_weights
+from smaller_labse.config import EncoderConfig, random_weights
+from smaller_labse.encoder import Encoder
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from smaller_labse import charset, selection
-from smaller_labse.counting import TokenCounts
+from smaller_labse.token_counts import TokenCounts
 from smaller_labse.hub_format import bert_tokenizer
 from smaller_labse.vocab import UNK, build_target_vocab, read_vocab, special_tokens
 from tests.helpers_vocab import SHARED_VOCAB, compare_vocabs

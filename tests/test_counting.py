@@ -7,7 +7,7 @@ import os
 import pytest
 import tensorflow as tf
 
-from smaller_labse import counting
+from smaller_labse import counting, token_counts
 from smaller_labse.errors import InputError
 from tests.counting_oracle import read_filtered_lines, reference_counts
 from tests.helpers_vocab import (SHARED_TATOEBA, SHARED_VOCAB, hard_lines, tiny_vocab,
@@ -96,14 +96,14 @@ def test_counts_files_round_trip_and_are_deterministic(tmp_path, vocab, counter)
   path = write_lines(str(tmp_path / "c.txt"), ["the weather is nice\xa0today", "il fait beau"])
   counts = counting.count_corpus(counter, [path], vocab)
   out = str(tmp_path / "freqs")
-  counting.write_counts(out, "fr", counts)
+  token_counts.write_counts(out, "fr", counts)
   first = {n: open(os.path.join(out, n), "rb").read() for n in sorted(os.listdir(out))}
   assert sorted(first) == ["fr_doc_freqs.json", "fr_freqs.json"]
   assert json.loads(first["fr_freqs.json"]) == counts.occurrences  # the original's format
-  back = counting.read_counts(out, "fr")
+  back = token_counts.read_counts(out, "fr")
   assert (back.occurrences, back.doc_freqs, back.num_lines) == (
       counts.occurrences, counts.doc_freqs, counts.num_lines)
-  counting.write_counts(out, "fr", counting.count_corpus(counter, [path], vocab))
+  token_counts.write_counts(out, "fr", counting.count_corpus(counter, [path], vocab))
   assert first == {n: open(os.path.join(out, n), "rb").read() for n in sorted(os.listdir(out))}
 
 
@@ -111,7 +111,7 @@ def test_original_release_counts_have_no_line_frequencies(tmp_path):
   out = str(tmp_path)
   with open(os.path.join(out, "en_freqs.json"), "w") as f:
     json.dump({"the": 10, "##s": 3}, f)
-  counts = counting.read_counts(out, "en")
+  counts = token_counts.read_counts(out, "en")
   assert counts.doc_freqs is None and counts.num_lines is None and counts.num_tokens == 13
 
 
@@ -127,18 +127,18 @@ def test_malformed_counts(tmp_path, text, message):
   with open(tmp_path / "en_freqs.json", "w") as f:
     f.write(text)
   with pytest.raises(InputError, match=message) as e:
-    counting.read_counts(str(tmp_path), "en")
+    token_counts.read_counts(str(tmp_path), "en")
   assert "en_freqs.json" in str(e.value)
 
 
 def test_a_sidecar_from_another_run_is_refused(tmp_path, vocab, counter):
   path = write_lines(str(tmp_path / "c.txt"), ["the weather is nice", "il fait beau"])
   out = str(tmp_path / "freqs")
-  counting.write_counts(out, "en", counting.count_corpus(counter, [path], vocab))
+  token_counts.write_counts(out, "en", counting.count_corpus(counter, [path], vocab))
   with open(os.path.join(out, "en_freqs.json"), "w") as f:  # as if interrupted between the two
     json.dump({"the": 1}, f)
   with pytest.raises(InputError, match="does not belong to"):
-    counting.read_counts(out, "en")
+    token_counts.read_counts(out, "en")
 
 
 @pytest.mark.skipif(not os.path.exists(SHARED_VOCAB), reason="needs ../shared")

@@ -595,3 +595,21 @@ def test_check_model_names_the_file_at_fault(tmp_path):
   (tmp_path / "config.json").write_text("{")
   with pytest.raises(InputError, match="config.json: not valid JSON"):
     hub_download.check_model(str(tmp_path))
+
+
+def test_checking_a_download_imports_no_tensorflow(labse_files, tmp_path):
+  # A download is read as stage 1 reads it (layout, tokenizer, weight shapes), without paying
+  # TensorFlow's start-up: nothing on that path needs it.
+  for name, data in labse_files.items():
+    if name in LABSE_FILES:
+      os.makedirs(os.path.dirname(tmp_path / name), exist_ok=True)
+      (tmp_path / name).write_bytes(data)
+  code = ("import sys; from smaller_labse import hub_download; "
+          "print(hub_download.check_model(sys.argv[1])); "
+          "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'torch'}))")
+  result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, PYTHONPATH=REPO))
+  assert result.returncode == 0, result.stderr
+  summary, imported = result.stdout.splitlines()
+  assert summary.endswith("a sentence-transformers source") and "vocab 22000" in summary
+  assert imported == "[]"

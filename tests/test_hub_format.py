@@ -12,7 +12,8 @@ import tf_keras
 
 from conftest import MODELGARDEN_TINY, tiny_vocab
 from smaller_labse import hub_format, verification
-from smaller_labse.encoder import Encoder, weight_shapes
+from smaller_labse.config import weight_shapes
+from smaller_labse.encoder import Encoder
 from smaller_labse.errors import InputError
 
 SENTENCES = ["the weather is nice today.", "où est la gare\u202f?", "сегодня хорошая погода",

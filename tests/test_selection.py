@@ -7,7 +7,7 @@ import pytest
 
 from smaller_labse import charset, counting, selection
 from smaller_labse.config import EncoderConfig
-from smaller_labse.counting import TokenCounts
+from smaller_labse.token_counts import TokenCounts
 from smaller_labse.errors import InputError
 from smaller_labse.vocab import build_target_vocab, special_tokens
 from tests.counting_oracle import read_filtered_lines, reference_counts

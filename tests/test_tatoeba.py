@@ -11,8 +11,8 @@ import tensorflow as tf
 from conftest import (MODELGARDEN_STRESS, MODELGARDEN_TINY, SHARED, shared_build,
                       tiny_preprocessor, tiny_vocab)
 from smaller_labse import hub_format, tatoeba, verification
-from smaller_labse.config import EncoderConfig
-from smaller_labse.encoder import WORD_EMBEDDINGS, Encoder, random_weights
+from smaller_labse.config import WORD_EMBEDDINGS, EncoderConfig, random_weights
+from smaller_labse.encoder import Encoder
 from smaller_labse.errors import InputError
 
 CYRILLIC_WORDS = ["сегодня", "хорошая", "погода"]

@@ -38,7 +38,7 @@ from typing import Dict, List, Sequence
 
 from absl import flags
 
-from smaller_labse import counting, savedmodel_check, selection, vocab_selection
+from smaller_labse import counting, savedmodel_check, selection, token_counts, vocab_selection
 from smaller_labse.errors import InputError
 from smaller_labse.languages import DEFAULT_WIKI_LANGS, parse_lang_list
 
@@ -54,9 +54,9 @@ flags.DEFINE_string("data_dir", "data", "Where {lang}.txt corpora are read from.
 flags.DEFINE_multi_string("corpus", [], "LANG:PATH[,PATH...] text files to count for LANG "
                           "instead of DATA_DIR/LANG.txt; repeatable. Without --langs, the "
                           "languages are those given here.")
-flags.DEFINE_integer("min_chars", counting.DEFAULT_MIN_CHARS,
+flags.DEFINE_integer("min_chars", token_counts.DEFAULT_MIN_CHARS,
                      "Count lines of more than this many characters.", lower_bound=0)
-flags.DEFINE_integer("max_sentences", counting.DEFAULT_MAX_SENTENCES,
+flags.DEFINE_integer("max_sentences", token_counts.DEFAULT_MAX_SENTENCES,
                      "Count at most this many lines per language.", lower_bound=1)
 flags.DEFINE_integer("batch_size", counting.DEFAULT_BATCH_SIZE, "Lines per tokenizer call.",
                      lower_bound=1)

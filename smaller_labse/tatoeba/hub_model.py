@@ -44,7 +44,8 @@ from absl import logging
 from tqdm import tqdm
 
 from smaller_labse import verification
-from smaller_labse.encoder import WORD_EMBEDDINGS, PooledOutputEncoder
+from smaller_labse.config import WORD_EMBEDDINGS
+from smaller_labse.encoder import PooledOutputEncoder
 from smaller_labse.errors import InputError
 from smaller_labse.hub_format import encoder_variables, load_saved_model
 from smaller_labse.tatoeba.embedding import EmbedStats, SentenceEncoder, default_model_name
