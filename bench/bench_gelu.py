@@ -51,9 +51,8 @@ def main(argv):
   del argv
   import numpy as np  # pylint: disable=import-outside-toplevel
   from smaller_labse import tokenization, vocab  # pylint: disable=import-outside-toplevel
-  from smaller_labse.config import EncoderConfig  # pylint: disable=import-outside-toplevel
-  from smaller_labse.encoder import (  # pylint: disable=import-outside-toplevel
-      Encoder, PooledOutputEncoder, random_weights)
+  from smaller_labse.config import EncoderConfig, random_weights  # pylint: disable=import-outside-toplevel
+  from smaller_labse.encoder import Encoder, PooledOutputEncoder  # pylint: disable=import-outside-toplevel
   tokens = vocab.read_vocab(os.path.abspath(FLAGS.vocab))
   lines = []
   for path in sorted(glob.glob(FLAGS.tatoeba)):

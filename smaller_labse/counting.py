@@ -44,7 +44,7 @@ from tqdm import tqdm
 
 from smaller_labse import routing_table
 from smaller_labse.token_counts import (DEFAULT_MAX_SENTENCES, DEFAULT_MIN_CHARS, TokenCounts,
-                                  check_corpus_files)
+                                  check_corpus_files, nonzero_counts)
 from smaller_labse.errors import InputError
 from smaller_labse.hub_format import bert_tokenizer
 
@@ -185,13 +185,9 @@ def count_corpus(counter: Counter, paths: Sequence[str], vocab: Sequence[str],
     raise InputError(f"{', '.join(paths)}: no line longer than {min_chars} characters")
   logging.info("%s: %d lines, %d tokens, %d lines (%.2f%%) via the exact tokenizer", desc,
                num_lines, num_tokens, exact_lines, 100.0 * exact_lines / num_lines)
-  return TokenCounts(occurrences=_to_dict(occurrences, vocab), doc_freqs=_to_dict(doc_freqs, vocab),
+  return TokenCounts(occurrences=nonzero_counts(occurrences, vocab),
+                     doc_freqs=nonzero_counts(doc_freqs, vocab),
                      num_lines=num_lines,
                      meta={"corpus": list(paths), "min_chars": min_chars,
                            "max_sentences": max_sentences, "lower_case": counter.lower_case,
                            "vocab_size": counter.vocab_size})
-
-
-def _to_dict(counts: np.ndarray, vocab: Sequence[str]) -> Dict[str, int]:
-  """{token: count} for the tokens with a non-zero count."""
-  return {vocab[i]: int(counts[i]) for i in np.flatnonzero(counts)}

@@ -39,7 +39,7 @@ import json
 import operator
 import os
 import threading
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tokenizers
@@ -47,7 +47,7 @@ from tokenizers import AddedToken as LibraryAddedToken
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from tqdm import tqdm
 
-from smaller_labse import files, token_counts
+from smaller_labse import files, token_counts, tokenization
 from smaller_labse.errors import InputError
 
 TOKENIZER_JSON = "tokenizer.json"
@@ -243,29 +243,15 @@ class HfTokenizer:
 
   def tokenizer_json(self) -> Dict[str, object]:
     """The tokenizers library's serialization (tokenizer.json) of this tokenizer."""
-    cls_id, sep_id = self.token_to_id(self.cls_token), self.token_to_id(self.sep_token)
-
-    def special(token: str, type_id: int) -> Dict[str, object]:
-      return {"SpecialToken": {"id": token, "type_id": type_id}}
-
-    def sequence(name: str, type_id: int) -> Dict[str, object]:
-      return {"Sequence": {"id": name, "type_id": type_id}}
-
     cls, sep = self.cls_token, self.sep_token
-    specials = {cls: {"id": cls, "ids": [cls_id], "tokens": [cls]}}
-    specials[sep] = {"id": sep, "ids": [sep_id], "tokens": [sep]}
     return {
         "version": "1.0", "truncation": None, "padding": None,
         "added_tokens": [dataclasses.asdict(t) for t in self.added_tokens],
         "normalizer": None if self.normalizer is None else {
             "type": "BertNormalizer", **dataclasses.asdict(self.normalizer)},
         "pre_tokenizer": {"type": "BertPreTokenizer"},
-        "post_processor": {
-            "type": "TemplateProcessing",
-            "single": [special(cls, 0), sequence("A", 0), special(sep, 0)],
-            "pair": [special(cls, 0), sequence("A", 0), special(sep, 0), sequence("B", 1),
-                     special(sep, 1)],
-            "special_tokens": specials},
+        "post_processor": tokenization.bert_post_processor(
+            cls, self.token_to_id(cls), sep, self.token_to_id(sep)),
         "decoder": {"type": "WordPiece", "prefix": self.continuing_subword_prefix, "cleanup": True},
         "model": {"type": "WordPiece", "unk_token": self.unk_token,
                   "continuing_subword_prefix": self.continuing_subword_prefix,
@@ -334,9 +320,10 @@ class HfTokenizer:
                          f"{library.token_to_id(added.content)}, not {added.id}")
     return library
 
-  def encode(self, lines: Sequence[str]) -> List[List[int]]:
-    """Each line's ids, without [CLS]/[SEP]."""
-    encodings = self.library().encode_batch_fast(list(lines), add_special_tokens=False)
+  def encode(self, lines: Sequence[Union[str, bytes]]) -> List[List[int]]:
+    """Each line's ids, without [CLS]/[SEP]; UTF-8 bytes are decoded, invalid bytes as U+FFFD."""
+    texts = [l.decode("utf-8", "replace") if isinstance(l, bytes) else l for l in lines]
+    encodings = self.library().encode_batch_fast(texts, add_special_tokens=False)
     return [e.ids for e in encodings]
 
   def tokenize(self, lines: Sequence[str]) -> List[List[str]]:
@@ -984,17 +971,12 @@ def count_corpus(tokenizer: HfTokenizer, paths: Sequence[str], vocab: Sequence[s
   if counter.num_lines == 0:
     raise InputError(f"{', '.join(paths)}: no line longer than {min_chars} characters")
   return token_counts.TokenCounts(
-      occurrences=_nonzero(counter.occurrences, vocab),
-      doc_freqs=_nonzero(counter.doc_freqs, vocab),
+      occurrences=token_counts.nonzero_counts(counter.occurrences, vocab),
+      doc_freqs=token_counts.nonzero_counts(counter.doc_freqs, vocab),
       num_lines=counter.num_lines,
       meta={"corpus": list(paths), "min_chars": min_chars, "max_sentences": max_sentences,
             "lower_case": tokenizer.lower_case, "vocab_size": len(vocab),
             "tokenizer": "tokenizers " + _library_version()})
-
-
-def _nonzero(counts: np.ndarray, vocab: Sequence[str]) -> Dict[str, int]:
-  """{token: count} for the tokens with a non-zero count."""
-  return {vocab[i]: int(counts[i]) for i in np.flatnonzero(counts)}
 
 
 def _library_version() -> str:

@@ -113,6 +113,20 @@ def _call(command: Sequence[str]) -> None:
     sys.exit(status if status > 0 else 128 - status)  # -N: killed by signal N
 
 
+def _check_source_dir(path: str) -> None:
+  """A local --source is a Hugging Face / Sentence Transformers model: InputError otherwise."""
+  from smaller_labse import sources  # pylint: disable=import-outside-toplevel
+  from smaller_labse.errors import InputError  # pylint: disable=import-outside-toplevel
+  try:
+    kind = sources.source_kind(path)
+  except InputError as e:
+    raise InputError(f"--source={path}: {str(e).replace(path + ': ', '', 1)}") from None
+  if kind == sources.TFHUB:
+    raise InputError(f"--source={path}: a TF Hub SavedModel; --source takes a Hugging Face / "
+                     "Sentence Transformers model (LaBSE/2 is the default source; for another "
+                     "TF Hub export run the stages with --saved_model=DIR)")
+
+
 class Pipeline:
   """One run: the work directory's languages, and how stages are named and run."""
 
@@ -132,9 +146,10 @@ class Pipeline:
     self.full_dumps = options.full_dumps
     self.script_names = script_names
     # The source: TF Hub's LaBSE/2 (downloads/labse-2), a hub repository (downloaded into
-    # downloads/OWNER/NAME) or a local directory of any kind stage 1 reads.
+    # downloads/OWNER/NAME) or a local Hugging Face / Sentence Transformers directory.
     self.repo, self.source = None, "downloads/labse-2"
     if options.source and os.path.isdir(options.source):
+      _check_source_dir(options.source)
       self.source = os.path.abspath(options.source)  # Before the pipeline enters its workdir.
     elif options.source:
       if options.source.count("/") != 1 or options.source.startswith("/"):

@@ -188,10 +188,8 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
     encoder = Encoder(small_config, model.weights_for_rows(rows))
     hub_format.export_encoder(encoder, target, tmp_encoder)
     del encoder
-    hub_format.export_preprocessor(
-        target, tmp_preprocess, lower_case=config.do_lower_case,
-        preprocessor=(None if model.tokenizer.kind == tokenization.TFHUB
-                      else small_tokenizer.tf_preprocessor))
+    hub_format.export_preprocessor(target, tmp_preprocess,
+                                   preprocessor=small_tokenizer.tf_preprocessor)
     figures = verify_smaller_model(model, target,
                                    OutputPaths(tmp_vocab, tmp_encoder, tmp_preprocess),
                                    verification.VERIFICATION_SENTENCES)

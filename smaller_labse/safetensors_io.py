@@ -121,9 +121,9 @@ class SafetensorsFile:
 
   # Reads copy bytes out of the file (pread), never map it: a mapped file's touched pages
   # count in the process's memory for as long as it stays mapped.
-  def _read(self, offset: int, count: int, dtype: np.dtype) -> np.ndarray:
-    with open(self.path, "rb") as f:
-      data = os.pread(f.fileno(), count * dtype.itemsize, offset)
+  def _read(self, fd: int, offset: int, count: int, dtype: np.dtype) -> np.ndarray:
+    """`count` values of `dtype` at byte `offset` of the open file `fd`."""
+    data = os.pread(fd, count * dtype.itemsize, offset)
     if len(data) != count * dtype.itemsize:
       raise InputError(f"{self.path}: truncated (changed while being read?)")
     return np.frombuffer(data, dtype)
@@ -137,8 +137,9 @@ class SafetensorsFile:
   def tensor(self, name: str) -> np.ndarray:
     """The whole tensor, float32."""
     dtype, shape, start = self._entries[name]
-    values = self._read(start, int(np.prod(shape)), _DTYPES[dtype]).reshape(shape)
-    return self._float32(values, dtype)
+    with open(self.path, "rb") as f:
+      values = self._read(f.fileno(), start, int(np.prod(shape)), _DTYPES[dtype])
+    return self._float32(values.reshape(shape), dtype)
 
   def rows(self, name: str, rows: np.ndarray) -> np.ndarray:
     """Rows `rows` (int [R], any order) of a tensor, float32 [R, ...]: only they are read, one
@@ -158,12 +159,7 @@ class SafetensorsFile:
         if lo == hi:
           continue
         first, last = int(ordered[lo]), int(ordered[hi - 1])
-        data = os.pread(f.fileno(), (last - first + 1) * row_size * itemsize,
-                        start + first * row_size * itemsize)
-        run = np.frombuffer(data, _DTYPES[dtype]).reshape(-1, row_size)
+        run = self._read(f.fileno(), start + first * row_size * itemsize,
+                         (last - first + 1) * row_size, _DTYPES[dtype]).reshape(-1, row_size)
         out[order[lo:hi]] = run[ordered[lo:hi] - first]
     return self._float32(out.reshape((len(rows),) + tuple(shape[1:])), dtype)
-
-  def row_range(self, name: str, start: int, stop: int) -> np.ndarray:
-    """Rows start:stop of a tensor, float32."""
-    return self.rows(name, np.arange(start, stop))

@@ -43,7 +43,7 @@ from smaller_labse import atomic, charset, tokenization
 from smaller_labse.config import EncoderConfig
 from smaller_labse.token_counts import TokenCounts
 from smaller_labse.errors import InputError
-from smaller_labse.vocab import UNK, build_target_vocab, is_special_token, special_tokens
+from smaller_labse.vocab import build_target_vocab, is_special_token, special_tokens
 
 DEFAULT_THRESHOLD = 0.005  # percent of the lines counted
 SUFFIX = "##"
@@ -240,7 +240,7 @@ def compare_tokenizations(full, small, lines: Sequence[bytes],
   A line 'gains an [UNK]' when the smaller vocab gives it more [UNK] tokens than
   the full vocab does.
   """
-  unk = getattr(full, "unk_token", UNK)
+  unk = full.unk_token
   identical = gain_unk = 0
   for start in range(0, len(lines), batch_size):
     batch = list(lines[start:start + batch_size])

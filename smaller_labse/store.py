@@ -134,12 +134,14 @@ def _weight_files(store_dir: str, source: Dict[str, object]) -> List[str]:
   return paths
 
 
-def _tokenizer(store_dir: str, source: Dict[str, object], tokens, lower_case: bool):
-  if source.get("tokenizer") == TOKENIZER_FILE:
-    from smaller_labse.hf_tokenizer import HfTokenizer  # pylint: disable=import-outside-toplevel
-    path = os.path.join(store_dir, TOKENIZER_FILE)
-    return HfTokenizer.from_json(files.read_bytes(path).decode("utf-8"), path)
-  return tokenization.TfHubTokenizer(tokens, lower_case)
+def _hf_tokenizer(store_dir: str, source: Dict[str, object]):
+  """The store's Hugging Face tokenizer when its source runs one (source.json says so), else
+  None."""
+  if source.get("tokenizer") != TOKENIZER_FILE:
+    return None
+  from smaller_labse.hf_tokenizer import HfTokenizer  # pylint: disable=import-outside-toplevel
+  path = os.path.join(store_dir, TOKENIZER_FILE)
+  return HfTokenizer.from_json(files.read_bytes(path).decode("utf-8"), path)
 
 
 def open_tokenizer(store_dir: str):
@@ -148,10 +150,7 @@ def open_tokenizer(store_dir: str):
   path = os.path.join(store_dir, SOURCE_FILE)
   if not os.path.isfile(path):
     return None
-  source = _read_source(store_dir)
-  if source.get("tokenizer") != TOKENIZER_FILE:
-    return None
-  return _tokenizer(store_dir, source, None, False)
+  return _hf_tokenizer(store_dir, _read_source(store_dir))
 
 
 def open_store(store_dir: str) -> sources.Model:
@@ -159,7 +158,8 @@ def open_store(store_dir: str) -> sources.Model:
   config, tokens = read_config_and_vocab(store_dir)
   source = _read_source(store_dir)
   kind = source["kind"]
-  tokenizer = _tokenizer(store_dir, source, tokens, config.do_lower_case)
+  tokenizer = (_hf_tokenizer(store_dir, source)
+               or tokenization.TfHubTokenizer(tokens, config.do_lower_case))
   layout = None
   if source.get("layout"):
     fields = dict(source["layout"])

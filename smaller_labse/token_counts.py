@@ -13,6 +13,8 @@ import json
 import os
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
+import numpy as np
+
 from smaller_labse import atomic, files
 from smaller_labse.errors import InputError
 
@@ -38,6 +40,11 @@ class TokenCounts:
   @property
   def num_tokens(self) -> int:
     return sum(self.occurrences.values())
+
+
+def nonzero_counts(counts: np.ndarray, vocab: Sequence[str]) -> Dict[str, int]:
+  """{token: count} for the tokens with a non-zero count (counts: int [len(vocab)])."""
+  return {vocab[i]: int(counts[i]) for i in np.flatnonzero(counts)}
 
 
 def check_corpus_files(paths: Sequence[str]) -> None:

@@ -7,7 +7,7 @@ A TF Hub LaBSE/2-format model runs `tensorflow_text.BertTokenizer` on its vocab
   tokenize(lines) / encode(lines)   token strings / ids (= embedding rows), no special tokens
   with_vocab(tokens)                the same tokenizer over a smaller vocab
   hf_files(max_seq_length)          tokenizer.json & co. for a Hugging Face export
-  tf_preprocessor(vocab_path)       a TF Hub preprocessor module (tokenize, bert_pack_inputs)
+  tf_preprocessor(vocab_path, tokens)  a TF Hub preprocessor module (tokenize, bert_pack_inputs)
   count_corpus(...)                 stage 2's exact token counts
 
 so that stages 1-4 do not care which kind a model has.
@@ -15,7 +15,7 @@ so that stages 1-4 do not care which kind a model has.
 
 import json
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -32,6 +32,7 @@ class TfHubTokenizer:
     lower_case: the model's do_lower_case.
   """
   kind = TFHUB
+  unk_token = vocab_lib.UNK
 
   def __init__(self, tokens: Sequence[str], lower_case: bool = False):
     self.tokens = list(tokens)
@@ -71,10 +72,12 @@ class TfHubTokenizer:
     files["vocab.txt"] = "".join(t + "\n" for t in self.tokens)
     return files
 
-  def tf_preprocessor(self, vocab_path: str):
-    """The TF Hub preprocessor's computation over `vocab_path` (this vocab, one per line)."""
+  def tf_preprocessor(self, vocab_path: str, tokens: Optional[Sequence[str]] = None):
+    """The TF Hub preprocessor's computation over `vocab_path` (`tokens`, default this vocab,
+    one per line)."""
     from smaller_labse.hub_format import Preprocessor
-    return Preprocessor(vocab_path, self.tokens, self.lower_case)
+    return Preprocessor(vocab_path, list(self.tokens if tokens is None else tokens),
+                        self.lower_case)
 
   def count_corpus(self, paths: Sequence[str], vocab: Sequence[str], exact_only: bool = False,
                    **kwargs):
@@ -94,7 +97,7 @@ def read_tfhub_twin(model_dir: str):
     written = json.loads(files.read_bytes(paths[0]).decode("utf-8"))
   except (UnicodeDecodeError, json.JSONDecodeError):
     return None
-  if not isinstance(written, dict) or written.get("decoder", {}).get("type") != "Sequence":
+  if not isinstance(written, dict) or (written.get("decoder") or {}).get("type") != "Sequence":
     return None
   tokens = vocab_lib.read_token_file(paths[1])
   for lower_case in (False, True):
@@ -158,6 +161,23 @@ def _special_ids(tokens: Sequence[str]) -> Dict[str, int]:
                                        vocab_lib.SEP, vocab_lib.MASK) if t in tokens}
 
 
+def bert_post_processor(cls: str, cls_id: int, sep: str, sep_id: int) -> Dict[str, object]:
+  """tokenizer.json's post_processor for BERT: [CLS] A [SEP] (B [SEP]), type ids 0 and 1."""
+  def special(token: str, type_id: int) -> Dict[str, object]:
+    return {"SpecialToken": {"id": token, "type_id": type_id}}
+
+  def sequence(name: str, type_id: int) -> Dict[str, object]:
+    return {"Sequence": {"id": name, "type_id": type_id}}
+
+  return {
+      "type": "TemplateProcessing",
+      "single": [special(cls, 0), sequence("A", 0), special(sep, 0)],
+      "pair": [special(cls, 0), sequence("A", 0), special(sep, 0), sequence("B", 1),
+               special(sep, 1)],
+      "special_tokens": {cls: {"id": cls, "ids": [cls_id], "tokens": [cls]},
+                         sep: {"id": sep, "ids": [sep_id], "tokens": [sep]}}}
+
+
 def tokenizer_json(tokens: Sequence[str], lower_case: bool = False) -> Dict[str, object]:
   """The tokenizers library's serialization (tokenizer.json) of LaBSE's tokenization.
 
@@ -173,12 +193,6 @@ def tokenizer_json(tokens: Sequence[str], lower_case: bool = False) -> Dict[str,
                     {"type": "Replace", "pattern": {"Regex": r"\p{Mn}"}, "content": ""}]
   normalizers.append({"type": "Replace", "pattern": {"Regex": r"[\p{Cc}\p{Cf}]"},
                       "content": " "})
-
-  def special(token: str, type_id: int) -> Dict[str, object]:
-    return {"SpecialToken": {"id": token, "type_id": type_id}}
-
-  def sequence(name: str, type_id: int) -> Dict[str, object]:
-    return {"Sequence": {"id": name, "type_id": type_id}}
 
   cls, sep = vocab_lib.CLS, vocab_lib.SEP
   return {
@@ -196,12 +210,7 @@ def tokenizer_json(tokens: Sequence[str], lower_case: bool = False) -> Dict[str,
            "behavior": "Isolated", "invert": False},
           {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False,
            "use_regex": False}]},
-      "post_processor": {
-          "type": "TemplateProcessing",
-          "single": [special(cls, 0), sequence("A", 0), special(sep, 0)],
-          "pair": [special(cls, 0), sequence("A", 0), special(sep, 0), sequence("B", 1),
-                   special(sep, 1)],
-          "special_tokens": {t: {"id": t, "ids": [ids[t]], "tokens": [t]} for t in (cls, sep)}},
+      "post_processor": bert_post_processor(cls, ids[cls], sep, ids[sep]),
       # Undo WordPiece's '##', mark word breaks as the byte-level space, then bytes -> text.
       "decoder": {"type": "Sequence", "decoders": [
           {"type": "WordPiece", "prefix": "##", "cleanup": False},

@@ -232,12 +232,13 @@ def select(settings: Settings, langs: Sequence[str], counts: Dict[str, token_cou
 
 
 def report(settings: Settings, model: Model, target: Sequence[str],
-           eval_sets: Dict[str, List[bytes]], used: Optional[Set[str]] = None
-           ) -> Dict[str, object]:
-  """Writes and prints the fidelity report of `target` against the full vocab; returns it."""
+           eval_sets: Dict[str, List[bytes]], used: Optional[Set[str]] = None,
+           tokenizer=None) -> Dict[str, object]:
+  """Writes and prints the fidelity report of `target` against the full vocab; returns it.
+  `tokenizer`: the model's (default: model.tokenizer(settings))."""
   result = selection.fidelity_report(model.vocab, target, eval_sets, model.config,
                                      model.lower_case(settings), model.config_source, used,
-                                     model.tokenizer(settings))
+                                     tokenizer or model.tokenizer(settings))
   json_path, md_path = selection.write_report(settings.report_dir or settings.selected_dir,
                                               result)
   print(selection.report_markdown(result))
@@ -273,10 +274,12 @@ def run(settings: Settings, model: Model, langs: Sequence[str],
   """
   strategy = resolve_strategy(settings, model.vocab, model.vocab_file)
   lower_case = model.lower_case(settings)
+  tokenizer = None  # Loaded once, when counting or the report needs it.
   if settings.from_counts:
     counts = load_counts(settings, langs, model.vocab, strategy)
   else:
-    counts = count_all(settings, langs, corpora, model.vocab, model.tokenizer(settings))
+    tokenizer = model.tokenizer(settings)
+    counts = count_all(settings, langs, corpora, model.vocab, tokenizer)
   selections = select(settings, langs, counts, model.vocab, strategy, lower_case,
                       model.config.hidden_size)
   target = selection.target_vocab(model.vocab, list(selections.values()))  # checks first
@@ -297,5 +300,5 @@ def run(settings: Settings, model: Model, langs: Sequence[str],
   if eval_sets:
     index = {t: i for i, t in enumerate(model.vocab)}
     used = set().union(*(selection.used_char_tokens(counts[lang], index) for lang in langs))
-    result.report = report(settings, model, target, eval_sets, used)
+    result.report = report(settings, model, target, eval_sets, used, tokenizer)
   return result

@@ -330,13 +330,24 @@ def test_pipeline_from_a_hub_repository(hf_models, tmp_path):
   assert results["identical_embeddings"]["fra"]["percent"] == 100.0
 
 
-def test_pipeline_source_that_is_neither_a_directory_nor_a_repository(tmp_path):
-  result = subprocess.run([sys.executable, "-m", "smaller_labse.pipeline", "--source=nope",
+@pytest.mark.parametrize("source, message", [
+    ("nope", "no such directory, nor a hub repository id OWNER/NAME"),
+    ("empty", "not a model: expected a TF Hub SavedModel (saved_model.pb), a Sentence "
+              "Transformers directory (modules.json) or a Hugging Face BERT directory "
+              "(config.json)"),
+    ("tfhub", "a TF Hub SavedModel; --source takes a Hugging Face / Sentence Transformers model "
+              "(LaBSE/2 is the default source; for another TF Hub export run the stages with "
+              "--saved_model=DIR)"),
+])
+def test_pipeline_source_that_is_not_a_hugging_face_model(tmp_path, source, message):
+  os.makedirs(tmp_path / "empty")
+  os.makedirs(tmp_path / "tfhub")
+  (tmp_path / "tfhub" / "saved_model.pb").write_bytes(b"")
+  result = subprocess.run([sys.executable, "-m", "smaller_labse.pipeline", f"--source={source}",
                            f"--workdir={tmp_path / 'work'}"], env=dict(os.environ, PYTHONPATH=ROOT),
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
   assert result.returncode == 2
-  assert result.stderr.strip() == ("error: --source=nope: no such directory, nor a hub "
-                                   "repository id OWNER/NAME")
+  assert result.stderr.strip() == f"error: --source={source}: {message}"
   assert not (tmp_path / "work").exists()
 
 

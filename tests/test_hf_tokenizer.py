@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 import hf_layouts as hl
+from smaller_labse import selection, tokenization
 from smaller_labse.errors import InputError
 from tests.counting_oracle import read_filtered_lines
 from smaller_labse.hf_tokenizer import (HfTokenizer, RUST_WHITESPACE, count_corpus,
@@ -307,3 +308,25 @@ def test_real_labse_vocab_txt_collides_as_transformers_reads_it(labse):
   unreachable = [row for row, token in enumerate(rows) if token == unreachable_token(row)]
   assert len(unreachable) == 41  # the 40, and the row of '' (whitespace-only lines)
   assert {lines[row] for row in unreachable} >= {"a", "i", "\xa0", "\u202f", "\u3000"}
+
+
+def test_a_library_written_tokenizer_json_is_not_taken_for_tf_hubs_twin(layouts):
+  # The tokenizers library writes "decoder": null when none is set; such a source is read
+  # through the library, not as this project's TF Hub twin.
+  dirs, _ = layouts
+  assert json.load(open(os.path.join(dirs["library_json"], "tokenizer.json")))["decoder"] is None
+  assert tokenization.read_tfhub_twin(dirs["library_json"]) is None
+
+
+def test_fidelity_report_lines_are_utf8_bytes(layouts):
+  # Stage 2's --eval_files lines are bytes; an invalid byte reaches the library as U+FFFD.
+  dirs, _ = layouts
+  ours = HfTokenizer.from_model_dir(dirs["vocab_cased"])
+  texts = hl.SENTENCES + ["caf\ufffd a"]
+  lines = [s.encode("utf-8") for s in hl.SENTENCES] + [b"caf\xff a"]
+  assert ours.encode(lines) == ours.encode(texts)
+  used = sorted({t for tokens in ours.tokenize(texts) for t in tokens} - set(hl.SPECIALS))
+  smaller = ours.with_vocab(hl.SPECIALS + used[::2])
+  fidelity = selection.compare_tokenizations(ours, smaller, lines)
+  assert fidelity == selection.compare_tokenizations(ours, smaller, texts)
+  assert fidelity.lines == len(lines) and 0 < fidelity.identical < len(lines)

@@ -27,7 +27,6 @@ def test_rows_in_any_order_with_repeats(tmp_path):
   f = SafetensorsFile(path)
   rows = np.array([7, 499, 8, 9, 7, 0, 250, 251, 3])
   np.testing.assert_array_equal(f.rows("table", rows), table[rows])
-  np.testing.assert_array_equal(f.row_range("table", 10, 20), table[10:20])
   assert f.rows("table", np.array([], np.int64)).shape == (0, 4)
   with pytest.raises(ValueError, match="out of range"):
     f.rows("table", np.array([500]))

@@ -9,25 +9,18 @@ from typing import Optional, Sequence
 import numpy as np
 
 from smaller_labse.errors import InputError
+from smaller_labse.st_format import is_sentence_transformers_dir
 from smaller_labse.tatoeba.embedding import EmbedStats, SentenceEncoder, default_model_name
 
 
-def is_sentence_transformers_dir(path: str) -> bool:
-  """True for a Sentence Transformers / HF export directory (it has modules.json)."""
-  return os.path.isfile(os.path.join(path, "modules.json"))
-
-
 @dataclasses.dataclass
-class SentenceTransformerModel(SentenceEncoder):
-  """A Sentence Transformers export, evaluated like a TF Hub `Model`.
-
-  Needs the optional `sentence-transformers` package (PyTorch), imported on first use. It
-  tokenizes, truncates (to the export's own max_seq_length) and batches itself.
+class PyTorchModel(SentenceEncoder):
+  """A model directory run in PyTorch, loaded on first use (`_loaded`).
 
   Attributes:
     name: the label of its rows in the results.
-    path: the directory holding modules.json.
-    device: 'cuda', 'cpu'... (None: Sentence Transformers picks).
+    path: the model directory.
+    device: 'cuda', 'cpu'... (None: the library picks, CUDA when there is one).
     batch_size: sentences per batch.
   """
   name: str
@@ -35,6 +28,18 @@ class SentenceTransformerModel(SentenceEncoder):
   device: Optional[str] = None
   batch_size: int = 128
   _model: object = dataclasses.field(default=None, repr=False)
+
+  def embed_original(self, sentences: Sequence[str]) -> np.ndarray:
+    raise InputError(f"{self.path}: --method=original needs a TF Hub encoder")
+
+
+@dataclasses.dataclass
+class SentenceTransformerModel(PyTorchModel):
+  """A Sentence Transformers export (`path` holds modules.json), evaluated like a TF Hub `Model`.
+
+  Needs the optional `sentence-transformers` package (PyTorch), imported on first use. It
+  tokenizes, truncates (to the export's own max_seq_length) and batches itself.
+  """
 
   def _loaded(self):
     """The SentenceTransformer, loaded on first use."""
@@ -61,9 +66,6 @@ class SentenceTransformerModel(SentenceEncoder):
                               show_progress_bar=len(sentences) > self.batch_size)
     return np.asarray(embeddings, dtype=np.float32)
 
-  def embed_original(self, sentences: Sequence[str]) -> np.ndarray:
-    raise InputError(f"{self.path}: --method=original needs a TF Hub encoder")
-
 
 def load_sentence_transformer(path: str, name: Optional[str] = None, device: Optional[str] = None,
                               batch_size: int = 128) -> SentenceTransformerModel:
@@ -74,22 +76,15 @@ def load_sentence_transformer(path: str, name: Optional[str] = None, device: Opt
 
 
 @dataclasses.dataclass
-class TransformersModel(SentenceEncoder):
+class TransformersModel(PyTorchModel):
   """A plain Hugging Face BertModel directory: its tokenizer, then the normalised pooler_output.
 
   Needs PyTorch and transformers, imported on first use.
-
-  Attributes:
-    name, path, device, batch_size: as SentenceTransformerModel's.
   """
-  name: str
-  path: str
-  device: Optional[str] = None
-  batch_size: int = 128
-  _loaded_pair: object = dataclasses.field(default=None, repr=False)
 
   def _loaded(self):
-    if self._loaded_pair is None:
+    """(tokenizer, BertModel, device), loaded on first use."""
+    if self._model is None:
       try:
         import torch  # pylint: disable=import-outside-toplevel
         from transformers import AutoModel, AutoTokenizer  # pylint: disable=import-outside-toplevel
@@ -98,8 +93,8 @@ class TransformersModel(SentenceEncoder):
                          "`pip install torch transformers`") from None
       device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
       model = AutoModel.from_pretrained(self.path).to(device).eval()
-      self._loaded_pair = (AutoTokenizer.from_pretrained(self.path), model, device)
-    return self._loaded_pair
+      self._model = (AutoTokenizer.from_pretrained(self.path), model, device)
+    return self._model
 
   def embed_distinct(self, sentences: Sequence[str], max_seq_length: int,
                      max_batch_tokens: int, stats: Optional[EmbedStats]) -> np.ndarray:
@@ -116,9 +111,6 @@ class TransformersModel(SentenceEncoder):
         pooled = model(**batch).pooler_output
         out[rows] = torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
     return out
-
-  def embed_original(self, sentences: Sequence[str]) -> np.ndarray:
-    raise InputError(f"{self.path}: --method=original needs a TF Hub encoder")
 
 
 def is_pytorch_model_dir(path: str) -> bool:
