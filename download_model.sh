@@ -3,7 +3,7 @@
 # (universal-sentence-encoder-cmlm/multilingual-preprocess/2) from TF Hub (now served by
 # Kaggle Models) and unpacks them into downloads/labse-2 and downloads/labse-2-preprocess;
 # or, given hub repositories (owner/name), downloads those BERT / Sentence Transformers
-# models from Hugging Face into downloads/owner/name (smaller_labse/hub_download.py).
+# models from Hugging Face into downloads/owner/name (smaller_labse/downloads/hf_hub.py).
 set -euo pipefail
 
 readonly DEFAULT_BASE_URL="https://tfhub.dev"
@@ -88,12 +88,12 @@ python_for_check() {
 }
 
 if [ "${#repos[@]}" -gt 0 ]; then
-  # Hugging Face hub repositories: smaller_labse/hub_download.py does it all (exit 1 on a
+  # Hugging Face hub repositories: smaller_labse/downloads/hf_hub.py does it all (exit 1 on a
   # download problem, 2 on a bad repository id).
   repo_flags=()
   for repo in "${repos[@]}"; do repo_flags+=("--repo=$repo"); done
   py="$(python_for_check)"
-  PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" exec "$py" -m smaller_labse.hub_download \
+  PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" exec "$py" -m smaller_labse.downloads.hf_hub \
     --output_dir="$out_dir" --revision="${revision:-main}" --retries="$DL_RETRIES" \
     --retry_delay="$DL_RETRY_DELAY" --retry_max_delay="$DL_RETRY_MAX_DELAY" "${repo_flags[@]}"
 fi
@@ -204,7 +204,7 @@ fi
 py="$(python_for_check)"
 dl_log "checking the SavedModels"
 if ! TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}" PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" \
-    "$py" -m smaller_labse.savedmodel_check \
+    "$py" -m smaller_labse.formats.tf_hub_check \
     --encoder="$encoder_dir" --encoder_source="$encoder_source" \
     --preprocess="$preprocess_dir" --preprocess_source="$preprocess_source" \
     --vocab_size="$vocab_size" >&2; then

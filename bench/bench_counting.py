@@ -1,4 +1,4 @@
-"""Token counting throughput: smaller_labse.counting vs the original select_vocab.py approach.
+"""Token counting throughput: smaller_labse.vocabulary.tf_counting vs the original select_vocab.py approach.
 
 The original approach tokenizes with `BertTokenizer(token_out_type=tf.string)`
 and decodes every token in a Python loop. Both run in the same process on the
@@ -24,9 +24,9 @@ from typing import List, Sequence
 from absl import flags, logging
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from smaller_labse import counting, token_counts  # noqa: E402
+from smaller_labse.vocabulary import tf_counting, token_counts  # noqa: E402
 from smaller_labse.errors import InputError, run_cli  # noqa: E402
-from smaller_labse.vocab import read_vocab  # noqa: E402
+from smaller_labse.tokenizers.vocab import read_vocab  # noqa: E402
 # The original approach, the baseline measured here, is the tests' oracle.
 from tests.counting_oracle import read_filtered_lines, reference_counts  # noqa: E402
 
@@ -58,10 +58,10 @@ def build_corpus(path: str, tokens: int, join: int) -> None:
     f.write(text * max(1, round(tokens / max(approx_tokens * 1.3, 1))))
 
 
-def time_ours(counter: counting.Counter, paths: Sequence[str], vocab: Sequence[str],
+def time_ours(counter: tf_counting.Counter, paths: Sequence[str], vocab: Sequence[str],
               max_sentences: int) -> tuple:
   start, cpu = time.perf_counter(), sum(os.times()[:2])
-  counts = counting.count_corpus(counter, paths, vocab, max_sentences=max_sentences,
+  counts = tf_counting.count_corpus(counter, paths, vocab, max_sentences=max_sentences,
                                  desc="ours")
   wall, cpu = time.perf_counter() - start, sum(os.times()[:2]) - cpu
   return counts, wall, cpu
@@ -75,9 +75,9 @@ def main(argv: Sequence[str]) -> None:
     if not paths:
       paths = [os.path.join(tmp, "corpus.txt")]
       build_corpus(paths[0], FLAGS.tokens, FLAGS.join)
-    counter = counting.Counter(vocab)
+    counter = tf_counting.Counter(vocab)
     # Warm-up (graph tracing, the routing pattern) on a few lines, not timed.
-    counting.count_corpus(counter, paths, vocab, max_sentences=100, desc="warm-up")
+    tf_counting.count_corpus(counter, paths, vocab, max_sentences=100, desc="warm-up")
     best = None
     for _ in range(FLAGS.repeats):
       counts, wall, cpu = time_ours(counter, paths, vocab,
@@ -92,7 +92,7 @@ def main(argv: Sequence[str]) -> None:
     occurrences, doc_freqs = reference_counts(lines, vocab)
     original_wall = time.perf_counter() - start
     original_tokens = sum(occurrences.values())
-    prefix = counting.count_corpus(counter, paths, vocab, max_sentences=FLAGS.original_lines,
+    prefix = tf_counting.count_corpus(counter, paths, vocab, max_sentences=FLAGS.original_lines,
                                    desc="ours (prefix)")
     identical = prefix.occurrences == occurrences and prefix.doc_freqs == doc_freqs
   original_rate = original_tokens / original_wall
@@ -108,7 +108,7 @@ def main(argv: Sequence[str]) -> None:
   print("| --- | ---: | ---: | ---: | ---: |")
   print(f"| original (BertTokenizer strings + Python loop) | {original_tokens:,} | "
         f"{original_wall:.2f} | {original_rate:,.0f} | - |")
-  print(f"| smaller_labse.counting (best of {FLAGS.repeats}) | {counts.num_tokens:,} | {wall:.2f} | "
+  print(f"| smaller_labse.vocabulary.tf_counting (best of {FLAGS.repeats}) | {counts.num_tokens:,} | {wall:.2f} | "
         f"{ours_rate:,.0f} | {cpu / wall:.2f} |")
   print()
   print(f"Speed-up: {ours_rate / original_rate:.0f}x. Counts identical to the original approach "

@@ -98,9 +98,9 @@ def run_download(server: MirrorServer, args: List[str], workdir: str
 def estimate_per_language(sentences: Dict[str, List[str]]) -> List[Tuple[str, float, float, float]]:
   """(lang, tokens per counted line, estimated MB of text, estimated MB gzip) per language."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from smaller_labse import token_counts  # pylint: disable=g-import-not-at-top
-  from smaller_labse.hub_format import bert_tokenizer  # pylint: disable=g-import-not-at-top
-  from smaller_labse.vocab import read_vocab  # pylint: disable=g-import-not-at-top
+  from smaller_labse.vocabulary import token_counts  # pylint: disable=g-import-not-at-top
+  from smaller_labse.formats.tf_hub import bert_tokenizer  # pylint: disable=g-import-not-at-top
+  from smaller_labse.tokenizers.vocab import read_vocab  # pylint: disable=g-import-not-at-top
   tokenizer = bert_tokenizer(read_vocab(FLAGS.vocab))
   rows = []
   for lang, code in WIKI_TO_TATOEBA.items():

@@ -126,7 +126,7 @@ def main(argv):
     result = child_tf(FLAGS.model) if FLAGS.child == "tf" else child_torch(FLAGS.model)
     print("RESULT " + json.dumps(result))
     return
-  from smaller_labse import vocab
+  from smaller_labse.tokenizers import vocab
   full = vocab.read_vocab(os.path.abspath(FLAGS.vocab))
   vocabs = {"full": full, "mid": full[:FLAGS.mid_size],
             "small": vocab.read_vocab(os.path.abspath(FLAGS.small_vocab))}

@@ -34,11 +34,11 @@ def embed(encoder, ids, order, special, batch_size):
   laid out for inference), in batches of similar length."""
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from smaller_labse import tokenization  # pylint: disable=import-outside-toplevel
+  from smaller_labse.tokenizers import tf_hub_wordpiece  # pylint: disable=import-outside-toplevel
   out = None
   for start in range(0, len(ids), batch_size):
     rows = order[start:start + batch_size]
-    inputs = tokenization.pack_ids([ids[i][:126] for i in rows], special)
+    inputs = tf_hub_wordpiece.pack_ids([ids[i][:126] for i in rows], special)
     pooled = encoder.pooled_output(*(tf.constant(inputs[k]) for k in (
         "input_word_ids", "input_mask", "input_type_ids"))).numpy()
     if out is None:
@@ -50,15 +50,15 @@ def embed(encoder, ids, order, special, batch_size):
 def main(argv):
   del argv
   import numpy as np  # pylint: disable=import-outside-toplevel
-  from smaller_labse import tokenization, vocab  # pylint: disable=import-outside-toplevel
-  from smaller_labse.config import EncoderConfig, random_weights  # pylint: disable=import-outside-toplevel
-  from smaller_labse.encoder import Encoder, PooledOutputEncoder  # pylint: disable=import-outside-toplevel
+  from smaller_labse.tokenizers import (tf_hub_wordpiece, vocab)  # pylint: disable=import-outside-toplevel
+  from smaller_labse.model.config import (EncoderConfig, random_weights)  # pylint: disable=import-outside-toplevel
+  from smaller_labse.model.encoder import (Encoder, PooledOutputEncoder)  # pylint: disable=import-outside-toplevel
   tokens = vocab.read_vocab(os.path.abspath(FLAGS.vocab))
   lines = []
   for path in sorted(glob.glob(FLAGS.tatoeba)):
     with open(path, encoding="utf-8", newline="") as f:
       lines += f.read().split("\n")[:-1]
-  tokenizer = tokenization.TfHubTokenizer(tokens)
+  tokenizer = tf_hub_wordpiece.TfHubTokenizer(tokens)
   ids = tokenizer.encode(lines)
   order = np.argsort([len(x) for x in ids], kind="stable")
   tanh_config = EncoderConfig(vocab_size=len(tokens), **LABSE_SHAPE)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Token counting throughput with a Hugging Face source's tokenizer, beside the TF counter.
 
-One run, one process, the same corpus files: smaller_labse.counting (the TF Hub
-tokenizer, tensorflow_text) and smaller_labse.hf_tokenizer.count_corpus (the tokenizers
+One run, one process, the same corpus files: smaller_labse.vocabulary.tf_counting (the TF Hub
+tokenizer, tensorflow_text) and smaller_labse.tokenizers.hf_tokenizer.count_corpus (the tokenizers
 library) with its word cache (split_words, the default) and without it (every line
 encoded whole, on the first --exact_lines lines, which also checks that both ways give
 identical counts).
@@ -29,9 +29,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from bench_counting import build_corpus  # noqa: E402  (and its flags: --tokens, --join...)
-from smaller_labse import counting  # noqa: E402
+from smaller_labse.vocabulary import tf_counting  # noqa: E402
 from smaller_labse.errors import run_cli  # noqa: E402
-from smaller_labse.hf_tokenizer import HfTokenizer, count_corpus  # noqa: E402
+from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer, count_corpus  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("novel", ["0.05", "0.2"], "Shares of the words made unique, one corpus each.")
@@ -63,7 +63,7 @@ def timed(function, *args, **kwargs) -> Tuple[object, float, float]:
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  from smaller_labse.vocab import read_vocab  # pylint: disable=import-outside-toplevel
+  from smaller_labse.tokenizers.vocab import read_vocab  # pylint: disable=import-outside-toplevel
   tf_vocab = read_vocab(FLAGS.vocab_file)
   rows: List[str] = []
   with tempfile.TemporaryDirectory() as tmp:
@@ -77,11 +77,11 @@ def main(argv: Sequence[str]) -> None:
       corpora.append((f"the same, {float(share):.0%} of words unique",
                       os.path.join(tmp, f"novel_{share}.txt")))
       novel_corpus(plain, corpora[-1][1], float(share))
-    tf_counter = counting.Counter(tf_vocab)
-    counting.count_corpus(tf_counter, [plain], tf_vocab, max_sentences=100, desc="warm-up")
+    tf_counter = tf_counting.Counter(tf_vocab)
+    tf_counting.count_corpus(tf_counter, [plain], tf_vocab, max_sentences=100, desc="warm-up")
     table = []
     for name, path in corpora:
-      tf_counts, tf_wall, tf_cpu = timed(counting.count_corpus, tf_counter, [path], tf_vocab,
+      tf_counts, tf_wall, tf_cpu = timed(tf_counting.count_corpus, tf_counter, [path], tf_vocab,
                                          max_sentences=10 ** 9, desc="TF")
       hf_counts, hf_wall, hf_cpu = timed(count_corpus, tokenizer, [path], rows,
                                          max_sentences=10 ** 9, desc="HF")
@@ -109,7 +109,7 @@ def main(argv: Sequence[str]) -> None:
   for (name, tf_counts, tf_wall, tf_cpu, hf_counts, hf_wall, hf_cpu, exact, ex_wall, ex_cpu,
        _, _) in table:
     for counter, counts, wall, cpu in (
-        ("TF Hub tokenizer (counting.py)", tf_counts, tf_wall, tf_cpu),
+        ("TF Hub tokenizer (tf_counting.py)", tf_counts, tf_wall, tf_cpu),
         ("tokenizers, word cache (hf_tokenizer.count_corpus)", hf_counts, hf_wall, hf_cpu),
         ("tokenizers, every line whole (split_words=False)", exact, ex_wall, ex_cpu)):
       print(f"| {name} | {counter} | {counts.num_lines:,} | {counts.num_tokens:,} | "

@@ -18,8 +18,9 @@ from absl import app, flags
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from smaller_labse import languages, vocab  # noqa: E402
-from smaller_labse.config import EncoderConfig  # noqa: E402
+from smaller_labse import languages  # noqa: E402
+from smaller_labse.tokenizers import vocab  # noqa: E402
+from smaller_labse.model.config import EncoderConfig  # noqa: E402
 
 flags.DEFINE_string("vocab", "../shared/data/labse/cased_vocab.txt", "The real LaBSE vocab.")
 flags.DEFINE_string("selections", "../shared/data/wiki_selected_tokens",

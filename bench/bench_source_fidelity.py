@@ -69,7 +69,8 @@ def tf_hub_run(encoder_dir: str, preprocess_dir: str, lines):
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   import tensorflow_text  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-  from smaller_labse import verification, vocab  # pylint: disable=import-outside-toplevel
+  from smaller_labse.model import verification  # pylint: disable=import-outside-toplevel
+  from smaller_labse.tokenizers import vocab  # pylint: disable=import-outside-toplevel
   tokens = vocab.read_token_file(os.path.join(encoder_dir, "assets", "cased_vocab.txt"))
   encoder, preprocess = tf.saved_model.load(encoder_dir), tf.saved_model.load(preprocess_dir)
   ids = preprocess.tokenize(tf.constant(lines)).merge_dims(1, 2).to_list()
@@ -88,7 +89,8 @@ def tf_hub_run(encoder_dir: str, preprocess_dir: str, lines):
 def main(argv):
   del argv
   import numpy as np  # pylint: disable=import-outside-toplevel
-  from smaller_labse import languages, vocab  # pylint: disable=import-outside-toplevel
+  from smaller_labse import languages  # pylint: disable=import-outside-toplevel
+  from smaller_labse.tokenizers import vocab  # pylint: disable=import-outside-toplevel
   lines = []
   for path in sorted(glob.glob(FLAGS.tatoeba)):
     with open(path, encoding="utf-8", newline="") as f:

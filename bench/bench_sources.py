@@ -73,7 +73,7 @@ def timed(script: str, *args: str, cwd: str):
 def copy_selections(work: str) -> None:
   """The original release's selections, less tokens the store's vocab lacks (a Hugging Face
   tokenizer built from vocab.txt merges 47 of LaBSE's tokens: stage 2 would never select them)."""
-  from smaller_labse import vocab  # pylint: disable=import-outside-toplevel
+  from smaller_labse.tokenizers import vocab  # pylint: disable=import-outside-toplevel
   known = set(vocab.read_token_file(os.path.join(work, "models", "labse", "vocab.txt")))
   target = os.path.join(work, "selected_tokens")
   os.makedirs(target, exist_ok=True)
@@ -84,7 +84,7 @@ def copy_selections(work: str) -> None:
 
 def main(argv):
   del argv
-  from smaller_labse import vocab  # pylint: disable=import-outside-toplevel
+  from smaller_labse.tokenizers import vocab  # pylint: disable=import-outside-toplevel
   work = os.path.abspath(FLAGS.workdir)
   shape = SHAPES[FLAGS.shape]
   paths = build_sources(work, vocab.read_vocab(os.path.abspath(FLAGS.vocab)), shape)

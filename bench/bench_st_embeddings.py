@@ -4,7 +4,7 @@
 For the first --per_file lines of each Tatoeba file: the TF Hub encoder's normalised
 `default` output (through its preprocessor, padded to each batch's longest sentence),
 the export run by real `sentence_transformers` (in a subprocess of --torch_python,
-CPU), and the export's independent float64 numpy reading (smaller_labse.st_numpy).
+CPU), and the export's independent float64 numpy reading (smaller_labse.model.numpy_reference).
 Prints the max abs difference of each against TF, per language.
 
   python bench/bench_st_embeddings.py --st_dir=/tmp/bench_stages9/models/labse_st \
@@ -47,7 +47,7 @@ def main(argv):
   import numpy as np
   import tensorflow_hub as hub
   import tensorflow_text  # noqa: F401  (registers the preprocessor's ops)
-  from smaller_labse import st_numpy, verification
+  from smaller_labse.model import numpy_reference, verification
   labels, lines = [], []
   for path in sorted(glob.glob(FLAGS.tatoeba)):
     with open(path, encoding="utf-8", newline="") as f:
@@ -63,7 +63,7 @@ def main(argv):
     ids.append({k: v.numpy() for k, v in inputs.items()})
   reference = np.concatenate(tf_out)
   all_ids = np.concatenate([b["input_word_ids"].reshape(-1) for b in ids])
-  model = st_numpy.NumpyStModel(FLAGS.st_dir, token_ids=all_ids)
+  model = numpy_reference.NumpyStModel(FLAGS.st_dir, token_ids=all_ids)
   ours = np.concatenate([model(b["input_word_ids"], b["input_mask"], b["input_type_ids"])[
       "sentence_embedding"] for b in ids])
   results = {"numpy (float64)": ours}

@@ -52,7 +52,7 @@ def main(argv):
   if not os.path.isfile(os.path.join(downloads, "labse-2", "saved_model.pb")):
     print(f"building a full-size random-weight LaBSE/2-format model (init {FLAGS.init_scale}) "
           "...", flush=True)
-    from smaller_labse import vocab  # pylint: disable=import-outside-toplevel
+    from smaller_labse.tokenizers import vocab  # pylint: disable=import-outside-toplevel
     build_full_size_model(downloads, vocab.read_vocab(os.path.abspath(FLAGS.vocab)),
                           FLAGS.init_scale)
   shutil.rmtree(os.path.join(work, "models"), ignore_errors=True)

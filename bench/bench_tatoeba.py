@@ -31,10 +31,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from smaller_labse import atomic, hub_format, languages, tatoeba  # noqa: E402
-from smaller_labse import vocab as vocab_lib  # noqa: E402
-from smaller_labse.config import EncoderConfig  # noqa: E402
-from smaller_labse.encoder import Encoder  # noqa: E402
+from smaller_labse import atomic, languages, tatoeba  # noqa: E402
+from smaller_labse.formats import tf_hub  # noqa: E402
+from smaller_labse.tokenizers import vocab as vocab_lib  # noqa: E402
+from smaller_labse.model.config import EncoderConfig  # noqa: E402
+from smaller_labse.model.encoder import Encoder  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("vocab", "../shared/data/labse/cased_vocab.txt", "LaBSE's vocab.")
@@ -63,8 +64,8 @@ def build_model(cache_dir: str, vocab_path: str) -> str:
   encoder = Encoder(EncoderConfig(vocab_size=len(tokens), hidden_size=HIDDEN, num_layers=LAYERS,
                                   num_heads=HEADS, intermediate_size=INTERMEDIATE), seed=0)
   with atomic.atomic_path(out, is_dir=True) as tmp:
-    hub_format.export_encoder(encoder, tokens, os.path.join(tmp, "encoder"))
-    hub_format.export_preprocessor(tokens, os.path.join(tmp, "preprocess"))
+    tf_hub.export_encoder(encoder, tokens, os.path.join(tmp, "encoder"))
+    tf_hub.export_preprocessor(tokens, os.path.join(tmp, "preprocess"))
   return out
 
 

@@ -15,7 +15,7 @@ def build_full_size_model(downloads: str, tokens: Sequence[str], init_scale: flo
   exported by our own exporter."""
   shape = dict(shape or LABSE_SHAPE)
   import numpy as np  # pylint: disable=import-outside-toplevel
-  from smaller_labse.config import EncoderConfig, random_weights  # pylint: disable=import-outside-toplevel
+  from smaller_labse.model.config import (EncoderConfig, random_weights)  # pylint: disable=import-outside-toplevel
   from smaller_labse.demo import write_demo_model  # pylint: disable=import-outside-toplevel
   weights = None  # the encoder's own random init, BERT's 0.02
   if init_scale != 0.02:

@@ -2,9 +2,9 @@
 """Does the TF twin of a Hugging Face BERT tokenizer give the tokenizers library's ids?
 
 Builds LaBSE's tokenizer the two ways a Hugging Face source holds it, reads each with
-smaller_labse.hf_tokenizer.HfTokenizer.from_model_dir (as transformers' AutoTokenizer
+smaller_labse.tokenizers.hf_tokenizer.HfTokenizer.from_model_dir (as transformers' AutoTokenizer
 builds it), and compares, line by line, the ids of the tokenizers library with those of
-the TF twin (smaller_labse.hf_preprocessor, what the exported TF Hub preprocessor runs)
+the TF twin (smaller_labse.tokenizers.hf_preprocessor, what the exported TF Hub preprocessor runs)
 on every line of the Tatoeba files and on the hard cases of
 bench/st_tokenizer_agreement.py:
 
@@ -44,7 +44,7 @@ _CONFIG = {"tokenizer_class": "BertTokenizer", "do_lower_case": False,
 def write_sources(vocab_path: str, tmp: str) -> Dict[str, str]:
   """The two layouts of LaBSE's tokenizer (see the module docstring)."""
   from tokenizers import AddedToken, Tokenizer, models, normalizers, pre_tokenizers
-  from smaller_labse import vocab as vocab_lib
+  from smaller_labse.tokenizers import vocab as vocab_lib
   tokens = vocab_lib.read_token_file(vocab_path)
   dirs = {}
   for name in ("vocab.txt", "tokenizer.json"):
@@ -74,7 +74,7 @@ def twin_ids(twin, lines: Sequence[str]) -> List[List[int]]:
 
 def main(argv):
   del argv
-  from smaller_labse.hf_tokenizer import HfTokenizer, unreachable_token
+  from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer, unreachable_token
   groups = {**tatoeba_groups(FLAGS.tatoeba), **EDGE_CASES}
   names = list(groups)
   lines = [line for name in names for line in groups[name]]
@@ -88,7 +88,7 @@ def main(argv):
       library, twin = tokenizer.encode(lines), twin_ids(tokenizer.tf_preprocessor(), lines)
       results[source] = (library, twin, len(tokenizer.vocab), unreachable)
     from st_tokenizer_agreement import tf_ids  # pylint: disable=import-outside-toplevel
-    from smaller_labse import vocab as vocab_lib  # pylint: disable=import-outside-toplevel
+    from smaller_labse.tokenizers import (vocab as vocab_lib)  # pylint: disable=import-outside-toplevel
     hub = tf_ids(FLAGS.vocab, vocab_lib.read_vocab(FLAGS.vocab), lines)
   print(f"| lines | lines | identical ids, TF twin vs tokenizers: {' | '.join(results)} | "
         "tokenizer.json vs the TF Hub preprocessor |")

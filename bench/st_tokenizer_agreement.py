@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Does the Sentence Transformers export's tokenizer give the TF Hub preprocessor's ids?
 
-Builds the export's tokenizer.json for a vocab (smaller_labse.tokenization) and
+Builds the export's tokenizer.json for a vocab (smaller_labse.tokenizers.tf_hub_wordpiece) and
 compares, line by line, the ids of `tokenizers.Tokenizer` (what AutoTokenizer runs)
 with those of the TF Hub preprocessor's tokenizer (tensorflow_text.BertTokenizer,
-smaller_labse.hub_format.Preprocessor), on every line of the Tatoeba files and on
+smaller_labse.formats.tf_hub.Preprocessor), on every line of the Tatoeba files and on
 hard cases (no-break spaces, control and format characters, combining marks, CJK,
 emoji, over-long words, empty lines).
 
@@ -53,8 +53,8 @@ FLAGS = flags.FLAGS
 def tf_ids(vocab_path: str, tokens: List[str], lines: Sequence[str]) -> List[List[int]]:
   """The TF Hub preprocessor's token ids of each line (no [CLS]/[SEP])."""
   import tensorflow as tf
-  from smaller_labse import hub_format
-  pre = hub_format.Preprocessor(vocab_path, tokens, lower_case=False)
+  from smaller_labse.formats import tf_hub
+  pre = tf_hub.Preprocessor(vocab_path, tokens, lower_case=False)
   out: List[List[int]] = []
   for start in range(0, len(lines), 2048):
     batch = pre.tokenize(tf.constant(list(lines[start:start + 2048])))
@@ -65,8 +65,8 @@ def tf_ids(vocab_path: str, tokens: List[str], lines: Sequence[str]) -> List[Lis
 def hf_ids(tokens: List[str], lines: Sequence[str]) -> List[List[int]]:
   """The export's tokenizer.json, run by the tokenizers library (no [CLS]/[SEP])."""
   from tokenizers import Tokenizer
-  from smaller_labse import tokenization
-  tokenizer = Tokenizer.from_str(json.dumps(tokenization.tokenizer_json(tokens)))
+  from smaller_labse.tokenizers import tf_hub_wordpiece
+  tokenizer = Tokenizer.from_str(json.dumps(tf_hub_wordpiece.tokenizer_json(tokens)))
   return [e.ids for e in tokenizer.encode_batch(list(lines), add_special_tokens=False)]
 
 
@@ -85,7 +85,7 @@ def compare(vocab_path: str, groups: Dict[str, List[str]], stock: bool = False
             ) -> List[Tuple[str, int, int, List[str], int]]:
   """Per group: (name, lines identical, lines, the differing lines, lines identical with
   the stock BertTokenizer (-1 unless `stock`))."""
-  from smaller_labse import vocab
+  from smaller_labse.tokenizers import vocab
   tokens = vocab.read_vocab(vocab_path)
   names = list(groups)
   lines = [line for name in names for line in groups[name]]

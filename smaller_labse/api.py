@@ -12,10 +12,13 @@ import dataclasses
 import os
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from smaller_labse import (conversion, languages, notebook, pruning, quiet, st_export,
-                           st_format, store, tatoeba, verification, vocab_selection)
-from smaller_labse import vocab as vocab_lib
-from smaller_labse.config import EncoderConfig
+from smaller_labse import languages, quiet, tatoeba
+from smaller_labse.formats import st_export, st_format, store
+from smaller_labse.model import verification
+from smaller_labse.stages import conversion, pruning, vocab_selection
+from smaller_labse.tatoeba import notebook
+from smaller_labse.tokenizers import vocab as vocab_lib
+from smaller_labse.model.config import EncoderConfig
 
 Paths = Union[str, Sequence[str]]  # One text file, or several.
 

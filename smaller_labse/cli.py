@@ -80,7 +80,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
   elif command == "download":
     _download(args)
   elif command in ("run", "demo"):
-    from smaller_labse import pipeline  # pylint: disable=import-outside-toplevel
+    from smaller_labse.stages import pipeline  # pylint: disable=import-outside-toplevel
     pipeline.main(args, prog=f"{PROG} {command}", demo_only=command == "demo")
   else:
     _fail(f"{command}: unknown command (see {PROG} --help)")

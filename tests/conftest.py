@@ -70,9 +70,9 @@ def shared_build(tmp_path_factory, name: str, build: Callable[[str], None]) -> s
 
 def tiny_preprocessor(tmp_path_factory) -> str:
   """The preprocessor SavedModel of tiny_vocab(), exported once per session."""
-  from smaller_labse import hub_format
+  from smaller_labse.formats import tf_hub
   return shared_build(tmp_path_factory, "tiny_preprocess",
-                      lambda path: hub_format.export_preprocessor(tiny_vocab(), path))
+                      lambda path: tf_hub.export_preprocessor(tiny_vocab(), path))
 
 
 def copy_tree(source: str, target: str) -> str:
@@ -117,13 +117,13 @@ def demo_inputs(tmp_path_factory) -> str:
 def tiny_labse(tmp_path_factory):
   """A tiny random-weight LaBSE/2-format encoder + preprocessor: (encoder_dir, preprocess_dir),
   laid out as download_model.sh writes them (downloads/labse-2, downloads/labse-2-preprocess)."""
-  from smaller_labse import hub_format
-  from smaller_labse.config import EncoderConfig
-  from smaller_labse.encoder import Encoder
+  from smaller_labse.formats import tf_hub
+  from smaller_labse.model.config import EncoderConfig
+  from smaller_labse.model.encoder import Encoder
 
   def build(downloads: str) -> None:
     config = EncoderConfig(vocab_size=len(tiny_vocab()), **TINY_SHAPE)
-    hub_format.export_encoder(Encoder(config, seed=1), tiny_vocab(),
+    tf_hub.export_encoder(Encoder(config, seed=1), tiny_vocab(),
                               os.path.join(downloads, "labse-2"))
     copy_tree(tiny_preprocessor(tmp_path_factory), os.path.join(downloads, "labse-2-preprocess"))
 

@@ -14,7 +14,7 @@ from typing import Dict, List, Tuple
 import pytest
 
 from conftest import ROOT, SHARED, tiny_vocab
-from smaller_labse.hf_tokenizer import HfTokenizer, RUST_WHITESPACE
+from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer, RUST_WHITESPACE
 
 SENTENCES = [
     "the weather is nice today", "Où est la gare\u202f? 100\xa0km", "a\u3000b a\xa0b a",

@@ -11,9 +11,9 @@ from typing import Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from smaller_labse import encoder as encoder_lib
-from smaller_labse.config import EncoderConfig, random_weights
-from smaller_labse.encoder import Encoder
+from smaller_labse.model import encoder as encoder_lib
+from smaller_labse.model.config import EncoderConfig, random_weights
+from smaller_labse.model.encoder import Encoder
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,10 +13,10 @@ import unicodedata
 import pytest
 import tensorflow as tf
 
-from smaller_labse import charset, selection
-from smaller_labse.token_counts import TokenCounts
-from smaller_labse.hub_format import bert_tokenizer
-from smaller_labse.vocab import UNK, build_target_vocab, read_vocab, special_tokens
+from smaller_labse.vocabulary import charset, selection
+from smaller_labse.vocabulary.token_counts import TokenCounts
+from smaller_labse.formats.tf_hub import bert_tokenizer
+from smaller_labse.tokenizers.vocab import UNK, build_target_vocab, read_vocab, special_tokens
 from tests.helpers_vocab import SHARED_VOCAB, compare_vocabs
 
 SPECIALS = ["[PAD]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

@@ -470,18 +470,18 @@ def test_model_wrong_vocab_size_fails_and_leaves_nothing(tiny_models, tmp_path):
 
 def test_model_check_rejects_a_savedmodel_that_is_not_labse(tiny_models):
   """In process (the script-level path is the same as for a wrong vocab size, tested above)."""
-  from smaller_labse import savedmodel_check  # pylint: disable=g-import-not-at-top
+  from smaller_labse.formats import tf_hub_check  # pylint: disable=g-import-not-at-top
   from smaller_labse.errors import InputError  # pylint: disable=g-import-not-at-top
   not_labse = os.path.join(tiny_models, "not_labse")
   with pytest.raises(InputError, match="not a LaBSE encoder.*word_embeddings/embeddings"):
-    savedmodel_check.check_encoder(not_labse, 30)
+    tf_hub_check.check_encoder(not_labse, 30)
   with pytest.raises(InputError, match="not a directory"):
-    savedmodel_check.check_encoder(os.path.join(tiny_models, "missing"), 30)
+    tf_hub_check.check_encoder(os.path.join(tiny_models, "missing"), 30)
   with pytest.raises(InputError, match="no saved_model.pb"):
-    savedmodel_check.check_encoder(tiny_models, 30)
-  shapes = savedmodel_check.variable_shapes(os.path.join(tiny_models, "encoder"))
+    tf_hub_check.check_encoder(tiny_models, 30)
+  shapes = tf_hub_check.variable_shapes(os.path.join(tiny_models, "encoder"))
   assert shapes["word_embeddings/embeddings"] == [30, 4]
-  summary, warnings = savedmodel_check.check_preprocess(
+  summary, warnings = tf_hub_check.check_preprocess(
       os.path.join(tiny_models, "preprocess"), 31)
   assert "vocab 30" in summary and "31" in warnings[0]
 

@@ -1,4 +1,4 @@
-"""The TF twin of a Hugging Face BERT tokenizer (smaller_labse.hf_preprocessor): the same ids
+"""The TF twin of a Hugging Face BERT tokenizer (smaller_labse.tokenizers.hf_preprocessor): the same ids
 as the tokenizers library on the tokenizer directories of hf_layouts.py, on every code point
 (with hf_chars.py's tables checked against the library), and as an exported TF Hub preprocessor.
 """
@@ -14,9 +14,10 @@ import tensorflow as tf
 
 import hf_layouts as hl
 from conftest import ROOT, SHARED
-from smaller_labse import hf_chars, hub_format
-from smaller_labse.hf_preprocessor import lowercase_table
-from smaller_labse.hf_tokenizer import BertNormalizer, HfTokenizer
+from smaller_labse.formats import tf_hub
+from smaller_labse.tokenizers import hf_chars
+from smaller_labse.tokenizers.hf_preprocessor import lowercase_table
+from smaller_labse.tokenizers.hf_tokenizer import BertNormalizer, HfTokenizer
 
 tokenizers = pytest.importorskip("tokenizers")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
@@ -40,12 +41,12 @@ def test_tf_twin_tokenizes_as_the_library(layout_dirs, name):
 
 
 def test_exported_tf_twin_is_a_tf_hub_preprocessor(layout_dirs, tmp_path):
-  """Exported by hub_format.export_preprocessor, loaded back with tf.saved_model.load (added
+  """Exported by tf_hub.export_preprocessor, loaded back with tf.saved_model.load (added
   tokens, lower-casing and accent stripping: the most graph there is)."""
   ours = HfTokenizer.from_model_dir(layout_dirs["added_tokens_lower"])
   rows = ours.row_tokens(ours.num_ids + 2)
   export_dir = str(tmp_path / "preprocess")
-  hub_format.export_preprocessor(rows, export_dir, preprocessor=ours.tf_preprocessor)
+  tf_hub.export_preprocessor(rows, export_dir, preprocessor=ours.tf_preprocessor)
   loaded = tf.saved_model.load(export_dir)
   expected = ours.encode(hl.SENTENCES)
   assert hl.flat(loaded.tokenize(tf.constant(hl.SENTENCES))) == expected

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run_script, shared_build, tiny_vocab
-from smaller_labse import vocab
+from smaller_labse.tokenizers import vocab
 
 EN_FR = ["the", "weather", "is", "nice", "today", "where", "station", "il", "fait", "beau",
          "aujourd", "est", "la", "gare", "où", "##s"]
@@ -318,7 +318,7 @@ def test_pipeline_from_a_hub_repository(hf_models, tmp_path):
                no_proxy="127.0.0.1", DOWNLOAD_RETRY_DELAY="0.05", PYTHONPATH=ROOT,
                SMALLER_LABSE_PYTHON=sys.executable)
     work = tmp_path / "work"
-    result = subprocess.run([sys.executable, "-m", "smaller_labse.pipeline",
+    result = subprocess.run([sys.executable, "-m", "smaller_labse.stages.pipeline",
                              "--source=acme/tiny-st", "--langs=en,fr", f"--workdir={work}"],
                             env=env, capture_output=True, text=True, timeout=900)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -343,7 +343,7 @@ def test_pipeline_source_that_is_not_a_hugging_face_model(tmp_path, source, mess
   os.makedirs(tmp_path / "empty")
   os.makedirs(tmp_path / "tfhub")
   (tmp_path / "tfhub" / "saved_model.pb").write_bytes(b"")
-  result = subprocess.run([sys.executable, "-m", "smaller_labse.pipeline", f"--source={source}",
+  result = subprocess.run([sys.executable, "-m", "smaller_labse.stages.pipeline", f"--source={source}",
                            f"--workdir={tmp_path / 'work'}"], env=dict(os.environ, PYTHONPATH=ROOT),
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
   assert result.returncode == 2

@@ -1,4 +1,4 @@
-"""Hugging Face sources' tokenizers (smaller_labse.hf_tokenizer) against the real libraries.
+"""Hugging Face sources' tokenizers (smaller_labse.tokenizers.hf_tokenizer) against the real libraries.
 
 The oracles: transformers' AutoTokenizer and sentence_transformers (in a subprocess,
 tests/hf_oracle.py: no TensorFlow there) on the tokenizer directories of hf_layouts.py, and a
@@ -15,11 +15,12 @@ import pytest
 import tensorflow as tf
 
 import hf_layouts as hl
-from smaller_labse import selection, tokenization
+from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.vocabulary import selection
 from smaller_labse.errors import InputError
 from tests.counting_oracle import read_filtered_lines
-from smaller_labse.hf_tokenizer import (HfTokenizer, RUST_WHITESPACE, count_corpus,
-                                        unreachable_token)
+from smaller_labse.tokenizers.hf_tokenizer import (HfTokenizer, RUST_WHITESPACE, count_corpus,
+    unreachable_token)
 
 tokenizers = pytest.importorskip("tokenizers")
 
@@ -315,7 +316,7 @@ def test_a_library_written_tokenizer_json_is_not_taken_for_tf_hubs_twin(layouts)
   # through the library, not as this project's TF Hub twin.
   dirs, _ = layouts
   assert json.load(open(os.path.join(dirs["library_json"], "tokenizer.json")))["decoder"] is None
-  assert tokenization.read_tfhub_twin(dirs["library_json"]) is None
+  assert tf_hub_wordpiece.read_tfhub_twin(dirs["library_json"]) is None
 
 
 def test_fidelity_report_lines_are_utf8_bytes(layouts):

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save as save_safetensors
 
-from smaller_labse import hub_download
+from smaller_labse.downloads import hf_hub
 from smaller_labse.errors import InputError
 from tests import http_fixtures
 from tests.http_fixtures import HubServer, MirrorServer
@@ -526,7 +526,7 @@ def test_fixture_blob_ids_are_git_object_ids(tmp_path):
   assert http_fixtures.git_blob_id(data) == git.stdout.decode().strip()
   local = tmp_path / "f"
   local.write_bytes(data)
-  remote = hub_download.RemoteFile("f", len(data), git.stdout.decode().strip(), None)
+  remote = hf_hub.RemoteFile("f", len(data), git.stdout.decode().strip(), None)
   assert remote.problem(str(local)) is None
   local.write_bytes(data[:-1] + b"?")
   assert "git blob id" in remote.problem(str(local))
@@ -535,7 +535,7 @@ def test_fixture_blob_ids_are_git_object_ids(tmp_path):
 
 
 def _select(names, jsons=None):
-  return hub_download.select_files(names, lambda rel: (jsons or {})[rel])
+  return hf_hub.select_files(names, lambda rel: (jsons or {})[rel])
 
 
 def test_select_prefers_safetensors_and_falls_back_to_pytorch_bin():
@@ -551,7 +551,7 @@ def test_select_prefers_safetensors_and_falls_back_to_pytorch_bin():
   assert _select(sharded, {"pytorch_model.bin.index.json": index}) == [
       "config.json", "pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin",
       "pytorch_model.bin.index.json", "vocab.txt"]
-  with pytest.raises(hub_download.DownloadError, match="names pytorch_model-00002"):
+  with pytest.raises(hf_hub.DownloadError, match="names pytorch_model-00002"):
     _select(sharded[:-1], {"pytorch_model.bin.index.json": index})
 
 
@@ -567,34 +567,34 @@ def test_select_takes_the_module_folders_modules_json_names():
       "config.json", "model.safetensors", "modules.json", "tokenizer.json"]
   only_bin = [n for n in names if n != "2_Dense/model.safetensors"]
   assert "2_Dense/pytorch_model.bin" in _select(only_bin, {"modules.json": modules})
-  with pytest.raises(hub_download.DownloadError, match="path '../x'"):
+  with pytest.raises(hf_hub.DownloadError, match="path '../x'"):
     _select(names, {"modules.json": [{"path": "../x"}]})
 
 
 def test_check_model_names_the_file_at_fault(tmp_path):
   for name, data in lealla_like_repo().items():
     (tmp_path / name).write_bytes(data)
-  assert hub_download.check_model(str(tmp_path)).startswith(
+  assert hf_hub.check_model(str(tmp_path)).startswith(
       "bert, 2 layers, hidden 32, vocab 300; model.safetensors.index.json (2 shards), "
       "tokenizer.json")
   os.remove(tmp_path / "model-00002-of-00002.safetensors")
   with pytest.raises(InputError, match="index.json: model-00002-of-00002.safetensors is missing"):
-    hub_download.check_model(str(tmp_path))
+    hf_hub.check_model(str(tmp_path))
   (tmp_path / "pytorch_model.bin").write_bytes(b"x")
   os.remove(tmp_path / "model.safetensors.index.json")
   os.remove(tmp_path / "tokenizer.json")
   # Read as stage 1 reads it (sources.open_source): a pytorch_model.bin that is not one is refused.
   with pytest.raises(InputError, match=r"pytorch_model.bin: cannot read \("):
-    hub_download.check_model(str(tmp_path))
+    hf_hub.check_model(str(tmp_path))
   os.remove(tmp_path / "vocab.txt")
   with pytest.raises(InputError, match=r"^repo: tokenizer.json: missing"):
-    hub_download.check_model(str(tmp_path), "repo")
+    hf_hub.check_model(str(tmp_path), "repo")
   (tmp_path / "config.json").write_text('{"model_type": "xlm-roberta"}')
   with pytest.raises(InputError, match=f"^{tmp_path}/config.json: model_type 'xlm-roberta' is not"):
-    hub_download.check_model(str(tmp_path))
+    hf_hub.check_model(str(tmp_path))
   (tmp_path / "config.json").write_text("{")
   with pytest.raises(InputError, match="config.json: not valid JSON"):
-    hub_download.check_model(str(tmp_path))
+    hf_hub.check_model(str(tmp_path))
 
 
 def test_checking_a_download_imports_no_tensorflow(labse_files, tmp_path):
@@ -605,7 +605,7 @@ def test_checking_a_download_imports_no_tensorflow(labse_files, tmp_path):
       os.makedirs(os.path.dirname(tmp_path / name), exist_ok=True)
       (tmp_path / name).write_bytes(data)
   code = ("import sys; from smaller_labse import hub_download; "
-          "print(hub_download.check_model(sys.argv[1])); "
+          "print(hf_hub.check_model(sys.argv[1])); "
           "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'torch'}))")
   result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
                           text=True, timeout=120, env=dict(os.environ, PYTHONPATH=REPO))

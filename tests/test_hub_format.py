@@ -11,9 +11,10 @@ import tensorflow_text as text
 import tf_keras
 
 from conftest import MODELGARDEN_TINY, tiny_vocab
-from smaller_labse import hub_format, verification
-from smaller_labse.config import weight_shapes
-from smaller_labse.encoder import Encoder
+from smaller_labse.formats import tf_hub
+from smaller_labse.model import verification
+from smaller_labse.model.config import weight_shapes
+from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import InputError
 
 SENTENCES = ["the weather is nice today.", "où est la gare\u202f?", "сегодня хорошая погода",
@@ -22,7 +23,7 @@ SENTENCES = ["the weather is nice today.", "où est la gare\u202f?", "сегод
 
 def test_export_reads_back_exactly(tiny_labse):
   encoder_dir, _ = tiny_labse
-  model, config, variables, tokens = hub_format.load_encoder(encoder_dir)
+  model, config, variables, tokens = tf_hub.load_encoder(encoder_dir)
   assert (config.vocab_size, config.hidden_size, config.num_layers, config.num_heads,
           config.intermediate_size, config.max_position_embeddings,
           config.type_vocab_size) == (len(tiny_vocab()), 32, 2, 4, 64, 512, 2)
@@ -91,7 +92,7 @@ def test_keras_layer_fine_tunes(tiny_labse):
   sentences = tf_keras.layers.Input(shape=(), dtype=tf.string)
   model = tf_keras.Model(sentences, encoder(preprocessor(sentences))["default"])
   assert len(encoder.trainable_weights) == len(weight_shapes(
-      hub_format.load_encoder(encoder_dir)[1]))
+      tf_hub.load_encoder(encoder_dir)[1]))
   before = {w.name: w.numpy().copy() for w in model.trainable_weights}
   model.compile(optimizer=tf_keras.optimizers.SGD(0.1), loss="mse")
   batch = tf.constant(SENTENCES[:3])
@@ -103,7 +104,7 @@ def test_keras_layer_fine_tunes(tiny_labse):
 
 def test_rebuilt_encoder_matches_saved_model(tiny_labse):
   encoder_dir, preprocess_dir = tiny_labse
-  model, config, variables, _ = hub_format.load_encoder(encoder_dir)
+  model, config, variables, _ = tf_hub.load_encoder(encoder_dir)
   ours = Encoder(config, {k: v.numpy() for k, v in variables.items()})
   inputs = hub.load(preprocess_dir)(tf.constant(SENTENCES))
   # Every block within float32 rounding of a float64 evaluation (see verification.py).
@@ -117,8 +118,8 @@ def test_compatible_with_model_garden_export(tmp_path):
   """TF Model Garden (the tool LaBSE/2 was published with) and our code agree."""
   mg_encoder = os.path.join(MODELGARDEN_TINY, "encoder")
   mg_preprocess = tf.saved_model.load(os.path.join(MODELGARDEN_TINY, "preprocess"))
-  model, config, variables, tokens = hub_format.load_encoder(mg_encoder)
-  hub_format.export_preprocessor(tokens, str(tmp_path / "pre"))
+  model, config, variables, tokens = tf_hub.load_encoder(mg_encoder)
+  tf_hub.export_preprocessor(tokens, str(tmp_path / "pre"))
   ours = tf.saved_model.load(str(tmp_path / "pre"))
   sentences = tf.constant(SENTENCES + ["Hello world! " * 80, "Ça va\u202f? Très\xa0bien."])
   a, b = mg_preprocess.tokenize(sentences), ours.tokenize(sentences)
@@ -138,18 +139,18 @@ def test_compatible_with_model_garden_export(tmp_path):
 def test_load_encoder_rejects_bad_input(tmp_path, tiny_labse):
   encoder_dir, _ = tiny_labse
   with pytest.raises(InputError, match="no such directory"):
-    hub_format.load_encoder(str(tmp_path / "missing"))
+    tf_hub.load_encoder(str(tmp_path / "missing"))
   (tmp_path / "empty").mkdir()
   with pytest.raises(InputError, match="not a SavedModel"):
-    hub_format.load_encoder(str(tmp_path / "empty"))
+    tf_hub.load_encoder(str(tmp_path / "empty"))
   other = tf.Module()
   other.kernel = tf.Variable(tf.ones([2, 2]), name="dense/kernel")
   tf.saved_model.save(other, str(tmp_path / "other"))
   with pytest.raises(InputError, match="not a LaBSE/BERT encoder"):
-    hub_format.load_encoder(str(tmp_path / "other"))
+    tf_hub.load_encoder(str(tmp_path / "other"))
   bad_vocab = tmp_path / "bad_vocab"
   shutil.copytree(encoder_dir, bad_vocab)
   with open(bad_vocab / "assets" / "cased_vocab.txt", "a", encoding="utf-8") as f:
     f.write("extra\n")
   with pytest.raises(InputError, match=r"\d+ tokens, but the word embedding table has \d+ rows"):
-    hub_format.load_encoder(str(bad_vocab))
+    tf_hub.load_encoder(str(bad_vocab))

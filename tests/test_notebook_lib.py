@@ -1,4 +1,4 @@
-"""smaller_labse.notebook: where models and their preprocessors come from, and how they embed."""
+"""smaller_labse.tatoeba.notebook: where models and their preprocessors come from, and how they embed."""
 
 import os
 import shutil
@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import shared_build
-from smaller_labse import conversion, notebook, tatoeba
+from smaller_labse import tatoeba
+from smaller_labse.stages import conversion
+from smaller_labse.tatoeba import notebook
 from smaller_labse.errors import InputError
 
 SENTENCES = ["the weather is nice today", "où est la gare\u202f?", "il fait beau",

@@ -15,7 +15,7 @@ def test_wheel_holds_the_package_the_command_and_the_requirements(wheel):
     shell = {n: archive.read(n) for n in names if n.endswith(".sh")}
   modules = {os.path.relpath(p, ROOT).replace(os.sep, "/")
              for p in glob.glob(os.path.join(ROOT, "smaller_labse", "**", "*.py"), recursive=True)}
-  assert {"smaller_labse/counting.py", "smaller_labse/tatoeba/__init__.py",
+  assert {"smaller_labse/vocabulary/tf_counting.py", "smaller_labse/tatoeba/__init__.py",
           "smaller_labse/tatoeba/hub_model.py", "smaller_labse/commands/select.py"} <= modules <= names
   assert "smaller-labse = smaller_labse.cli:main" in entry_points.decode()
   # The download scripts, as files (not links), with what they source.

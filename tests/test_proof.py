@@ -9,7 +9,9 @@ import pytest
 
 from conftest import MODELGARDEN_STRESS, MODELGARDEN_TINY, tiny_vocab
 from proof_variants import CONFIG, Variant, VariantEncoder, scaled_weights
-from smaller_labse import conversion, hub_format, verification
+from smaller_labse.formats import tf_hub
+from smaller_labse.model import verification
+from smaller_labse.stages import conversion
 
 # A correct float32 evaluation stays well inside the budget on every CPU: require half of it.
 MARGIN = 2.0
@@ -21,7 +23,7 @@ def export_variant(path, variant=Variant(), scale=0.2, embedding_scale=None, con
   config = dataclasses.replace(config, vocab_size=len(tokens))
   weights = scaled_weights(dataclasses.replace(config, layer_norm_epsilon=1e-12), scale,
                            embedding_scale)
-  hub_format.export_encoder(VariantEncoder(config, weights, variant), tokens, str(path))
+  tf_hub.export_encoder(VariantEncoder(config, weights, variant), tokens, str(path))
   return str(path)
 
 
@@ -100,7 +102,7 @@ def test_float64_blocks_are_the_encoder(tmp_path):
   tokens = tiny_vocab()
   config = dataclasses.replace(CONFIG, vocab_size=len(tokens))
   encoder = VariantEncoder(config, scaled_weights(config, 0.2), Variant())
-  preprocessor = hub_format.Preprocessor(_vocab_file(tmp_path, tokens), tokens, False)
+  preprocessor = tf_hub.Preprocessor(_vocab_file(tmp_path, tokens), tokens, False)
   inputs = verification.pack_to_longest(preprocessor, verification.VERIFICATION_SENTENCES)
   record = verification.end_to_end(encoder(inputs)["pooled_output"].numpy(),
                                    encoder(inputs)["pooled_output"].numpy(), inputs, config,
@@ -113,7 +115,7 @@ def test_float64_blocks_are_the_encoder(tmp_path):
 
 
 def _vocab_file(tmp_path, tokens):
-  from smaller_labse import vocab
+  from smaller_labse.tokenizers import vocab
   path = str(tmp_path / "vocab.txt")
   vocab.write_token_file(path, tokens)
   return path

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow_text as tf_text
 
-from smaller_labse import counting, routing_table
+from smaller_labse.vocabulary import routing_table, tf_counting
 from tests.helpers_vocab import ROOT, tiny_vocab, write_vocab
 
 RISKY = {"Zs", "Zl", "Zp", "Cc", "Cf", "Cn", "Co", "Cs"}
@@ -41,13 +41,13 @@ def run_tool(tmp_path, *args):
 
 @pytest.fixture
 def fresh_ranges():
-  counting.unsafe_ranges.cache_clear()
+  tf_counting.unsafe_ranges.cache_clear()
   yield
-  counting.unsafe_ranges.cache_clear()
+  tf_counting.unsafe_ranges.cache_clear()
 
 
 def test_every_risky_character_of_this_pythons_tables_is_routed():
-  routed = routed_mask(counting.unsafe_ranges())
+  routed = routed_mask(tf_counting.unsafe_ranges())
   risky = [cp for cp in range(0x110000)
            if cp != 0x20 and unicodedata.category(chr(cp)) in RISKY]
   assert routed[risky].all()
@@ -61,7 +61,7 @@ def test_the_routing_does_not_read_the_running_pythons_tables(monkeypatch, caplo
   monkeypatch.setattr(unicodedata, "unidata_version", "99.0.0")
   monkeypatch.setattr(unicodedata, "category", lambda ch: "Lo")
   with caplog.at_level(logging.WARNING):
-    assert counting.unsafe_ranges() == routing_table.RANGES
+    assert tf_counting.unsafe_ranges() == routing_table.RANGES
   assert not caplog.records
   assert routing_table.UNICODE_VERSIONS == ("13.0.0", "14.0.0", "15.0.0", "15.1.0")
 
@@ -69,7 +69,7 @@ def test_the_routing_does_not_read_the_running_pythons_tables(monkeypatch, caplo
 def test_an_unproven_tensorflow_text_warns(monkeypatch, caplog, fresh_ranges):
   monkeypatch.setattr(tf_text, "__version__", "9.9.9")
   with caplog.at_level(logging.WARNING):
-    assert counting.unsafe_ranges() == routing_table.RANGES
+    assert tf_counting.unsafe_ranges() == routing_table.RANGES
   (record,) = caplog.records
   assert "9.9.9" in record.getMessage()
   assert routing_table.TENSORFLOW_TEXT_VERSION in record.getMessage()
@@ -100,7 +100,7 @@ def test_write_makes_the_table_of_the_given_unicode_tables(tmp_path):
   assert written[risky].all()
   extra = set(np.flatnonzero(written & ~risky).tolist())
   assert 0xFFFD in extra and extra <= ALWAYS_ROUTED
-  assert not (written & ~routed_mask(counting.unsafe_ranges())).any()  # within the union
+  assert not (written & ~routed_mask(tf_counting.unsafe_ranges())).any()  # within the union
 
 
 def test_a_table_that_misses_a_difference_fails_and_writes_nothing(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from smaller_labse.errors import InputError
-from smaller_labse.safetensors_io import SafetensorsFile, read_metadata, write_safetensors
+from smaller_labse.formats.safetensors_io import SafetensorsFile, read_metadata, write_safetensors
 
 
 def test_streamed_file_is_what_the_library_reads(tmp_path):

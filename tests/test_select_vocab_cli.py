@@ -3,7 +3,7 @@
 import json
 import os
 
-from smaller_labse.config import EncoderConfig
+from smaller_labse.model.config import EncoderConfig
 from tests.helpers_vocab import run_script, start_script, tiny_vocab, write_lines, write_vocab
 
 EN = ["the weather is nice today", "where is the station", "the weather is nice", "today"] * 30

@@ -5,11 +5,11 @@ import random
 
 import pytest
 
-from smaller_labse import charset, counting, selection
-from smaller_labse.config import EncoderConfig
-from smaller_labse.token_counts import TokenCounts
+from smaller_labse.vocabulary import charset, selection, tf_counting
+from smaller_labse.model.config import EncoderConfig
+from smaller_labse.vocabulary.token_counts import TokenCounts
 from smaller_labse.errors import InputError
-from smaller_labse.vocab import build_target_vocab, special_tokens
+from smaller_labse.tokenizers.vocab import build_target_vocab, special_tokens
 from tests.counting_oracle import read_filtered_lines, reference_counts
 from tests.helpers_vocab import WORDS, compare_vocabs, tiny_vocab, write_lines
 
@@ -36,13 +36,13 @@ def _original_method(lines, vocab, percent):
 
 @pytest.fixture(scope="module")
 def counter(vocab):
-  return counting.Counter(vocab)
+  return tf_counting.Counter(vocab)
 
 
 @pytest.mark.parametrize("seed,n,percent", [(0, 300, 0.005), (1, 300, 2.0), (2, 400, 10.0)])
 def test_doc_frequency_reproduces_the_original_method(tmp_path, vocab, counter, seed, n, percent):
   path = write_lines(str(tmp_path / "c.txt"), _synthetic_corpus(seed, n))
-  counts = counting.count_corpus(counter, [path], vocab)
+  counts = tf_counting.count_corpus(counter, [path], vocab)
   lines = read_filtered_lines([path])
   assert selection.select_doc_frequency(counts, percent) == _original_method(lines, vocab, percent)
 

@@ -1,7 +1,7 @@
 """The Sentence Transformers / Hugging Face export: layout, weights, tokenizer, proofs.
 
 Runs without PyTorch: the weights are proven by an independent float64 numpy reading
-of the exported files (smaller_labse.st_numpy), the tokenizer by the `tokenizers`
+of the exported files (smaller_labse.model.numpy_reference), the tokenizer by the `tokenizers`
 library (skipped where it is not installed). The tests that run the real
 `sentence_transformers`, `transformers` and `torch` (requirements-dev.txt) in a subprocess,
 among them the documented snippets, skip only where `sentence_transformers` is missing.
@@ -23,7 +23,10 @@ import tensorflow_text  # noqa: F401  (registers the preprocessor's ops)
 
 from conftest import MODELGARDEN_STRESS, ROOT, SHARED, run_script, tiny_vocab
 from helpers_docs import code_blocks, section
-from smaller_labse import conversion, st_export, st_numpy, store, verification, vocab
+from smaller_labse.formats import st_export, store
+from smaller_labse.model import numpy_reference, verification
+from smaller_labse.stages import conversion
+from smaller_labse.tokenizers import vocab
 
 EN = ["the", "weather", "is", "nice", "today", "where", "station", "\xa0"]
 FR = ["il", "fait", "beau", "aujourd", "est", "la", "gare", "où", "##s", "##\u202f"]
@@ -143,7 +146,7 @@ def test_numpy_forward_pass_equals_the_tf_hub_model(workdir, smaller):
   encoder, preprocess = _tf_hub(workdir)
   inputs = preprocess(tf.constant(SENTENCES))
   outputs = encoder(inputs, training=False)
-  model = st_numpy.NumpyStModel(str(_st_dir(workdir)))
+  model = numpy_reference.NumpyStModel(str(_st_dir(workdir)))
   ours = model(*(inputs[k].numpy() for k in ("input_word_ids", "input_mask", "input_type_ids")))
   pooled = outputs["pooled_output"].numpy()
   reference = pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
@@ -164,7 +167,7 @@ def test_check_catches_a_transposed_weight(workdir, smaller, tmp_path):
                "encoder_outputs": [x.numpy() for x in outputs["encoder_outputs"]],
                "pooled_output": outputs["pooled_output"].numpy()}
   good = st_export.check(str(_st_dir(workdir)), reference)
-  assert good["layers"] <= st_numpy.LAYER_RTOL and good["sentence_embedding"] <= 1e-5
+  assert good["layers"] <= numpy_reference.LAYER_RTOL and good["sentence_embedding"] <= 1e-5
   broken = tmp_path / "broken"
   shutil.copytree(_st_dir(workdir), broken)
   tensors = load_file(str(broken / "model.safetensors"))
@@ -268,7 +271,7 @@ def test_layer_check_holds_on_a_badly_conditioned_model(tmp_path):
   (tmp_path / "labse_st").mkdir()
   figures = st_export.export(str(tmp_path / "labse_st"), model, "stress", "stress", "")
   print(figures)
-  assert figures["layers"] <= st_numpy.LAYER_RTOL
+  assert figures["layers"] <= numpy_reference.LAYER_RTOL
 
 
 _ST_SCRIPT = r"""

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import run_script, tiny_vocab
-from smaller_labse import conversion, hub_format, store
-from smaller_labse.config import EncoderConfig
-from smaller_labse.encoder import Encoder
+from smaller_labse.formats import store, tf_hub
+from smaller_labse.stages import conversion
+from smaller_labse.model.config import EncoderConfig
+from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import InputError
 
 
@@ -19,7 +20,7 @@ def test_convert_saves_exact_weights(tiny_labse, tmp_path):
   proof = conversion.convert(encoder_dir, out, preprocess_dir)
   assert proof.holds and [c.name for c in proof.checks] == [
       "embeddings + layer_0", "layer_1", "pooler"]
-  _, config, variables, tokens = hub_format.load_encoder(encoder_dir)
+  _, config, variables, tokens = tf_hub.load_encoder(encoder_dir)
   assert EncoderConfig.load(os.path.join(out, "config.json")) == config
   assert store.read_config_and_vocab(out) == (config, tiny_vocab())
   model = store.open_store(out)
@@ -38,9 +39,9 @@ def test_rerun_replaces_same_model_but_refuses_another(tiny_labse, tmp_path):
   out = str(tmp_path / "labse")
   conversion.convert(encoder_dir, out)
   conversion.convert(encoder_dir, out)  # A rerun on the same model is fine.
-  _, config, _, tokens = hub_format.load_encoder(encoder_dir)
+  _, config, _, tokens = tf_hub.load_encoder(encoder_dir)
   other = str(tmp_path / "other")
-  hub_format.export_encoder(Encoder(config, seed=2), tokens, other)
+  tf_hub.export_encoder(Encoder(config, seed=2), tokens, other)
   before = open(os.path.join(out, "source.json")).read()
   with pytest.raises(InputError, match="already holds a different model"):
     conversion.convert(other, out)

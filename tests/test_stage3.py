@@ -9,7 +9,9 @@ import tensorflow_hub as hub
 import tensorflow_text as text
 
 from conftest import SPECIALS, run_script, tiny_vocab
-from smaller_labse import conversion, hub_format, pruning, vocab
+from smaller_labse.formats import tf_hub
+from smaller_labse.stages import conversion, pruning
+from smaller_labse.tokenizers import vocab
 from smaller_labse.errors import InputError
 
 EN_FR = ["the", "weather", "is", "nice", "today", "where", "station", "il", "fait", "beau",
@@ -61,13 +63,13 @@ def test_outputs_and_vocab(workdir, smaller):
         == target
   assert "| LaBSE_en-fr |" in smaller.stdout and "#param(word embedding)" in smaller.stdout
   assert "max abs difference 0" in smaller.stdout
-  small_config = hub_format.load_encoder(str(workdir / "models" / "LaBSE_en-fr" / "1"))[1]
+  small_config = tf_hub.load_encoder(str(workdir / "models" / "LaBSE_en-fr" / "1"))[1]
   assert small_config.vocab_size == len(target)
 
 
 def test_embedding_rows_are_gathered(workdir, smaller, tiny_labse):
-  _, _, original_vars, original = hub_format.load_encoder(tiny_labse[0])
-  _, _, small_vars, target = hub_format.load_encoder(str(workdir / "models" / "LaBSE_en-fr" / "1"))
+  _, _, original_vars, original = tf_hub.load_encoder(tiny_labse[0])
+  _, _, small_vars, target = tf_hub.load_encoder(str(workdir / "models" / "LaBSE_en-fr" / "1"))
   rows = [original.index(t) for t in target]
   np.testing.assert_array_equal(small_vars["word_embeddings/embeddings"].numpy(),
                                 original_vars["word_embeddings/embeddings"].numpy()[rows])

@@ -10,9 +10,11 @@ import tensorflow as tf
 
 from conftest import (MODELGARDEN_STRESS, MODELGARDEN_TINY, SHARED, shared_build,
                       tiny_preprocessor, tiny_vocab)
-from smaller_labse import hub_format, tatoeba, verification
-from smaller_labse.config import WORD_EMBEDDINGS, EncoderConfig, random_weights
-from smaller_labse.encoder import Encoder
+from smaller_labse import tatoeba
+from smaller_labse.formats import tf_hub
+from smaller_labse.model import verification
+from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig, random_weights
+from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import InputError
 
 CYRILLIC_WORDS = ["сегодня", "хорошая", "погода"]
@@ -32,11 +34,11 @@ def write_model(tokens, root, name, weights, preprocessor=None):
                          intermediate_size=64)
   encoder_dir = os.path.join(root, name, "1")
   preprocess_dir = os.path.join(root, f"{name}_preprocess", "1")
-  hub_format.export_encoder(Encoder(config, weights=weights), tokens, encoder_dir)
+  tf_hub.export_encoder(Encoder(config, weights=weights), tokens, encoder_dir)
   if preprocessor:
     shutil.copytree(preprocessor, preprocess_dir)
   else:
-    hub_format.export_preprocessor(tokens, preprocess_dir)
+    tf_hub.export_preprocessor(tokens, preprocess_dir)
   return encoder_dir, preprocess_dir
 
 
@@ -283,7 +285,7 @@ def test_fast_path_serves_every_export_stage_1_accepts():
   model = tatoeba.load_model(encoder_dir, os.path.join(MODELGARDEN_STRESS, "preprocess"))
   assert model.rebuilt is not None
   inputs = verification.pack_to_longest(model.preprocess, verification.VERIFICATION_SENTENCES)
-  config, variables = hub_format.encoder_variables(model.encoder, encoder_dir)
+  config, variables = tf_hub.encoder_variables(model.encoder, encoder_dir)
   record = verification.end_to_end(
       model.encoder(dict(inputs), training=False)["pooled_output"].numpy(),
       model.pooled(inputs).numpy(), inputs, config, variables)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes smaller_labse/hf_chars.py: what the tokenizers library's BERT pipeline does to each
+"""Writes smaller_labse/tokenizers/hf_chars.py: what the tokenizers library's BERT pipeline does to each
 code point, found by running the library itself on every one of them.
 
 The library's classes come from three Unicode tables of different ages (Rust's

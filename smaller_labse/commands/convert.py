@@ -16,7 +16,9 @@ import os
 
 from absl import flags, logging
 
-from smaller_labse import conversion, st_export, st_format, verification
+from smaller_labse.formats import st_export, st_format
+from smaller_labse.model import verification
+from smaller_labse.stages import conversion
 from smaller_labse.errors import InputError
 
 flags.DEFINE_string("saved_model", "downloads/labse-2",

@@ -14,8 +14,10 @@ Installed with pip, `smaller-labse make` is the same command.
 
 from absl import flags
 
-from smaller_labse import languages, pruning, st_export
-from smaller_labse.conversion import VerificationError
+from smaller_labse import languages
+from smaller_labse.formats import st_export
+from smaller_labse.stages import pruning
+from smaller_labse.stages.conversion import VerificationError
 from smaller_labse.errors import InputError
 
 flags.DEFINE_string("langs", ",".join(languages.DEFAULT_WIKI_LANGS),

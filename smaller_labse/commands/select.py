@@ -38,7 +38,9 @@ from typing import Dict, List, Sequence
 
 from absl import flags
 
-from smaller_labse import counting, savedmodel_check, selection, token_counts, vocab_selection
+from smaller_labse.formats import tf_hub_check
+from smaller_labse.stages import vocab_selection
+from smaller_labse.vocabulary import selection, tf_counting, token_counts
 from smaller_labse.errors import InputError
 from smaller_labse.languages import DEFAULT_WIKI_LANGS, parse_lang_list
 
@@ -58,7 +60,7 @@ flags.DEFINE_integer("min_chars", token_counts.DEFAULT_MIN_CHARS,
                      "Count lines of more than this many characters.", lower_bound=0)
 flags.DEFINE_integer("max_sentences", token_counts.DEFAULT_MAX_SENTENCES,
                      "Count at most this many lines per language.", lower_bound=1)
-flags.DEFINE_integer("batch_size", counting.DEFAULT_BATCH_SIZE, "Lines per tokenizer call.",
+flags.DEFINE_integer("batch_size", tf_counting.DEFAULT_BATCH_SIZE, "Lines per tokenizer call.",
                      lower_bound=1)
 flags.DEFINE_boolean("exact_only", False, "Tokenize every line with BertTokenizer (slower; "
                      "the default routes only lines FastBertTokenizer could get wrong).")
@@ -127,7 +129,7 @@ def resolve_vocab_file() -> str:
   if not os.path.isfile(os.path.join(ORIGINAL_MODEL_DIR, "saved_model.pb")):
     raise InputError(f"{FLAGS.vocab_file}: token file not found, nor the downloaded model "
                      f"{ORIGINAL_MODEL_DIR} (run download_model.sh, or give --vocab_file)")
-  return savedmodel_check.encoder_vocab_file(ORIGINAL_MODEL_DIR)
+  return tf_hub_check.encoder_vocab_file(ORIGINAL_MODEL_DIR)
 
 
 def settings() -> vocab_selection.Settings:

@@ -43,11 +43,11 @@ import tensorflow_text  # noqa: F401  (registers the preprocessor's ops)
 from absl import logging
 from tqdm import tqdm
 
-from smaller_labse import verification
-from smaller_labse.config import WORD_EMBEDDINGS
-from smaller_labse.encoder import PooledOutputEncoder
+from smaller_labse.model import verification
+from smaller_labse.model.config import WORD_EMBEDDINGS
+from smaller_labse.model.encoder import PooledOutputEncoder
 from smaller_labse.errors import InputError
-from smaller_labse.hub_format import encoder_variables, load_saved_model
+from smaller_labse.formats.tf_hub import encoder_variables, load_saved_model
 from smaller_labse.tatoeba.embedding import EmbedStats, SentenceEncoder, default_model_name
 
 ORIGINAL_BATCH_SIZE = 32

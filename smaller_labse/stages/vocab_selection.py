@@ -2,7 +2,7 @@
 language's counts (from its corpus, or from count files), the selection, its files, and the
 fidelity report on evaluation text.
 
-The strategies are selection.py's and the counting counting.py's; this module resolves the
+The strategies are selection.py's and the counting tf_counting.py's; this module resolves the
 settings, runs them in order, writes the outputs (counts, then selections, only once every
 language is done) and prints what the command prints.
 """
@@ -15,13 +15,15 @@ from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from absl import logging
 
-from smaller_labse import (counting, files, savedmodel_check, selection, store, token_counts,
-                           tokenization)
-from smaller_labse.config import EncoderConfig, infer_config
+from smaller_labse import files
+from smaller_labse.formats import store, tf_hub_check
+from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.vocabulary import selection, tf_counting, token_counts
+from smaller_labse.model.config import EncoderConfig, infer_config
 from smaller_labse.errors import InputError
 from smaller_labse.languages import corpus_langs
-from smaller_labse.vocab import (read_token_file, read_vocab, selected_tokens_path,
-                                 special_tokens, write_token_file)
+from smaller_labse.tokenizers.vocab import (read_token_file, read_vocab, selected_tokens_path,
+    special_tokens, write_token_file)
 
 # LABEL:VALUE, as --corpus and --eval_files entries are written.
 LABELLED = re.compile(r"([A-Za-z0-9_-]+):(.+)")
@@ -45,7 +47,7 @@ class Settings:
   lower_case: Optional[bool] = None
   min_chars: int = token_counts.DEFAULT_MIN_CHARS
   max_sentences: int = token_counts.DEFAULT_MAX_SENTENCES
-  batch_size: int = counting.DEFAULT_BATCH_SIZE
+  batch_size: int = tf_counting.DEFAULT_BATCH_SIZE
   exact_only: bool = False
   report_dir: Optional[str] = None  # Default: selected_dir.
 
@@ -63,10 +65,10 @@ class Model:
     return self.config.do_lower_case if settings.lower_case is None else settings.lower_case
 
   def tokenizer(self, settings: Settings):
-    """The model's own tokenizer (tokenization.py): a Hugging Face source's, from stage 1's
+    """The model's own tokenizer (tf_hub_wordpiece.py): a Hugging Face source's, from stage 1's
     store; else BertTokenizer on the vocab, as LaBSE/2's preprocessor."""
     return (store.open_tokenizer(os.path.dirname(self.vocab_file))
-            or tokenization.TfHubTokenizer(self.vocab, self.lower_case(settings)))
+            or tf_hub_wordpiece.TfHubTokenizer(self.vocab, self.lower_case(settings)))
 
 
 @dataclasses.dataclass
@@ -137,8 +139,8 @@ def model_config(vocab: Sequence[str], vocab_file: str) -> Tuple[EncoderConfig, 
     return EncoderConfig.load(config_path), config_path
   model_dir = os.path.dirname(os.path.dirname(vocab_file))  # SavedModel/assets/cased_vocab.txt
   if os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
-    shapes = savedmodel_check.variable_shapes(model_dir)
-    return infer_config(shapes, bool(savedmodel_check.do_lower_case(model_dir))), model_dir
+    shapes = tf_hub_check.variable_shapes(model_dir)
+    return infer_config(shapes, bool(tf_hub_check.do_lower_case(model_dir))), model_dir
   return EncoderConfig(vocab_size=len(vocab)), "LaBSE/2 (no config.json beside the vocab)"
 
 
@@ -182,7 +184,7 @@ def load_counts(settings: Settings, langs: Sequence[str], vocab: Sequence[str], 
 
 def count_all(settings: Settings, langs: Sequence[str], corpora: Mapping[str, Sequence[str]],
               vocab: Sequence[str], tokenizer) -> Dict[str, token_counts.TokenCounts]:
-  """Counts each language's corpus with the model's own tokenizer (tokenization.py)."""
+  """Counts each language's corpus with the model's own tokenizer (tf_hub_wordpiece.py)."""
   paths = {lang: list(corpora.get(lang) or [os.path.join(settings.data_dir, f"{lang}.txt")])
            for lang in langs}
   for lang in langs:  # fail before counting anything

@@ -22,11 +22,13 @@ import json
 import os
 from typing import Dict, List, Optional
 
-from smaller_labse import atomic, files, sources, st_format, tokenization
-from smaller_labse import vocab as vocab_lib
-from smaller_labse.config import EncoderConfig
+from smaller_labse import atomic, files
+from smaller_labse.formats import sources, st_format
+from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.tokenizers import vocab as vocab_lib
+from smaller_labse.model.config import EncoderConfig
 from smaller_labse.errors import InputError
-from smaller_labse.safetensors_io import write_safetensors
+from smaller_labse.formats.safetensors_io import write_safetensors
 
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.txt"
@@ -45,7 +47,7 @@ def source_json(model: sources.Model, fingerprint: Dict[str, object],
            "fingerprint": fingerprint,
            "weights": None if weight_files is None else [
                sources.file_stamp(p) for p in weight_files],
-           "tokenizer": (tokenization.TFHUB if model.tokenizer.kind == tokenization.TFHUB
+           "tokenizer": (tf_hub_wordpiece.TFHUB if model.tokenizer.kind == tf_hub_wordpiece.TFHUB
                          else TOKENIZER_FILE),
            "layout": dataclasses.asdict(model.layout) if model.layout else None,
            "bert_config": model.bert_config}
@@ -69,7 +71,7 @@ def write_store(store_dir: str, model: sources.Model, source_text: str,
   os.makedirs(store_dir, exist_ok=True)
   model.config.save(os.path.join(store_dir, CONFIG_FILE))
   vocab_lib.write_token_file(os.path.join(store_dir, VOCAB_FILE), model.tokens)
-  if model.tokenizer.kind != tokenization.TFHUB:
+  if model.tokenizer.kind != tf_hub_wordpiece.TFHUB:
     atomic.write_text(os.path.join(store_dir, TOKENIZER_FILE), model.tokenizer.to_json())
   dense = model.dense
   if dense is not None:
@@ -139,7 +141,7 @@ def _hf_tokenizer(store_dir: str, source: Dict[str, object]):
   None."""
   if source.get("tokenizer") != TOKENIZER_FILE:
     return None
-  from smaller_labse.hf_tokenizer import HfTokenizer  # pylint: disable=import-outside-toplevel
+  from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer  # pylint: disable=import-outside-toplevel
   path = os.path.join(store_dir, TOKENIZER_FILE)
   return HfTokenizer.from_json(files.read_bytes(path).decode("utf-8"), path)
 
@@ -159,7 +161,7 @@ def open_store(store_dir: str) -> sources.Model:
   source = _read_source(store_dir)
   kind = source["kind"]
   tokenizer = (_hf_tokenizer(store_dir, source)
-               or tokenization.TfHubTokenizer(tokens, config.do_lower_case))
+               or tf_hub_wordpiece.TfHubTokenizer(tokens, config.do_lower_case))
   layout = None
   if source.get("layout"):
     fields = dict(source["layout"])

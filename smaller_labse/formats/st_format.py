@@ -35,10 +35,11 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from smaller_labse import files, vocab as vocab_lib
-from smaller_labse.config import WORD_EMBEDDINGS, EncoderConfig, weight_shapes
+from smaller_labse import files
+from smaller_labse.tokenizers import vocab as vocab_lib
+from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig, weight_shapes
 from smaller_labse.errors import InputError
-from smaller_labse.safetensors_io import SafetensorsFile, read_metadata, write_safetensors
+from smaller_labse.formats.safetensors_io import SafetensorsFile, read_metadata, write_safetensors
 
 WeightValue = Any  # A float32 np.ndarray, a tf.Variable or a row reader (`value[a:b]`).
 

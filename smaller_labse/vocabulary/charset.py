@@ -38,7 +38,7 @@ from typing import Dict, Iterable, List, Sequence, Set
 import tensorflow as tf
 from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
 
-from smaller_labse.vocab import is_special_token
+from smaller_labse.tokenizers.vocab import is_special_token
 
 SUFFIX = "##"
 WORD, SPLIT, DROPPED, CHANGED = "word", "split", "dropped", "changed"

@@ -47,7 +47,9 @@ from tokenizers import AddedToken as LibraryAddedToken
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from tqdm import tqdm
 
-from smaller_labse import files, token_counts, tokenization
+from smaller_labse import files
+from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.vocabulary import token_counts
 from smaller_labse.errors import InputError
 
 TOKENIZER_JSON = "tokenizer.json"
@@ -56,7 +58,7 @@ TOKENIZER_CONFIG = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP = "special_tokens_map.json"
 ADDED_TOKENS_JSON = "added_tokens.json"
 CONFIG_JSON = "config.json"
-FORMAT = "smaller_labse.hf_tokenizer/1"
+FORMAT = "smaller_labse.tokenizers.hf_tokenizer/1"
 
 # transformers' named special tokens, in its order (which decides the ids of missing ones).
 _NAMED = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token",
@@ -119,7 +121,7 @@ class HfTokenizer:
     split_special_tokens: special tokens in the text are tokenized as text.
     source: where it was read (for messages).
   """
-  kind = "huggingface"  # tokenization.py: the model runs the tokenizers library
+  kind = "huggingface"  # tf_hub_wordpiece.py: the model runs the tokenizers library
 
   def __init__(self, vocab: Mapping[str, int], normalizer: Optional[BertNormalizer],
                added_tokens: Sequence[AddedToken], special_tokens: Mapping[str, str],
@@ -250,7 +252,7 @@ class HfTokenizer:
         "normalizer": None if self.normalizer is None else {
             "type": "BertNormalizer", **dataclasses.asdict(self.normalizer)},
         "pre_tokenizer": {"type": "BertPreTokenizer"},
-        "post_processor": tokenization.bert_post_processor(
+        "post_processor": tf_hub_wordpiece.bert_post_processor(
             cls, self.token_to_id(cls), sep, self.token_to_id(sep)),
         "decoder": {"type": "WordPiece", "prefix": self.continuing_subword_prefix, "cleanup": True},
         "model": {"type": "WordPiece", "unk_token": self.unk_token,
@@ -424,7 +426,7 @@ class HfTokenizer:
     Returns:
       hf_preprocessor.HfPreprocessor, a tf.Module.
     """
-    from smaller_labse import hf_preprocessor  # pylint: disable=import-outside-toplevel
+    from smaller_labse.tokenizers import hf_preprocessor  # pylint: disable=import-outside-toplevel
     return hf_preprocessor.HfPreprocessor(self, vocab_path, tokens)
 
 

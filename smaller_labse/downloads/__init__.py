@@ -11,7 +11,7 @@ import os
 import sys
 from typing import List, Sequence
 
-SHELL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shell")
+SHELL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shell")
 SCRIPTS = {"model": "download_model.sh", "dataset": "download_dataset.sh",
            "tatoeba": "download_tatoeba_dataset.sh"}
 

@@ -16,12 +16,14 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from smaller_labse import (atomic, hub_format, sources, st_export, st_format, store,
-                           tokenization, verification)
-from smaller_labse import vocab as vocab_lib
-from smaller_labse.config import EncoderConfig
-from smaller_labse.conversion import VerificationError
-from smaller_labse.encoder import Encoder
+from smaller_labse import atomic
+from smaller_labse.formats import sources, st_export, st_format, store, tf_hub
+from smaller_labse.model import verification
+from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.tokenizers import vocab as vocab_lib
+from smaller_labse.model.config import EncoderConfig
+from smaller_labse.stages.conversion import VerificationError
+from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import InputError
 
 PARAMETERS_FILE = "parameters.md"  # Beside the SavedModel's version directory.
@@ -76,7 +78,7 @@ def parameter_table(rows: Sequence[Tuple[str, EncoderConfig]]) -> str:
 
 
 def _holds_vocab(saved_model_dir: str, tokens: Sequence[str]) -> bool:
-  path = os.path.join(saved_model_dir, "assets", hub_format.VOCAB_ASSET)
+  path = os.path.join(saved_model_dir, "assets", tf_hub.VOCAB_ASSET)
   return os.path.isfile(path) and vocab_lib.read_token_file(path) == list(tokens)
 
 
@@ -103,7 +105,7 @@ def verify_smaller_model(model: sources.Model, target: Sequence[str], paths: Out
   full = model.tokenizer.tokenize(list(sentences))
   survives = [a == b for a, b in zip(full, model.tokenizer.with_vocab(target).tokenize(
       list(sentences)))]
-  small_preprocess = hub_format.load_saved_model(paths.preprocess)
+  small_preprocess = tf_hub.load_saved_model(paths.preprocess)
   exported = _token_strings(small_preprocess.tokenize(tf.constant(list(sentences))), target)
   for sentence, survive, theirs, ours in zip(sentences, survives, full, exported):
     if survive and theirs != ours:
@@ -113,7 +115,7 @@ def verify_smaller_model(model: sources.Model, target: Sequence[str], paths: Out
   if not kept:
     raise VerificationError("no verification sentence keeps its tokenization: cannot verify")
 
-  inputs = tokenization.pack_ids(model.tokenizer.encode(kept), model.tokenizer.special_ids())
+  inputs = tf_hub_wordpiece.pack_ids(model.tokenizer.encode(kept), model.tokenizer.special_ids())
   ids = inputs["input_word_ids"]
   used, remapped = np.unique(ids, return_inverse=True)
   reference = Encoder(model.config.with_vocab_size(len(used)), model.weights_for_rows(used))
@@ -123,7 +125,7 @@ def verify_smaller_model(model: sources.Model, target: Sequence[str], paths: Out
   expected = tf.function(reference.__call__)(remapped_inputs)["pooled_output"].numpy()
   del reference
 
-  smaller = hub_format.load_saved_model(paths.encoder)
+  smaller = tf_hub.load_saved_model(paths.encoder)
   small_inputs = verification.pack_to_longest(small_preprocess, kept)
   actual = smaller(small_inputs, training=False)["pooled_output"].numpy()
   return {"sentences": len(kept), "pruned_sentences": len(sentences) - len(kept),
@@ -186,9 +188,9 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
       tmp_encoder, tmp_preprocess = (os.path.join(scratch, n) for n in ("encoder", "preprocess"))
     vocab_lib.write_token_file(tmp_vocab, target)
     encoder = Encoder(small_config, model.weights_for_rows(rows))
-    hub_format.export_encoder(encoder, target, tmp_encoder)
+    tf_hub.export_encoder(encoder, target, tmp_encoder)
     del encoder
-    hub_format.export_preprocessor(target, tmp_preprocess,
+    tf_hub.export_preprocessor(target, tmp_preprocess,
                                    preprocessor=small_tokenizer.tf_preprocessor)
     figures = verify_smaller_model(model, target,
                                    OutputPaths(tmp_vocab, tmp_encoder, tmp_preprocess),

@@ -23,9 +23,11 @@ from typing import Collection, Dict, Iterable, List, Optional, Sequence
 import numpy as np
 from absl import flags, logging
 
-from smaller_labse import atomic, demo_data, hub_format, languages
-from smaller_labse.config import WORD_EMBEDDINGS, EncoderConfig, weight_shapes
-from smaller_labse.encoder import Encoder
+from smaller_labse import atomic, languages
+from smaller_labse.demo import demo_data
+from smaller_labse.formats import tf_hub
+from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig, weight_shapes
+from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import run_cli
 
 DEMO_CONFIG = dict(hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64)
@@ -68,7 +70,7 @@ def build_vocab(lines: Iterable[str], min_count: int = 2,
 MODEL_NOTE = ("the demo model is NOT LaBSE and was not trained: a bag-of-words encoder in "
               "LaBSE/2's format (2 layers, hidden 32) whose word vectors come from a "
               f"{len(demo_data.DICTIONARY)}-line hand-written en/fr/de/ru dictionary "
-              "(smaller_labse/demo_data.py), so that it retrieves translations")
+              "(smaller_labse/demo/demo_data.py), so that it retrieves translations")
 
 
 def write_corpora(data_dir: str, corpora: Dict[str, Sequence[str]]) -> None:
@@ -153,10 +155,10 @@ def write_demo_model(downloads_dir: str, tokens: List[str], seed: int = 0,
   config = EncoderConfig(vocab_size=len(tokens), **(shape or DEMO_CONFIG))
   encoder = Encoder(config, weights=weights, seed=seed)
   with atomic.atomic_path(os.path.join(downloads_dir, "labse-2"), is_dir=True) as tmp:
-    hub_format.export_encoder(encoder, tokens, tmp)
+    tf_hub.export_encoder(encoder, tokens, tmp)
   del encoder  # At LaBSE's size, free 1.9 GB before exporting the preprocessor.
   with atomic.atomic_path(os.path.join(downloads_dir, "labse-2-preprocess"), is_dir=True) as tmp:
-    hub_format.export_preprocessor(tokens, tmp)
+    tf_hub.export_preprocessor(tokens, tmp)
 
 
 def demo_corpora() -> Dict[str, List[str]]:
@@ -196,8 +198,3 @@ def main(argv: Sequence[str]) -> None:
   del argv  # run_cli rejects arguments left after the flags
   prepare_workdir(flags.FLAGS.workdir)
   print(f"demo inputs written to {flags.FLAGS.workdir}: {MODEL_NOTE}")
-
-
-if __name__ == "__main__":
-  flags.DEFINE_string("workdir", "demo_workdir", "Where to write the demo's inputs.")
-  run_cli(main)

@@ -14,7 +14,7 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 import tensorflow as tf
 
-from smaller_labse.config import WORD_EMBEDDINGS, EncoderConfig, random_weights, weight_shapes
+from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig, random_weights, weight_shapes
 
 WeightValue = Union[np.ndarray, tf.Variable]
 

@@ -17,9 +17,12 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from smaller_labse import atomic, files, st_format, st_numpy, tokenization, verification
-from smaller_labse.config import WORD_EMBEDDINGS, EncoderConfig
-from smaller_labse.encoder import Encoder
+from smaller_labse import atomic, files
+from smaller_labse.formats import st_format
+from smaller_labse.model import numpy_reference, verification
+from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig
+from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import InputError
 
 FORMATS = ("tfhub", "st")
@@ -93,7 +96,7 @@ def reference_outputs(model, tokenizer, rows: Optional[np.ndarray] = None,
     'inputs' (int32 [B, S] numpy, export ids), 'encoder_outputs' (one [B, S, D] per layer),
     'pooled_output' [B, D] (the sentence head).
   """
-  inputs = tokenization.pack_ids(tokenizer.encode(list(sentences)), tokenizer.special_ids())
+  inputs = tf_hub_wordpiece.pack_ids(tokenizer.encode(list(sentences)), tokenizer.special_ids())
   ids = inputs["input_word_ids"]
   used, remapped = np.unique(ids, return_inverse=True)
   stored = used if rows is None else np.asarray(rows)[used]
@@ -113,14 +116,14 @@ def check(st_dir: str, reference: Mapping[str, object], pooler_is_head: bool = T
   pooler_is_head: BertModel's pooler.dense must also compute the sentence head (False for a
   Sentence Transformers source, whose own pooler is kept as it was).
   """
-  figures = st_numpy.compare_with_encoder(st_dir, reference["inputs"], reference,
+  figures = numpy_reference.compare_with_encoder(st_dir, reference["inputs"], reference,
                                           pooler_is_head)
   figures["sentences"] = len(reference["pooled_output"])
-  if not figures["layers"] <= st_numpy.LAYER_RTOL:
+  if not figures["layers"] <= numpy_reference.LAYER_RTOL:
     raise StVerificationError(f"{st_dir}: a layer of the Sentence Transformers export differs "
                               f"from the TF model by {figures['layers']:.3g} (relative) > "
-                              f"{st_numpy.LAYER_RTOL}")
-  if not figures["pooled_output"] <= st_numpy.LAYER_RTOL:
+                              f"{numpy_reference.LAYER_RTOL}")
+  if not figures["pooled_output"] <= numpy_reference.LAYER_RTOL:
     raise StVerificationError(f"{st_dir}: the export's sentence head differs from the TF "
                               f"model's pooler by {figures['pooled_output']:.3g}")
   return figures
@@ -259,7 +262,7 @@ def export(st_dir: str, model, source: str, name: str, how_made: str,
   figures = check(st_dir, reference, model.bert_pooler is st_format.SENTENCE_HEAD)
   atomic.write_text(os.path.join(st_dir, "README.md"),
                     model_card(name, config, how_made, figures, langs, max_seq_length,
-                               model.embedding, tokenizer.kind == tokenization.TFHUB))
+                               model.embedding, tokenizer.kind == tf_hub_wordpiece.TFHUB))
   _share_permissions(st_dir)
   return figures
 

@@ -39,11 +39,13 @@ import json
 import os
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-from smaller_labse import atomic, charset, tokenization
-from smaller_labse.config import EncoderConfig
-from smaller_labse.token_counts import TokenCounts
+from smaller_labse import atomic
+from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.vocabulary import charset
+from smaller_labse.model.config import EncoderConfig
+from smaller_labse.vocabulary.token_counts import TokenCounts
 from smaller_labse.errors import InputError
-from smaller_labse.vocab import build_target_vocab, is_special_token, special_tokens
+from smaller_labse.tokenizers.vocab import build_target_vocab, is_special_token, special_tokens
 
 DEFAULT_THRESHOLD = 0.005  # percent of the lines counted
 SUFFIX = "##"
@@ -234,7 +236,7 @@ def compare_tokenizations(full, small, lines: Sequence[bytes],
   """Counts the lines whose tokenization the smaller vocab keeps, and those gaining [UNK].
 
   Args:
-    full, small: the model's tokenizer (tokenization.py) over the full and the smaller vocab.
+    full, small: the model's tokenizer (tf_hub_wordpiece.py) over the full and the smaller vocab.
     lines: UTF-8 lines (invalid bytes reach a Hugging Face tokenizer as U+FFFD).
 
   A line 'gains an [UNK]' when the smaller vocab gives it more [UNK] tokens than
@@ -302,8 +304,8 @@ def fidelity_report(full_vocab: Sequence[str], target_vocab: Sequence[str],
                     used: Optional[Set[str]] = None, tokenizer=None) -> Dict[str, object]:
   """The report: sizes, parameters, the character guarantee, and per label the lines kept
   identical / gaining [UNK]. `used`: see `char_guarantee`. `tokenizer`: the model's over
-  `full_vocab` (tokenization.py); None: BertTokenizer, as LaBSE/2's preprocessor."""
-  full = tokenizer or tokenization.TfHubTokenizer(full_vocab, lower_case)
+  `full_vocab` (tf_hub_wordpiece.py); None: BertTokenizer, as LaBSE/2's preprocessor."""
+  full = tokenizer or tf_hub_wordpiece.TfHubTokenizer(full_vocab, lower_case)
   small = full.with_vocab(target_vocab)
   per_label = {label: compare_tokenizations(full, small, lines)
                for label, lines in sorted(eval_sets.items())}

@@ -23,7 +23,7 @@ DEMO_LANGS = "en,fr,de"
 DEMO_CORPUS_LANGS = "en,fr,de,ru"  # The demo's corpora also hold Russian, which it drops.
 DEMO_NOTE = ("NOTE: the demo model is not LaBSE and was not trained: a bag-of-words encoder in "
              "LaBSE/2's format whose word vectors come from a small hand-written en/fr/de/ru "
-             "dictionary (smaller_labse/demo_data.py). Its accuracies show what pruning does, "
+             "dictionary (smaller_labse/demo/demo_data.py). Its accuracies show what pruning does, "
              "not LaBSE's quality.")
 DEMO_SUMMARY = ("Kept languages (fr, de) keep every digit of their accuracy; Russian, dropped, "
                 "falls to chance: its words became [UNK].")
@@ -115,7 +115,7 @@ def _call(command: Sequence[str]) -> None:
 
 def _check_source_dir(path: str) -> None:
   """A local --source is a Hugging Face / Sentence Transformers model: InputError otherwise."""
-  from smaller_labse import sources  # pylint: disable=import-outside-toplevel
+  from smaller_labse.formats import sources  # pylint: disable=import-outside-toplevel
   from smaller_labse.errors import InputError  # pylint: disable=import-outside-toplevel
   try:
     kind = sources.source_kind(path)
@@ -176,7 +176,8 @@ class Pipeline:
     if self.demo:
       _step("demo inputs: a tiny dictionary-built model in LaBSE/2's format, small corpora "
             "(en fr de ru), parallel sentences")
-      demo_data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_data.py")
+      demo_data = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo",
+                               "demo_data.py")
       if up_to_date("downloads/labse-2/saved_model.pb", demo_data):
         print("up to date", flush=True)
       else:
@@ -255,7 +256,7 @@ def _enter_checkout_venv(args: Sequence[str]) -> None:
   if made.returncode:
     sys.exit(made.returncode)
   python = made.stdout.strip()
-  os.execv(python, [python, "-m", "smaller_labse.pipeline", *args])
+  os.execv(python, [python, "-m", "smaller_labse.stages.pipeline", *args])
 
 
 def main(args: Optional[Sequence[str]] = None, prog: str = SCRIPT_PROG,

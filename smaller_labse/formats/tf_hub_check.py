@@ -3,7 +3,7 @@
 Cheap: reads `saved_model.pb` (the object graph names every variable) and the
 checkpoint index (shapes), never loads the graph or the weights.
 
-  python -m smaller_labse.savedmodel_check --encoder=downloads/labse-2 \\
+  python -m smaller_labse.formats.tf_hub_check --encoder=downloads/labse-2 \\
       --preprocess=downloads/labse-2-preprocess --vocab_size=501153
 
 Prints one `ok:` line per model; on a problem prints one `error:` line and
@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from absl import flags
 
-from smaller_labse import vocab as vocab_lib
+from smaller_labse.tokenizers import vocab as vocab_lib
 from smaller_labse.errors import InputError, run_cli
 
 LABSE_VOCAB_SIZE = 501153

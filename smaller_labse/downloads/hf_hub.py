@@ -1,6 +1,6 @@
 """Downloads BERT / Sentence Transformers models from the Hugging Face hub for the pipeline.
 
-  python -m smaller_labse.hub_download --repo=sentence-transformers/LaBSE \\
+  python -m smaller_labse.downloads.hf_hub --repo=sentence-transformers/LaBSE \\
       [--repo=setu4993/LEALLA-small ...] [--revision=main] [--output_dir=downloads]
 
 (download_model.sh REPO... runs it.) Each repository `owner/name` becomes DIR/owner/name:
@@ -274,7 +274,7 @@ def check_config(path: str, label: Optional[str] = None) -> Dict[str, object]:
   label = label or path
   if not os.path.isfile(path):
     raise InputError(f"{label}: missing")
-  from smaller_labse import st_format  # pylint: disable=import-outside-toplevel
+  from smaller_labse.formats import st_format  # pylint: disable=import-outside-toplevel
   try:
     return st_format.read_bert_config(path)[1]
   except InputError as e:
@@ -327,7 +327,7 @@ def _read_as_source(directory: str, label: Optional[str]) -> str:
   """Reads `directory` as stage 1 will (sources.open_source: its layout, tokenizer, weight
   shapes), so that a model stage 1 refuses is refused before it is put in place. Returns its
   kind."""
-  from smaller_labse import sources  # pylint: disable=import-outside-toplevel
+  from smaller_labse.formats import sources  # pylint: disable=import-outside-toplevel
   try:
     return sources.open_source(directory).kind
   except InputError as e:

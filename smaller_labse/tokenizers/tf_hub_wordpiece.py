@@ -19,7 +19,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from smaller_labse import files, vocab as vocab_lib
+from smaller_labse import files
+from smaller_labse.tokenizers import vocab as vocab_lib
 
 TFHUB = "tfhub"  # source.json's "tokenizer" for TfHubTokenizer
 
@@ -43,7 +44,7 @@ class TfHubTokenizer:
     return f"tensorflow_text.BertTokenizer (lower_case={self.lower_case})"
 
   def _ragged(self, lines: Sequence[str]):
-    from smaller_labse.hub_format import bert_tokenizer  # TensorFlow, when first used.
+    from smaller_labse.formats.tf_hub import bert_tokenizer  # TensorFlow, when first used.
     import tensorflow as tf
     if self._tokenizer is None:
       self._tokenizer = bert_tokenizer(self.tokens, self.lower_case)
@@ -75,16 +76,16 @@ class TfHubTokenizer:
   def tf_preprocessor(self, vocab_path: str, tokens: Optional[Sequence[str]] = None):
     """The TF Hub preprocessor's computation over `vocab_path` (`tokens`, default this vocab,
     one per line)."""
-    from smaller_labse.hub_format import Preprocessor
+    from smaller_labse.formats.tf_hub import Preprocessor
     return Preprocessor(vocab_path, list(self.tokens if tokens is None else tokens),
                         self.lower_case)
 
   def count_corpus(self, paths: Sequence[str], vocab: Sequence[str], exact_only: bool = False,
                    **kwargs):
-    """Stage 2's counts (counting.count_corpus with this tokenizer)."""
-    from smaller_labse import counting
-    counter = counting.Counter(self.tokens, lower_case=self.lower_case, exact_only=exact_only)
-    return counting.count_corpus(counter, paths, vocab, **kwargs)
+    """Stage 2's counts (tf_counting.count_corpus with this tokenizer)."""
+    from smaller_labse.vocabulary import tf_counting
+    counter = tf_counting.Counter(self.tokens, lower_case=self.lower_case, exact_only=exact_only)
+    return tf_counting.count_corpus(counter, paths, vocab, **kwargs)
 
 
 def read_tfhub_twin(model_dir: str):

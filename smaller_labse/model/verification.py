@@ -7,7 +7,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from smaller_labse.config import EncoderConfig
+from smaller_labse.model.config import EncoderConfig
 
 # Short sentences in the 16 languages of the original release, plus hard cases:
 # no-break spaces, a narrow no-break space before '?', a word over 100 bytes, empty text.
@@ -173,14 +173,14 @@ class EncoderBlocks:
     self._encoder = encoder
 
   def first(self, inputs: Mapping[str, tf.Tensor]) -> np.ndarray:
-    from smaller_labse.encoder import attention_bias
+    from smaller_labse.model.encoder import attention_bias
     x = self._encoder.embed(tf.cast(inputs["input_word_ids"], tf.int32),
                             tf.cast(inputs["input_type_ids"], tf.int32), training=False)
     return self._encoder.transformer_layer(x, attention_bias(inputs["input_mask"]), 0,
                                            training=False).numpy()
 
   def layer(self, layer: int, x: np.ndarray, inputs: Mapping[str, tf.Tensor]) -> np.ndarray:
-    from smaller_labse.encoder import attention_bias
+    from smaller_labse.model.encoder import attention_bias
     return self._encoder.transformer_layer(tf.constant(x, tf.float32),
                                            attention_bias(inputs["input_mask"]), layer,
                                            training=False).numpy()
@@ -198,7 +198,7 @@ class PooledOutputBlocks:
     self._num_layers = num_layers
 
   def _layer(self, layer: int, x: tf.Tensor, inputs: Mapping[str, tf.Tensor]) -> np.ndarray:
-    from smaller_labse.encoder import attention_bias
+    from smaller_labse.model.encoder import attention_bias
     mask = inputs["input_mask"]
     batch = tf.shape(mask)[0]
     out = self._encoder.layer(tf.reshape(x, [-1, x.shape[-1]]), attention_bias(mask), batch,

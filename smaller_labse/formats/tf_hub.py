@@ -22,9 +22,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import tensorflow as tf
 import tensorflow_text as text
 
-from smaller_labse import vocab as vocab_lib
-from smaller_labse.config import WORD_EMBEDDINGS, EncoderConfig, infer_config, weight_shapes
-from smaller_labse.encoder import Encoder
+from smaller_labse.tokenizers import vocab as vocab_lib
+from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig, infer_config, weight_shapes
+from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import InputError
 
 VOCAB_ASSET = "cased_vocab.txt"

@@ -1,8 +1,8 @@
 """The TensorFlow twin of a Hugging Face BERT tokenizer, exportable as a TF Hub preprocessor.
 
-`HfPreprocessor` has hub_format.Preprocessor's interface (`tokenize`,
+`HfPreprocessor` has tf_hub.Preprocessor's interface (`tokenize`,
 `bert_pack_inputs`, `special_ids`) and is made of TensorFlow and
-tensorflow_text ops only, so hub_format.export_preprocessor saves it as a
+tensorflow_text ops only, so tf_hub.export_preprocessor saves it as a
 SavedModel. It tokenizes as the tokenizers library runs an `HfTokenizer`:
 
 1. invalid UTF-8 becomes U+FFFD (as Python's errors='replace'; BertNormalizer then
@@ -33,9 +33,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from smaller_labse import hf_chars, hub_format, vocab as vocab_lib
+from smaller_labse.formats import tf_hub
+from smaller_labse.tokenizers import hf_chars, vocab as vocab_lib
 from smaller_labse.errors import InputError
-from smaller_labse.hf_tokenizer import HfTokenizer, unreachable_token
+from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer, unreachable_token
 
 TEXT = -1  # The id of a piece of text still to tokenize (not an added token).
 
@@ -253,8 +254,8 @@ class HfPreprocessor(tf.Module):
 
   def bert_pack_inputs(self, segments: List[tf.RaggedTensor], seq_length: tf.Tensor
                        ) -> Dict[str, tf.Tensor]:
-    """As hub_format.Preprocessor.bert_pack_inputs."""
-    return hub_format.pack_inputs(segments, seq_length, self.special_ids)
+    """As tf_hub.Preprocessor.bert_pack_inputs."""
+    return tf_hub.pack_inputs(segments, seq_length, self.special_ids)
 
 
 def _file_table(path: str) -> tf.lookup.StaticHashTable:

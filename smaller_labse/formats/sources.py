@@ -21,8 +21,10 @@ from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
-from smaller_labse import files, st_format, tokenization
-from smaller_labse.config import WORD_EMBEDDINGS, EncoderConfig
+from smaller_labse import files
+from smaller_labse.formats import st_format
+from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig
 from smaller_labse.errors import InputError
 
 TFHUB, SENTENCE_TRANSFORMERS, HUGGING_FACE = "tfhub", "sentence-transformers", "huggingface"
@@ -40,7 +42,7 @@ class Model:
     kind: TFHUB, SENTENCE_TRANSFORMERS or HUGGING_FACE: the source's kind.
     name: the default name of its outputs ("LaBSE" for TF Hub's; a directory's name).
     config: the encoder's shape and activation; do_lower_case from the tokenizer.
-    tokenizer: `tokenization.TfHubTokenizer` or `hf_tokenizer.HfTokenizer`.
+    tokenizer: `tf_hub_wordpiece.TfHubTokenizer` or `hf_tokenizer.HfTokenizer`.
     tokens: the token of each embedding row (len == config.vocab_size).
     weights: LaBSE/2 variable name -> float32 array, tf.Variable or (word embeddings) a row
       reader; `pooler_transform/*` is the sentence head.
@@ -124,15 +126,15 @@ def open_source(path: str) -> Model:
 
 
 def _open_tfhub(path: str) -> Model:
-  from smaller_labse import hub_format  # pylint: disable=import-outside-toplevel
-  saved_model, config, variables, tokens = hub_format.load_encoder(path)
+  from smaller_labse.formats import tf_hub  # pylint: disable=import-outside-toplevel
+  saved_model, config, variables, tokens = tf_hub.load_encoder(path)
   return Model(path=path, kind=TFHUB, name="LaBSE", config=config,
-               tokenizer=tokenization.TfHubTokenizer(tokens, config.do_lower_case),
+               tokenizer=tf_hub_wordpiece.TfHubTokenizer(tokens, config.do_lower_case),
                tokens=tokens, weights=variables, saved_model=saved_model)
 
 
 def _open_hugging_face(path: str, kind: str) -> Model:
-  from smaller_labse.hf_tokenizer import HfTokenizer  # pylint: disable=import-outside-toplevel
+  from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer  # pylint: disable=import-outside-toplevel
   layout = None
   bert_dir = path
   if kind == SENTENCE_TRANSFORMERS:
@@ -146,9 +148,9 @@ def _open_hugging_face(path: str, kind: str) -> Model:
   config_path = os.path.join(bert_dir, "config.json")
   config, values = st_format.read_bert_config(config_path)
   # This project's own exports (and their fine-tunes) run TF Hub's BertTokenizer.
-  tokenizer = tokenization.read_tfhub_twin(bert_dir) or HfTokenizer.from_model_dir(bert_dir)
+  tokenizer = tf_hub_wordpiece.read_tfhub_twin(bert_dir) or HfTokenizer.from_model_dir(bert_dir)
   config = dataclasses.replace(config, do_lower_case=tokenizer.lower_case)
-  tokens = (tokenizer.tokens if tokenizer.kind == tokenization.TFHUB
+  tokens = (tokenizer.tokens if tokenizer.kind == tf_hub_wordpiece.TFHUB
             else tokenizer.row_tokens(config.vocab_size))
   if len(tokens) != config.vocab_size:
     raise InputError(f"{bert_dir}/vocab.txt: {len(tokens)} tokens, but {config_path} says "
