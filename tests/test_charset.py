@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from smaller_labse.vocabulary import charset, selection
 from smaller_labse.vocabulary.token_counts import TokenCounts
-from smaller_labse.formats.tf_hub import bert_tokenizer
+from smaller_labse.tokenizers.tf_bert_tokenizer import bert_tokenizer
 from smaller_labse.tokenizers.vocab import UNK, build_target_vocab, read_vocab, special_tokens
 from tests.helpers_vocab import SHARED_VOCAB, compare_vocabs
 
