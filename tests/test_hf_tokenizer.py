@@ -16,7 +16,7 @@ import tensorflow as tf
 
 import hf_layouts as hl
 from smaller_labse.tokenizers import tf_hub_wordpiece
-from smaller_labse.vocabulary import selection
+from smaller_labse.vocabulary import fidelity
 from smaller_labse.errors import InputError
 from tests.counting_oracle import read_filtered_lines
 from smaller_labse.tokenizers.hf_loading import load_model_dir
@@ -330,6 +330,6 @@ def test_fidelity_report_lines_are_utf8_bytes(layouts):
   assert ours.encode(lines) == ours.encode(texts)
   used = sorted({t for tokens in ours.tokenize(texts) for t in tokens} - set(hl.SPECIALS))
   smaller = ours.with_vocab(hl.SPECIALS + used[::2])
-  fidelity = selection.compare_tokenizations(ours, smaller, lines)
-  assert fidelity == selection.compare_tokenizations(ours, smaller, texts)
+  fidelity = fidelity.compare_tokenizations(ours, smaller, lines)
+  assert fidelity == fidelity.compare_tokenizations(ours, smaller, texts)
   assert fidelity.lines == len(lines) and 0 < fidelity.identical < len(lines)

@@ -23,7 +23,7 @@ from smaller_labse.model import verification
 from smaller_labse.tokenizers import tf_hub_wordpiece
 from smaller_labse.tokenizers import vocab as vocab_lib
 from smaller_labse.model.config import EncoderConfig
-from smaller_labse.stages.conversion import VerificationError
+from smaller_labse.model.verification import VerificationError
 from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import InputError
 
