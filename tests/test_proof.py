@@ -70,6 +70,20 @@ def test_refuses_an_encoder_that_differs_in_one_way(tmp_path, name):
   assert not out.exists()
 
 
+def test_end_to_end_line_uses_the_budget_factor_given(tmp_path):
+  # A pooler off by ~10x the default budget passes a proof given a far larger --budget_factor;
+  # the end-to-end line must judge with that factor too, not with the default.
+  variant, scale, embedding_scale, epsilon, _ = WRONG[
+      "a pooler kernel weight changed by 1e-3 of its scale (0.2)"]
+  config = dataclasses.replace(CONFIG, layer_norm_epsilon=epsilon)
+  encoder_dir = export_variant(tmp_path / "encoder", variant, scale, embedding_scale, config)
+  proof = conversion.convert(encoder_dir, str(tmp_path / "labse"), budget_factor=1e4)
+  e2e = proof.end_to_end
+  assert proof.holds
+  assert e2e.savedmodel_error > verification.BUDGET_FACTOR * e2e.rounding  # Not by default.
+  assert e2e.line().endswith(": explained by float32 rounding"), e2e.line()
+
+
 @pytest.mark.parametrize("shape,scale", [
     (dict(hidden_size=48, num_layers=3, num_heads=6, intermediate_size=96), 0.02),
     (dict(hidden_size=16, num_layers=1, num_heads=1, intermediate_size=16), 0.5),
