@@ -487,6 +487,32 @@ def test_bad_models(setup, tmp_path):
     tatoeba.load_model(smaller[0], original[1])
 
 
+def test_probe_refuses_only_what_means_another_api():
+  # A model of another API is an InputError; a failure of ours or of the machine is not.
+  from smaller_labse.tatoeba import hub_model  # pylint: disable=import-outside-toplevel
+
+  def raising(error):
+    def call(*args, **kwargs):
+      raise error
+    return call
+
+  def preprocess(sentences):
+    return {"input_word_ids": tf.zeros([len(sentences), 4], tf.int32)}
+
+  mismatch = tf.errors.InvalidArgumentError(None, None, "expected int32")
+  with pytest.raises(InputError, match="cannot preprocess strings"):
+    hub_model._probe("m", "encoder", preprocess, raising(TypeError("takes 1 argument")))
+  with pytest.raises(InputError, match="not a text encoder"):
+    hub_model._probe("m", "encoder", raising(mismatch), preprocess)
+  with pytest.raises(RuntimeError, match="a bug"):
+    hub_model._probe("m", "encoder", preprocess, raising(RuntimeError("a bug")))
+  with pytest.raises(MemoryError):
+    hub_model._probe("m", "encoder", raising(MemoryError()), preprocess)
+  exhausted = tf.errors.ResourceExhaustedError(None, None, "OOM")
+  with pytest.raises(tf.errors.ResourceExhaustedError):
+    hub_model._probe("m", "encoder", raising(exhausted), preprocess)
+
+
 def _preprocess_reporting(special_tokens):
   """A stand-in preprocessor whose tokenize.get_special_tokens_dict is `special_tokens`."""
   import types
