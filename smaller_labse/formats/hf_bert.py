@@ -346,11 +346,6 @@ class BertWeights(MappingABC):
       state.update({f"pooler.dense.{k}": v for k, v in self.bert_pooler.items()})
     return state
 
-  def with_word_rows(self, rows: np.ndarray) -> Dict[str, np.ndarray]:
-    """Every weight as a float32 array, the word embeddings only rows `rows` (int [R])."""
-    return {name: (self[name].rows(rows) if name == WORD_EMBEDDINGS else self[name])
-            for name in self}
-
 
 # --- Writing --------------------------------------------------------------------------------
 

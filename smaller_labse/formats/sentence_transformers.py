@@ -89,9 +89,13 @@ def is_sentence_transformers_dir(path: str) -> bool:
   return os.path.isfile(os.path.join(path, "modules.json"))
 
 
-def default_layout(config: EncoderConfig, lower_case: bool,
+def default_layout(config: EncoderConfig,
                    max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> StLayout:
-  """LaBSE's layout: Transformer -> 1_Pooling (CLS) -> 2_Dense (tanh: the pooler) -> 3_Normalize."""
+  """LaBSE's layout: Transformer -> 1_Pooling (CLS) -> 2_Dense (tanh: the pooler) -> 3_Normalize.
+
+  sentence_bert_config.json's do_lower_case is False: the tokenizer lower-cases where the
+  model does, and Sentence Transformers must not do it again.
+  """
   d = config.hidden_size
   modules = (
       {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
@@ -116,7 +120,6 @@ def default_layout(config: EncoderConfig, lower_case: bool,
       os.path.join(POOLING_DIR, "config.json"): files.json_text(pooling),
       os.path.join(DENSE_DIR, "config.json"): files.json_text(dense),
   }
-  del lower_case  # The tokenizer lower-cases itself; Sentence Transformers must not do it again.
   return StLayout(modules, texts, "", DENSE_DIR, max_seq_length, True)
 
 
@@ -270,11 +273,6 @@ def write_st_model(st_dir: str, config: EncoderConfig, weights: Mapping[str, Wei
   for name, text in texts.items():
     with open(os.path.join(st_dir, name), "w", encoding="utf-8", newline="") as f:
       f.write(text)
-
-
-def metadata_source(path: str) -> str:
-  """The fingerprint `write_st_model` keeps in a model.safetensors ('' if none)."""
-  return read_metadata(path).get(_METADATA_SOURCE, "")
 
 
 def safetensors_metadata(source: str) -> Dict[str, str]:

@@ -251,7 +251,7 @@ def export(st_dir: str, model, source: str, name: str, how_made: str,
     max_seq_length = (model.layout.max_seq_length if model.layout
                       else st_layout.DEFAULT_MAX_SEQ_LENGTH)
   layout = (model.layout.with_max_seq_length(max_seq_length) if model.layout
-            else st_layout.default_layout(config, config.do_lower_case, max_seq_length))
+            else st_layout.default_layout(config, max_seq_length))
   pad_id = tokenizer.special_ids()["pad"]
   text_files = {"config.json": files.json_text(hf_bert.bert_config(config, pad_id,
                                                                      model.bert_config)),
