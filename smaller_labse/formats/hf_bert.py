@@ -32,6 +32,9 @@ WeightValue = Any  # A float32 np.ndarray, a tf.Variable or a row reader (`value
 MODEL_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"  # Sharded weights.
 TORCH_FILE = "pytorch_model.bin"
+TORCH_INDEX_FILE = "pytorch_model.bin.index.json"
+# A directory's weights, by preference: a file, or an index naming its shards.
+WEIGHT_FILES = ((MODEL_FILE, INDEX_FILE), (TORCH_FILE, TORCH_INDEX_FILE))
 _CHUNK_ROWS = 4096
 _WORD = "embeddings.word_embeddings.weight"
 
@@ -177,16 +180,29 @@ def read_bert_config(path: str) -> Tuple[EncoderConfig, Dict[str, object]]:
 
 
 def find_weight_files(bert_dir: str) -> List[str]:
-  """A BertModel directory's weights: model.safetensors, its shards, or pytorch_model.bin."""
-  single, index = os.path.join(bert_dir, MODEL_FILE), os.path.join(bert_dir, INDEX_FILE)
-  if os.path.isfile(single):
-    return [single]
-  if os.path.isfile(index):
-    weight_map = files.read_json(index, "weights index").get("weight_map", {})
-    return [os.path.join(bert_dir, f) for f in sorted(set(weight_map.values()))]
-  if os.path.isfile(os.path.join(bert_dir, TORCH_FILE)):
-    return [os.path.join(bert_dir, TORCH_FILE)]
-  raise InputError(f"{bert_dir}: no weights ({MODEL_FILE}, {INDEX_FILE} or {TORCH_FILE})")
+  """A BertModel directory's weight files, as WEIGHT_FILES prefers: model.safetensors, else
+  the shards its index names, else pytorch_model.bin, else the shards of its index.
+
+  Raises:
+    InputError: no weights, an index without a weight_map, or a shard that is not there
+      (naming the index).
+  """
+  for single, index in WEIGHT_FILES:
+    if os.path.isfile(os.path.join(bert_dir, single)):
+      return [os.path.join(bert_dir, single)]
+    index_path = os.path.join(bert_dir, index)
+    if os.path.isfile(index_path):
+      weight_map = files.read_json(index_path, "weights index")
+      weight_map = weight_map.get("weight_map") if isinstance(weight_map, dict) else None
+      shards = sorted({str(s) for s in weight_map.values()}) if isinstance(weight_map, dict) else []
+      if not shards:
+        raise InputError(f"{index_path}: no weight_map")
+      missing = [s for s in shards if not os.path.isfile(os.path.join(bert_dir, s))]
+      if missing:
+        raise InputError(f"{index_path}: {missing[0]} is missing")
+      return [os.path.join(bert_dir, s) for s in shards]
+  raise InputError(f"{os.path.join(bert_dir, MODEL_FILE)}: missing (no {MODEL_FILE}, "
+                   f"{TORCH_FILE} or their index)")
 
 
 def read_torch_file(path: str) -> Dict[str, np.ndarray]:

@@ -23,17 +23,12 @@ from smaller_labse.tokenizers.hf_tokenizer import (
     TOKENIZER_JSON, VOCAB_TXT, AddedToken, HfTokenizer, bert_normalizer)
 
 
-def _read_json_file(path: str) -> Optional[object]:
-  """A JSON file's value, None when the file does not exist."""
+def _read_object(path: str) -> Optional[Dict[str, object]]:
+  """A JSON file's object, None when the file does not exist."""
   if not os.path.exists(path):
     return None
-  value = files.read_json(path, "file")
-  return value
-
-
-def _read_object(path: str) -> Optional[Dict[str, object]]:
-  value = _read_json_file(path)
-  if value is not None and not isinstance(value, dict):
+  value = files.read_json(path)
+  if not isinstance(value, dict):
     raise InputError(f"{path}: expected a JSON object")
   return value
 
@@ -67,10 +62,7 @@ def _library_added_token(value: object, path: str, special: Optional[bool] = Non
 def _load_json_tokenizer(path: str, build: bool):
   """(tokenizer.json's data, the library's tokenizer from it if `build`, else None)."""
   text = files.decode_utf8(path, files.read_bytes(path, "tokenizer file"))
-  try:
-    data = json.loads(text)
-  except json.JSONDecodeError as e:
-    raise InputError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+  data = files.parse_json(text, path)
   model = data.get("model") if isinstance(data, dict) else None
   model_type = model.get("type") if isinstance(model, dict) else None
   if model_type != "WordPiece":

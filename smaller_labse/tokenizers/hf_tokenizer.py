@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Union
 from tokenizers import AddedToken as LibraryAddedToken
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
+from smaller_labse import files
 from smaller_labse.errors import InputError
 from smaller_labse.tokenizers import tf_hub_wordpiece
 from smaller_labse.tokenizers.vocab import unreachable_token
@@ -135,10 +136,7 @@ class HfTokenizer:
   @classmethod
   def from_json(cls, text: str, path: str) -> "HfTokenizer":
     """Reads `to_json`'s text; `path` names it in errors."""
-    try:
-      data = json.loads(text)
-    except json.JSONDecodeError as e:
-      raise InputError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    data = files.parse_json(text, path)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
       raise InputError(f"{path}: not a tokenizer written by smaller_labse ({FORMAT})")
     try:

@@ -94,11 +94,7 @@ def write_counts(counts_dir: str, lang: str, counts: TokenCounts) -> None:
 
 def _load_json(path: str) -> Tuple[object, bytes]:
   data = files.read_bytes(path, "JSON file")
-  try:
-    return json.loads(files.decode_utf8(path, data)), data
-  except json.JSONDecodeError as e:
-    raise InputError(f"{path}: not valid JSON, truncated or corrupt ({e.msg} at line "
-                     f"{e.lineno} column {e.colno})") from None
+  return files.parse_json(files.decode_utf8(path, data), path), data
 
 
 def _check_count_map(path: str, value: object, what: str) -> Dict[str, int]:
