@@ -80,7 +80,8 @@ flags.DEFINE_bool("write", False, "Make the table from --unicode_tables, prove i
 flags.DEFINE_list("unicode_tables", None,
                   "With --write: Python interpreters, or directories holding unicodedata2, "
                   "whose Unicode tables the table covers.")
-flags.DEFINE_string("output", os.path.join(ROOT, "smaller_labse", "routing_table.py"),
+flags.DEFINE_string("output",
+                    os.path.join(ROOT, "smaller_labse", "vocabulary", "routing_table.py"),
                     "With --write: the module written.")
 flags.DEFINE_integer("chunk", 1000, "Code points tokenized per batch (x 100 lines).")
 
