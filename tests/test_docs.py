@@ -90,6 +90,15 @@ def test_the_readme_links_every_docs_page():
     assert f"]({name})" in readme or name == os.path.join("docs", "README.md"), name
 
 
+def test_the_readme_has_the_notebooks_colab_badge():
+  # Colab is how users evaluate: the badge is on the front page, as docs/evaluation.md has it.
+  badge = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/"
+                     r"colab-badge\.svg\)\]\((https://colab\.research\.google\.com/github/"
+                     r"[^)]+/notebooks/evaluate_tatoeba\.ipynb)\)")
+  in_docs = badge.findall(read("docs/evaluation.md"))
+  assert in_docs and badge.findall(read("README.md")) == in_docs[:1]
+
+
 def test_own_corpus_command_runs_verbatim(tmp_path):
   """The README's 'Your own corpus' command (also docs/vocabulary.md's first example)."""
   blocks = code_blocks(section("README.md", "Your own corpus"), "sh|bash")
