@@ -22,7 +22,7 @@ from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.model import verification
 from smaller_labse.tokenizers import tf_hub_wordpiece
 from smaller_labse.tokenizers import vocab as vocab_lib
-from smaller_labse.model.config import EncoderConfig
+from smaller_labse.model.config import parameter_table
 from smaller_labse.model.verification import VerificationError
 from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import InputError
@@ -64,18 +64,6 @@ def read_selections(selected_dir: str, langs: Sequence[str], original: Sequence[
                        f"e.g. {shown}")
     selections.append(tokens)
   return selections
-
-
-def parameter_table(rows: Sequence[Tuple[str, EncoderConfig]]) -> str:
-  """The README's table: #param transformer / word embedding / model, vocab size."""
-  lines = ["| Model | #param(transformer) | #param(word embedding) | #param(model) | vocab size |",
-           "|---|---:|---:|---:|---:|"]
-  for name, config in rows:
-    counts = config.parameter_counts()
-    cells = [f"{counts[k]:,} ({counts[k] / 1e6:.0f}M)"
-             for k in ("transformer", "word_embedding", "model")]
-    lines.append(f"| {name} | " + " | ".join(cells) + f" | {config.vocab_size:,} |")
-  return "\n".join(lines) + "\n"
 
 
 def _holds_vocab(saved_model_dir: str, tokens: Sequence[str]) -> bool:
@@ -209,7 +197,8 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
              "original model's embedding.")
       st_figures = st_export.export(tmp_st, model, st_source, name, how, target, rows, langs,
                                     st_max_seq_length)
-  table = parameter_table([(model.name, config), (name, small_config)])
+  table = "\n".join(parameter_table([(n, c.parameter_counts(), c.vocab_size) for n, c in
+                                     ((model.name, config), (name, small_config))])) + "\n"
   if "tfhub" in formats:
     atomic.write_text(os.path.join(os.path.dirname(paths.encoder), PARAMETERS_FILE), table)
   return paths, table, figures, st_figures

@@ -12,7 +12,7 @@ import os
 from typing import Dict, Mapping, Optional, Sequence, Set, Tuple
 
 from smaller_labse import atomic
-from smaller_labse.model.config import EncoderConfig
+from smaller_labse.model.config import EncoderConfig, parameter_table
 from smaller_labse.tokenizers import tf_hub_wordpiece
 from smaller_labse.vocabulary import charset
 from smaller_labse.vocabulary.selection import KEEP_CHARS_ALL, KEEP_CHARS_NONE, KEEP_CHARS_USED
@@ -128,18 +128,10 @@ def fidelity_report(full_vocab: Sequence[str], target_vocab: Sequence[str],
   }
 
 
-def _millions(n: int) -> str:
-  return f"{n / 1e6:.1f}M"
-
-
 def report_markdown(report: Mapping[str, object]) -> str:
   """The report as Markdown tables."""
-  lines = ["| Model | #param(transformer) | #param(word embedding) | #param(model) | vocab size |",
-           "| --- | ---: | ---: | ---: | ---: |"]
-  for name in ("full", "smaller"):
-    p = report[name]["parameters"]
-    lines.append(f"| {name} | {_millions(p['transformer'])} | {_millions(p['word_embedding'])} | "
-                 f"{_millions(p['model'])} | {report[name]['vocab_size']:,} |")
+  lines = parameter_table([(name, report[name]["parameters"], report[name]["vocab_size"])
+                           for name in ("full", "smaller")], short=True)
   lines += ["", "| eval | lines | identical tokenization | lines gaining [UNK] |",
             "| --- | ---: | ---: | ---: |"]
   rows = list(report["per_label"].items()) + [("**all**", report["total"])]
