@@ -8,7 +8,8 @@ import shlex
 from typing import List
 
 from helpers_docs import ROOT, anchors, code_blocks, lines_outside_code, read, section, slug
-from helpers_vocab import run_script, tiny_vocab, write_lines, write_vocab
+from conftest import run_script
+from helpers_vocab import tiny_vocab, write_lines, write_vocab
 from smaller_labse.model.config import EncoderConfig
 
 MAX_README_LINES = 300

@@ -85,7 +85,7 @@ def test_installed_demo_runs_outside_a_checkout(installed, demo):
 
 def test_demo_shows_no_log_chatter(demo):
   """Progress bars, results and errors only: TensorFlow's logs need --verbosity."""
-  from test_quiet import assert_no_chatter
+  from helpers_quiet import assert_no_chatter
   _, stdout, stderr = demo
   assert_no_chatter(stdout + stderr)
 

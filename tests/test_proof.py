@@ -8,23 +8,13 @@ import numpy as np
 import pytest
 
 from conftest import MODELGARDEN_STRESS, MODELGARDEN_TINY, tiny_vocab
-from proof_variants import CONFIG, Variant, VariantEncoder, scaled_weights
+from proof_variants import CONFIG, Variant, VariantEncoder, export_variant, scaled_weights
 from smaller_labse.formats import tf_hub
 from smaller_labse.model import verification
 from smaller_labse.stages import conversion
 
 # A correct float32 evaluation stays well inside the budget on every CPU: require half of it.
 MARGIN = 2.0
-
-
-def export_variant(path, variant=Variant(), scale=0.2, embedding_scale=None, config=CONFIG):
-  """Exports a VariantEncoder (tiny vocab) in LaBSE/2's format; returns the directory."""
-  tokens = tiny_vocab()
-  config = dataclasses.replace(config, vocab_size=len(tokens))
-  weights = scaled_weights(dataclasses.replace(config, layer_norm_epsilon=1e-12), scale,
-                           embedding_scale)
-  tf_hub.export_encoder(VariantEncoder(config, weights, variant), tokens, str(path))
-  return str(path)
 
 
 def assert_accepted_with_margin(proof):
