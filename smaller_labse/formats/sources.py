@@ -24,6 +24,7 @@ import numpy as np
 from smaller_labse import files
 from smaller_labse.formats import st_format
 from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.tokenizers.base import Tokenizer
 from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig
 from smaller_labse.errors import InputError
 
@@ -42,7 +43,8 @@ class Model:
     kind: TFHUB, SENTENCE_TRANSFORMERS or HUGGING_FACE: the source's kind.
     name: the default name of its outputs ("LaBSE" for TF Hub's; a directory's name).
     config: the encoder's shape and activation; do_lower_case from the tokenizer.
-    tokenizer: `tf_hub_wordpiece.TfHubTokenizer` or `hf_tokenizer.HfTokenizer`.
+    tokenizer: the tokenizer it runs (`base.Tokenizer`: TF Hub's WordPiece, a Hugging Face
+      source's own...).
     tokens: the token of each embedding row (len == config.vocab_size).
     weights: LaBSE/2 variable name -> float32 array, tf.Variable or (word embeddings) a row
       reader; `pooler_transform/*` is the sentence head.
@@ -58,7 +60,7 @@ class Model:
   kind: str
   name: str
   config: EncoderConfig
-  tokenizer: object
+  tokenizer: Tokenizer
   tokens: List[str]
   weights: Mapping[str, object]
   bert_pooler: object = st_format.SENTENCE_HEAD
@@ -150,8 +152,7 @@ def _open_hugging_face(path: str, kind: str) -> Model:
   # This project's own exports (and their fine-tunes) run TF Hub's BertTokenizer.
   tokenizer = tf_hub_wordpiece.read_tfhub_twin(bert_dir) or HfTokenizer.from_model_dir(bert_dir)
   config = dataclasses.replace(config, do_lower_case=tokenizer.lower_case)
-  tokens = (tokenizer.tokens if tokenizer.kind == tf_hub_wordpiece.TFHUB
-            else tokenizer.row_tokens(config.vocab_size))
+  tokens = tokenizer.row_tokens(config.vocab_size)
   if len(tokens) != config.vocab_size:
     raise InputError(f"{bert_dir}/vocab.txt: {len(tokens)} tokens, but {config_path} says "
                      f"vocab_size={config.vocab_size}")
