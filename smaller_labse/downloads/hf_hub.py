@@ -269,14 +269,14 @@ def _read_json(path: str, label: str) -> object:
 
 
 def check_config(path: str, label: Optional[str] = None) -> Dict[str, object]:
-  """config.json of a BERT encoder stage 1 reads (st_format.read_bert_config: model_type bert,
+  """config.json of a BERT encoder stage 1 reads (hf_bert.read_bert_config: model_type bert,
   absolute positions, a supported hidden_act...); InputError naming it (as `label`) otherwise."""
   label = label or path
   if not os.path.isfile(path):
     raise InputError(f"{label}: missing")
-  from smaller_labse.formats import st_format  # pylint: disable=import-outside-toplevel
+  from smaller_labse.formats import hf_bert  # pylint: disable=import-outside-toplevel
   try:
-    return st_format.read_bert_config(path)[1]
+    return hf_bert.read_bert_config(path)[1]
   except InputError as e:
     raise InputError(str(e).replace(path, label, 1)) from None
 

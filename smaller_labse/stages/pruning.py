@@ -17,7 +17,8 @@ import tensorflow as tf
 from absl import logging
 
 from smaller_labse import atomic
-from smaller_labse.formats import sources, st_export, st_format, store, tf_hub
+from smaller_labse.formats import sources, st_export, store, tf_hub
+from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.model import verification
 from smaller_labse.tokenizers import base
 from smaller_labse.tokenizers import vocab as vocab_lib
@@ -179,7 +180,7 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
   model = store.open_store(model_dir)
   config, original = model.config, model.tokens
   if st_max_seq_length is not None:
-    st_format.check_max_seq_length(st_max_seq_length, config)
+    st_layout.check_max_seq_length(st_max_seq_length, config)
   target = vocab_lib.build_target_vocab(
       original, read_selections(selected_dir, langs, original, model.tokenizer),
       model.tokenizer.special_tokens())
@@ -190,7 +191,7 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
     atomic.check_replaceable(paths.preprocess, _holds_vocab(paths.preprocess, target), overwrite)
   st_source = st_export.fingerprint(store.store_text(model_dir), *target)
   if "st" in formats:
-    atomic.check_replaceable(paths.st, st_format.holds_same_model(paths.st, target, st_source,
+    atomic.check_replaceable(paths.st, st_layout.holds_same_model(paths.st, target, st_source,
                                                                   model.layout), overwrite)
   small_config = config.with_vocab_size(len(target))
   rows = base.rows_of(target, original)

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from smaller_labse.errors import InputError
-from smaller_labse.formats.st_format import is_sentence_transformers_dir
+from smaller_labse.formats.sentence_transformers import is_sentence_transformers_dir
 from smaller_labse.tatoeba.embedding import EmbedStats, SentenceEncoder, default_model_name
 
 
