@@ -126,7 +126,7 @@ def convert(source: str, output_dir: str, preprocess: Optional[str] = None,
     st_max_seq_length: the Sentence Transformers export's max_seq_length.
 
   Returns:
-    The proof. Raises conversion.VerificationError when a block differs beyond its budget.
+    The proof. Raises verification.VerificationError when a block differs beyond its budget.
   """
   _quiet()
   preprocess = preprocess or notebook.default_preprocess(source)

@@ -604,8 +604,8 @@ def test_checking_a_download_imports_no_tensorflow(labse_files, tmp_path):
     if name in LABSE_FILES:
       os.makedirs(os.path.dirname(tmp_path / name), exist_ok=True)
       (tmp_path / name).write_bytes(data)
-  code = ("import sys; from smaller_labse import hub_download; "
-          "print(hf_hub.check_model(sys.argv[1])); "
+  code = ("import sys; from smaller_labse.downloads import hf_model_files; "
+          "print(hf_model_files.check_model(sys.argv[1])); "
           "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'torch'}))")
   result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
                           text=True, timeout=120, env=dict(os.environ, PYTHONPATH=REPO))

@@ -59,7 +59,7 @@ def test_refuses_an_encoder_that_differs_in_one_way(tmp_path, name):
   config = dataclasses.replace(CONFIG, layer_norm_epsilon=epsilon)
   encoder_dir = export_variant(tmp_path / "encoder", variant, scale, embedding_scale, config)
   out = tmp_path / "labse"
-  with pytest.raises(conversion.VerificationError) as error:
+  with pytest.raises(verification.VerificationError) as error:
     conversion.convert(encoder_dir, str(out))
   assert str(error.value).startswith(f"{encoder_dir}: block {block} differs: the SavedModel")
   failure = error.value.proof.first_failure()

@@ -137,7 +137,7 @@ def _open_tfhub(path: str) -> Model:
 
 
 def _open_hugging_face(path: str, kind: str) -> Model:
-  from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer  # pylint: disable=import-outside-toplevel
+  from smaller_labse.tokenizers import hf_loading  # pylint: disable=import-outside-toplevel
   layout = None
   bert_dir = path
   if kind == SENTENCE_TRANSFORMERS:
@@ -151,7 +151,7 @@ def _open_hugging_face(path: str, kind: str) -> Model:
   config_path = os.path.join(bert_dir, "config.json")
   config, values = hf_bert.read_bert_config(config_path)
   # This project's own exports (and their fine-tunes) run TF Hub's BertTokenizer.
-  tokenizer = tf_hub_wordpiece.read_tfhub_twin(bert_dir) or HfTokenizer.from_model_dir(bert_dir)
+  tokenizer = tf_hub_wordpiece.read_tfhub_twin(bert_dir) or hf_loading.load_model_dir(bert_dir)
   config = dataclasses.replace(config, do_lower_case=tokenizer.lower_case)
   tokens = tokenizer.row_tokens(config.vocab_size)
   if len(tokens) != config.vocab_size:

@@ -361,6 +361,18 @@ class Proof:
     return next((c for c in self.checks if not c.ok), None)
 
 
+class VerificationError(Exception):
+  """The rebuilt or pruned model does not reproduce the original.
+
+  Attributes:
+    proof: stage 1's failed `Proof`, when the error comes from it.
+  """
+
+  def __init__(self, message: str, proof: Optional[Proof] = None):
+    super().__init__(message)
+    self.proof = proof
+
+
 def prove(savedmodel_outputs: Mapping[str, object], inputs: Mapping[str, tf.Tensor], candidate,
           config, variables: Mapping[str, object], budget_factor: float = BUDGET_FACTOR,
           end_to_end_candidate: Optional[Callable[[], tf.Tensor]] = None,

@@ -10,21 +10,10 @@ from smaller_labse import atomic
 from smaller_labse.formats import sources, st_export, store, tf_hub
 from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.model import verification
+from smaller_labse.model.verification import VerificationError  # Raised here; commands catch it.
 from smaller_labse.tokenizers.base import Tokenizer
 from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import InputError
-
-
-class VerificationError(Exception):
-  """The rebuilt or pruned model does not reproduce the original.
-
-  Attributes:
-    proof: stage 1's failed `verification.Proof`, when the error comes from it.
-  """
-
-  def __init__(self, message: str, proof: Optional[verification.Proof] = None):
-    super().__init__(message)
-    self.proof = proof
 
 
 def _check_tokenization(preprocess_dir: str, tokenizer: Tokenizer) -> None:

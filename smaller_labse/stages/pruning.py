@@ -24,7 +24,7 @@ from smaller_labse.tokenizers import base
 from smaller_labse.tokenizers import vocab as vocab_lib
 from smaller_labse.tokenizers.base import Tokenizer
 from smaller_labse.model.config import EncoderConfig
-from smaller_labse.stages.conversion import VerificationError
+from smaller_labse.model.verification import VerificationError
 from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import InputError
 

@@ -53,8 +53,7 @@ class TfHubTokenizer(base.Tokenizer):
   # --- Rows and special tokens ------------------------------------------------------------
 
   def row_tokens(self, num_rows: Optional[int] = None) -> List[str]:
-    if num_rows is not None and num_rows != len(self.tokens):
-      raise InputError(f"a vocab of {len(self.tokens)} tokens for {num_rows} embedding rows")
+    """The vocab (one token a row, whatever `num_rows`: the caller checks the sizes agree)."""
     return self.tokens
 
   def special_ids(self) -> Dict[Role, int]:
@@ -96,7 +95,7 @@ class TfHubTokenizer(base.Tokenizer):
   # --- Running ---------------------------------------------------------------------------
 
   def _ragged(self, lines: Sequence[Union[str, bytes]]):
-    from smaller_labse.formats.tf_hub import bert_tokenizer  # TensorFlow, when first used.
+    from smaller_labse.tokenizers.tf_bert_tokenizer import bert_tokenizer  # TensorFlow, when used.
     import tensorflow as tf
     if self._tokenizer is None:
       self._tokenizer = bert_tokenizer(self.tokens, self.lower_case)

@@ -2,8 +2,8 @@
 files (`tokens_freqs/{lang}_freqs.json`, the original release's format, and our
 `{lang}_doc_freqs.json` sidecar), written and read side by side.
 
-Both counters fill a TokenCounts: counting.py (TensorFlow Text, the TF Hub preprocessor's
-tokenizer) and hf_tokenizer.py (the tokenizers library, a Hugging Face source's). No TensorFlow
+Both counters fill a TokenCounts: tf_counting.py (TensorFlow Text, the TF Hub preprocessor's
+tokenizer) and hf_counting.py (the tokenizers library, a Hugging Face source's). No TensorFlow
 here.
 """
 
