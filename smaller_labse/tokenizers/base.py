@@ -81,6 +81,13 @@ class PackingTemplate:
 
 BERT_PACKING = PackingTemplate((Role.START, TEXT, Role.END))
 
+
+def tf_hub_special_ids(special_ids: Mapping[Role, int], vocab_size: int) -> Dict[str, int]:
+  """A TF Hub preprocessor's get_special_tokens_dict (TF Model Garden's names) from roles."""
+  return {"vocab_size": vocab_size, "start_of_sequence_id": special_ids[Role.START],
+          "end_of_segment_id": special_ids[Role.END], "padding_id": special_ids[Role.PAD],
+          "mask_id": special_ids.get(Role.MASK, -1)}
+
 # What a tokenizer's normalizer and pre-tokenizer do to a character between two letters
 # (char_classes): kept inside the word; a word of its own; removed (a separator, deleted);
 # turned into other characters (case folding, accent stripping: its pieces are kept, not
