@@ -160,14 +160,14 @@ def test_a_third_tokenizer_is_a_tokenizer():
   packed = tokenizer.pack_ids(ids)["input_word_ids"]
   assert list(packed[0]) == [1, *ids[0], 2] and list(packed[1][:3]) == [1, ids[1][0], 2]
   assert tokenizer.char_forms("a ") == {"a": ("a", "@@a"), " ": ()}
-  assert tokenizer.special_tokens() == SPECIALS
+  assert tokenizer.specials() == SPECIALS
 
 
 def make_store(root, tokenizer: base.Tokenizer) -> str:
   """Stage 1's store of a tiny encoder (random weights in a Hugging Face source's safetensors)
   whose tokenizer is `tokenizer`; its directory."""
   tokens = tokenizer.row_tokens()
-  config = EncoderConfig(vocab_size=len(tokens), max_position_embeddings=64, **TINY_SHAPE)
+  config = EncoderConfig(vocab_size=len(tokens), max_position_embeddings=128, **TINY_SHAPE)
   weights = random_weights(config, seed=3)
   weight_file = str(root / "model.safetensors")
   write_safetensors(weight_file, hf_bert.bert_tensors(config, weights))
@@ -192,7 +192,7 @@ def test_stages_2_and_3_run_on_a_third_tokenizer(at_store, tmp_path):
   corpus.write_text("the weather is nice today\nil fait beau la gare\nthe gares\n"
                     "сегодня погода\n", encoding="utf-8")
   settings = vocab_selection.Settings(counts_dir=str(tmp_path / "counts"),
-                                      selected_dir=str(tmp_path / "selected"), vocab_size=30,
+                                      selected_dir=str(tmp_path / "selected"), vocab_size=60,
                                       min_chars=0)
   model = vocab_selection.load_model(os.path.join(at_store, store.VOCAB_FILE))
   assert isinstance(model.tokenizer(settings), AtWordPiece)
@@ -284,7 +284,7 @@ def test_stage3_drops_selected_tokens_the_source_tokenizer_cannot_produce(tmp_pa
                                                     str(tmp_path / "models"),
                                                     formats=("tfhub",))
   out = capsys.readouterr().out
-  assert "dropped 2 tokens the model's tokenizer can never produce ('##\xa0', '\xa0')" in out
+  assert "dropped 2 tokens the model's tokenizer can never produce ('##\\xa0', '\\xa0')" in out
   assert read_token_file(paths.vocab) == list(BERT_NAMES.values()) + [
       "##e", "##h", "gare", "t", "the"]
   # A token that is simply not in the vocab is still an error.

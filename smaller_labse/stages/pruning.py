@@ -183,7 +183,7 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
     st_layout.check_max_seq_length(st_max_seq_length, config)
   target = vocab_lib.build_target_vocab(
       original, read_selections(selected_dir, langs, original, model.tokenizer),
-      model.tokenizer.special_tokens())
+      model.tokenizer.specials())
   name = f"{name or model.name}_{'-'.join(langs)}"
   paths = OutputPaths.for_name(output_root, langs, name)
   if "tfhub" in formats:

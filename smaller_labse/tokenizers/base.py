@@ -21,7 +21,7 @@ A stage never asks which kind of tokenizer it holds. It asks the tokenizer:
 Kinds: "tfhub" (TF Hub's WordPiece, tf_hub_wordpiece.py), "hf_wordpiece" (a Hugging Face
 source's WordPiece, hf_tokenizer.py). A class may subclass `Tokenizer` to inherit the
 methods written here in terms of the others (`tokenize`, `pack_ids`, `char_forms`,
-`special_tokens`, `producible`).
+`specials`, `producible`).
 """
 
 import dataclasses
@@ -237,7 +237,7 @@ class Tokenizer(Protocol):
     """`packing().pack_ids` with this tokenizer's special ids: int32 [B, S] numpy arrays."""
     return self.packing().pack_ids(ids, self.special_ids())
 
-  def special_tokens(self) -> List[str]:
+  def specials(self) -> List[str]:
     """The tokens of `special_rows()`."""
     tokens = self.row_tokens()
     return [tokens[row] for row in self.special_rows()]

@@ -73,7 +73,7 @@ def build_target_vocab(original_vocab: Sequence[str], selections: Sequence[Seque
   Args:
     original_vocab: the full vocab, in model order.
     selections: per-language selected tokens.
-    specials: the tokenizer's special tokens (`Tokenizer.special_tokens()`), in row order.
+    specials: the tokenizer's special tokens (`Tokenizer.specials()`), in row order.
 
   Returns:
     `specials`, then the union of the selected (non-special) tokens sorted by code point.

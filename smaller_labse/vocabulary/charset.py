@@ -83,7 +83,7 @@ def analyze(tokenizer: Tokenizer, vocab: Optional[Sequence[str]] = None) -> Char
   reachable and unreachable by the tokenizer's own character rules, and finds gaps."""
   vocab = tokenizer.row_tokens() if vocab is None else vocab
   boundary = tokenizer.word_boundary()
-  specials = set(tokenizer.special_tokens())
+  specials = set(tokenizer.specials())
   tokens = char_tokens(vocab, boundary, specials)
   present = set(tokens)
   # Character tokens that some longer token spells in that position.

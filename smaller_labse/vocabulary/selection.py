@@ -110,7 +110,7 @@ def language_scores(counts: TokenCounts, vocab: Mapping[str, int], char_coverage
     non-special tokens of `vocab` only.
   """
   freqs, norm = _relative_freqs(counts)
-  specials = set(tokenizer.special_tokens())
+  specials = set(tokenizer.specials())
   boundary = tokenizer.word_boundary()
   own: Dict[str, float] = {}
   char_mass: Dict[str, int] = collections.defaultdict(int)
@@ -135,7 +135,7 @@ def used_char_tokens(counts: TokenCounts, vocab: Mapping[str, int], tokenizer: T
   'abc' counted needs 'a', '##b', '##c' (where `vocab` has them; the tokenizer's
   `word_boundary().spell`); a counted single-character token needs itself.
   """
-  specials = set(tokenizer.special_tokens())
+  specials = set(tokenizer.specials())
   boundary = tokenizer.word_boundary()
   needed: Set[str] = set()
   for token, value in counts.occurrences.items():
@@ -222,4 +222,4 @@ def target_vocab(full_vocab: Sequence[str], selections: Sequence[Sequence[str]],
                  tokenizer: Tokenizer) -> List[str]:
   """The smaller vocab stage 3 builds from these selections (the tokenizer's special tokens
   first)."""
-  return build_target_vocab(full_vocab, selections, tokenizer.special_tokens())
+  return build_target_vocab(full_vocab, selections, tokenizer.specials())
