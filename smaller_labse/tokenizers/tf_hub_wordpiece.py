@@ -49,6 +49,7 @@ class TfHubTokenizer(base.Tokenizer):
     self.lower_case = lower_case
     self._tokenizer = None
     self._special_ids: Optional[Dict[Role, int]] = None
+    self._special_rows: Optional[List[int]] = None
 
   # --- Rows and special tokens ------------------------------------------------------------
 
@@ -64,7 +65,9 @@ class TfHubTokenizer(base.Tokenizer):
     return dict(self._special_ids)
 
   def special_rows(self) -> List[int]:
-    return [i for i, t in enumerate(self.tokens) if vocab_lib.is_special_token(t)]
+    if self._special_rows is None:
+      self._special_rows = [i for i, t in enumerate(self.tokens) if vocab_lib.is_special_token(t)]
+    return list(self._special_rows)
 
   def word_boundary(self) -> base.WordBoundary:
     return base.WORDPIECE
