@@ -24,7 +24,7 @@ from smaller_labse.model import numpy_reference, verification
 from smaller_labse.tokenizers import tf_hub_wordpiece
 from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig
 from smaller_labse.model.encoder import Encoder
-from smaller_labse.errors import InputError
+
 
 class StVerificationError(Exception):
   """The export does not compute what the TensorFlow model computes."""
