@@ -124,6 +124,24 @@ def position_ids(config: object, mask):
   return tf.range(tf.shape(mask)[1])[tf.newaxis]
 
 
+def position_embeddings(config: object, table, seq_length, mask=None):
+  """Each token's position embedding, in TensorFlow.
+
+  Args:
+    config: the encoder's EncoderConfig.
+    table: float32 [P, D], the position embedding table.
+    seq_length: int32 scalar, S (`tf.shape(word_ids)[1]`).
+    mask: int32 [B, S] (1 = a token), or None (every position a token).
+
+  Returns:
+    float32 [1, S, D] (broadcast over the batch) for BERT's positions 0..S-1, taken as a slice
+    of the table so that the exported graph stays what it always was; the rows of
+    `position_ids` otherwise.
+  """
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  del config, mask  # BERT's positions depend on neither.
+  return table[tf.newaxis, :seq_length]
+
 def infer_config(shapes: Mapping[str, Sequence[int]], do_lower_case: bool = False) -> EncoderConfig:
   """Infers the configuration from LaBSE/2 variable names and shapes.
 

@@ -14,7 +14,7 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 import tensorflow as tf
 
-from smaller_labse.model.config import (WORD_EMBEDDINGS, EncoderConfig, position_ids,
+from smaller_labse.model.config import (WORD_EMBEDDINGS, EncoderConfig, position_embeddings,
                                         random_weights, weight_shapes)
 
 WeightValue = Union[np.ndarray, tf.Variable]
@@ -88,9 +88,10 @@ class Encoder(tf.Module):
   def embed(self, word_ids: tf.Tensor, type_ids: tf.Tensor, training: bool,
             mask: Optional[tf.Tensor] = None) -> tf.Tensor:
     """word_ids, type_ids, mask (default: all tokens): [B, S] int32 -> [B, S, D] float32."""
-    positions = position_ids(self.config, word_ids if mask is None else mask)
+    seq_length = tf.shape(word_ids)[1]
     x = (tf.gather(self._w(WORD_EMBEDDINGS), word_ids)
-         + tf.gather(self._w("position_embedding/embeddings"), positions)
+         + position_embeddings(self.config, self._w("position_embedding/embeddings"), seq_length,
+                               mask)
          + tf.gather(self._w("type_embeddings/embeddings"), type_ids))
     x = _layer_norm(x, self._w("embeddings/layer_norm/gamma"),
                     self._w("embeddings/layer_norm/beta"), self.config.layer_norm_epsilon)
@@ -213,9 +214,10 @@ class PooledOutputEncoder(tf.Module):
     """word_ids, type_ids, mask (default: all tokens): int32 [B, S] -> the embedding layer's
     output, float32 [B*S, D]."""
     v = self._v
-    positions = position_ids(self._config, word_ids if mask is None else mask)
+    seq_length = tf.shape(word_ids)[1]
     x = (tf.gather(v[WORD_EMBEDDINGS], word_ids)
-         + tf.gather(v["position_embedding/embeddings"], positions)
+         + position_embeddings(self._config, v["position_embedding/embeddings"], seq_length,
+                               mask)
          + tf.gather(v["type_embeddings/embeddings"], type_ids))
     x = self._layer_norm(x, v["embeddings/layer_norm/gamma"], v["embeddings/layer_norm/beta"])
     return tf.reshape(x, [-1, self._hidden])
