@@ -99,7 +99,7 @@ def estimate_per_language(sentences: Dict[str, List[str]]) -> List[Tuple[str, fl
   """(lang, tokens per counted line, estimated MB of text, estimated MB gzip) per language."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from smaller_labse.vocabulary import token_counts  # pylint: disable=g-import-not-at-top
-  from smaller_labse.formats.tf_hub import bert_tokenizer  # pylint: disable=g-import-not-at-top
+  from smaller_labse.tokenizers.tf_bert_tokenizer import bert_tokenizer  # pylint: disable=g-import-not-at-top
   from smaller_labse.tokenizers.vocab import read_vocab  # pylint: disable=g-import-not-at-top
   tokenizer = bert_tokenizer(read_vocab(FLAGS.vocab))
   rows = []

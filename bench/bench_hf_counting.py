@@ -2,7 +2,7 @@
 """Token counting throughput with a Hugging Face source's tokenizer, beside the TF counter.
 
 One run, one process, the same corpus files: smaller_labse.vocabulary.tf_counting (the TF Hub
-tokenizer, tensorflow_text) and smaller_labse.tokenizers.hf_tokenizer.count_corpus (the tokenizers
+tokenizer, tensorflow_text) and smaller_labse.vocabulary.hf_counting.count_corpus (the tokenizers
 library) with its word cache (split_words, the default) and without it (every line
 encoded whole, on the first --exact_lines lines, which also checks that both ways give
 identical counts).
@@ -31,7 +31,9 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 from bench_counting import build_corpus  # noqa: E402  (and its flags: --tokens, --join...)
 from smaller_labse.vocabulary import tf_counting  # noqa: E402
 from smaller_labse.errors import run_cli  # noqa: E402
-from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer, count_corpus  # noqa: E402
+from smaller_labse.tokenizers.hf_loading import load_model_dir  # noqa: E402
+from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer  # noqa: E402
+from smaller_labse.vocabulary.hf_counting import count_corpus  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("novel", ["0.05", "0.2"], "Shares of the words made unique, one corpus each.")
@@ -52,7 +54,7 @@ def novel_corpus(source: str, path: str, share: float) -> None:
 def hf_source(vocab_path: str, tmp: str) -> HfTokenizer:
   """LaBSE as sentence-transformers/LaBSE holds it (tokenizer.json from the exact vocab)."""
   from hf_tokenizer_agreement import write_sources  # pylint: disable=import-outside-toplevel
-  return HfTokenizer.from_model_dir(write_sources(vocab_path, tmp)["tokenizer.json"])
+  return load_model_dir(write_sources(vocab_path, tmp)["tokenizer.json"])
 
 
 def timed(function, *args, **kwargs) -> Tuple[object, float, float]:
@@ -110,7 +112,7 @@ def main(argv: Sequence[str]) -> None:
        _, _) in table:
     for counter, counts, wall, cpu in (
         ("TF Hub tokenizer (tf_counting.py)", tf_counts, tf_wall, tf_cpu),
-        ("tokenizers, word cache (hf_tokenizer.count_corpus)", hf_counts, hf_wall, hf_cpu),
+        ("tokenizers, word cache (hf_counting.count_corpus)", hf_counts, hf_wall, hf_cpu),
         ("tokenizers, every line whole (split_words=False)", exact, ex_wall, ex_cpu)):
       print(f"| {name} | {counter} | {counts.num_lines:,} | {counts.num_tokens:,} | "
             f"{wall:.2f} | {counts.num_tokens / wall:,.0f} | {cpu / wall:.2f} | "

@@ -2,7 +2,7 @@
 """Does the TF twin of a Hugging Face BERT tokenizer give the tokenizers library's ids?
 
 Builds LaBSE's tokenizer the two ways a Hugging Face source holds it, reads each with
-smaller_labse.tokenizers.hf_tokenizer.HfTokenizer.from_model_dir (as transformers' AutoTokenizer
+smaller_labse.tokenizers.hf_loading.load_model_dir (as transformers' AutoTokenizer
 builds it), and compares, line by line, the ids of the tokenizers library with those of
 the TF twin (smaller_labse.tokenizers.hf_preprocessor, what the exported TF Hub preprocessor runs)
 on every line of the Tatoeba files and on the hard cases of
@@ -74,7 +74,8 @@ def twin_ids(twin, lines: Sequence[str]) -> List[List[int]]:
 
 def main(argv):
   del argv
-  from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer, unreachable_token
+  from smaller_labse.tokenizers.hf_loading import load_model_dir
+  from smaller_labse.tokenizers.vocab import unreachable_token
   groups = {**tatoeba_groups(FLAGS.tatoeba), **EDGE_CASES}
   names = list(groups)
   lines = [line for name in names for line in groups[name]]
@@ -82,7 +83,7 @@ def main(argv):
     dirs = write_sources(FLAGS.vocab, tmp)
     results = {}
     for source, path in dirs.items():
-      tokenizer = HfTokenizer.from_model_dir(path)
+      tokenizer = load_model_dir(path)
       rows = tokenizer.row_tokens(tokenizer.num_ids)
       unreachable = sum(t == unreachable_token(i) for i, t in enumerate(rows))
       library, twin = tokenizer.encode(lines), twin_ids(tokenizer.tf_preprocessor(), lines)

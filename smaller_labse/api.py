@@ -13,7 +13,8 @@ import os
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from smaller_labse import languages, quiet, tatoeba
-from smaller_labse.formats import st_export, st_format, store
+from smaller_labse.formats import st_export, store
+from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.model import verification
 from smaller_labse.stages import conversion, pruning, vocab_selection
 from smaller_labse.tatoeba import notebook
@@ -107,7 +108,7 @@ def _langs(langs: Sequence[str], corpora: Mapping[str, Sequence[str]], counts_di
 def convert(source: str, output_dir: str, preprocess: Optional[str] = None,
             st_dir: Optional[str] = None, overwrite: bool = False,
             budget_factor: float = verification.BUDGET_FACTOR,
-            st_max_seq_length: int = st_format.DEFAULT_MAX_SEQ_LENGTH) -> verification.Proof:
+            st_max_seq_length: int = st_layout.DEFAULT_MAX_SEQ_LENGTH) -> verification.Proof:
   """Stage 1 (`smaller-labse convert`): rebuilds the encoder of `source` in this project's code,
   proves it layer by layer against the source, and writes its weight store.
 
@@ -125,7 +126,7 @@ def convert(source: str, output_dir: str, preprocess: Optional[str] = None,
     st_max_seq_length: the Sentence Transformers export's max_seq_length.
 
   Returns:
-    The proof. Raises conversion.VerificationError when a block differs beyond its budget.
+    The proof. Raises verification.VerificationError when a block differs beyond its budget.
   """
   _quiet()
   preprocess = preprocess or notebook.default_preprocess(source)

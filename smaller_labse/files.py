@@ -37,12 +37,18 @@ def read_lines(path: str, what: str = "file", hint: str = "") -> List[str]:
   return split_lines(decode_utf8(path, read_bytes(path, what, hint)))
 
 
+def parse_json(text: str, path: str) -> object:
+  """JSON text's value; `path` names it in errors."""
+  try:
+    return json.loads(text)
+  except json.JSONDecodeError as e:
+    raise InputError(f"{path}: not valid JSON, truncated or corrupt ({e.msg} at line "
+                     f"{e.lineno} column {e.colno})") from None
+
+
 def read_json(path: str, what: str = "file") -> object:
   """A UTF-8 JSON file's value. `what` names it in errors ('file not found')."""
-  try:
-    return json.loads(decode_utf8(path, read_bytes(path, what)))
-  except json.JSONDecodeError as e:
-    raise InputError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+  return parse_json(decode_utf8(path, read_bytes(path, what)), path)
 
 
 def json_text(value: object) -> str:

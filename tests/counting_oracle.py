@@ -8,7 +8,7 @@ from typing import Dict, List, Sequence, Tuple
 import tensorflow as tf
 
 from smaller_labse.vocabulary.token_counts import DEFAULT_MAX_SENTENCES, DEFAULT_MIN_CHARS
-from smaller_labse.formats.tf_hub import bert_tokenizer
+from smaller_labse.tokenizers.tf_bert_tokenizer import bert_tokenizer
 
 
 def reference_counts(lines: Sequence[bytes], vocab: Sequence[str],

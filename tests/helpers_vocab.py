@@ -63,16 +63,9 @@ def start_script(script: str, *args: str, cwd: str) -> subprocess.Popen:
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def run_script(script: str, *args: str, cwd: str) -> subprocess.CompletedProcess:
-  """Runs a top-level script as a user would, from `cwd`."""
-  env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
-  return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], cwd=cwd, env=env,
-                        capture_output=True, text=True, timeout=300)
-
-
 def compare_vocabs(full: Sequence[str], small: Sequence[str], lines: Sequence[bytes]):
-  """selection.compare_tokenizations with LaBSE/2's tokenizer (BertTokenizer) on both vocabs."""
+  """fidelity.compare_tokenizations with LaBSE/2's tokenizer (BertTokenizer) on both vocabs."""
   from smaller_labse.tokenizers import tf_hub_wordpiece  # pylint: disable=import-outside-toplevel
-  from smaller_labse.vocabulary import selection  # pylint: disable=import-outside-toplevel
-  return selection.compare_tokenizations(tf_hub_wordpiece.TfHubTokenizer(full),
+  from smaller_labse.vocabulary import fidelity  # pylint: disable=import-outside-toplevel
+  return fidelity.compare_tokenizations(tf_hub_wordpiece.TfHubTokenizer(full),
                                          tf_hub_wordpiece.TfHubTokenizer(small), lines)

@@ -14,7 +14,9 @@ from typing import Dict, List, Tuple
 import pytest
 
 from conftest import ROOT, SHARED, tiny_vocab
-from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer, RUST_WHITESPACE
+from smaller_labse.tokenizers.hf_loading import load_model_dir
+from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer
+from smaller_labse.tokenizers.vocab import RUST_WHITESPACE
 
 SENTENCES = [
     "the weather is nice today", "Où est la gare\u202f? 100\xa0km", "a\u3000b a\xa0b a",
@@ -160,7 +162,7 @@ def labse_source(path: str) -> HfTokenizer:
     write(path, "vocab.txt", f.read())
   write(path, "tokenizer_config.json", {**BERT, "do_lower_case": False,
                                         "tokenize_chinese_chars": True, "strip_accents": None})
-  return HfTokenizer.from_model_dir(path)
+  return load_model_dir(path)
 
 
 def build_layouts(root: str, with_transformers: bool) -> Tuple[Dict[str, str], Dict[str, dict]]:

@@ -11,6 +11,8 @@ from typing import Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
+from conftest import tiny_vocab
+from smaller_labse.formats import tf_hub
 from smaller_labse.model import encoder as encoder_lib
 from smaller_labse.model.config import EncoderConfig, random_weights
 from smaller_labse.model.encoder import Encoder
@@ -88,3 +90,13 @@ def scaled_weights(config: EncoderConfig, scale: float, embedding_scale: Optiona
     elif value.ndim >= 2:
       weights[name] = value * np.float32((embedding_scale or scale) / 0.02)
   return weights
+
+
+def export_variant(path, variant=Variant(), scale=0.2, embedding_scale=None, config=CONFIG):
+  """Exports a VariantEncoder (tiny vocab) in LaBSE/2's format; returns the directory."""
+  tokens = tiny_vocab()
+  config = dataclasses.replace(config, vocab_size=len(tokens))
+  weights = scaled_weights(dataclasses.replace(config, layer_norm_epsilon=1e-12), scale,
+                           embedding_scale)
+  tf_hub.export_encoder(VariantEncoder(config, weights, variant), tokens, str(path))
+  return str(path)

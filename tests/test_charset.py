@@ -13,9 +13,9 @@ import unicodedata
 import pytest
 import tensorflow as tf
 
-from smaller_labse.vocabulary import charset, selection
+from smaller_labse.vocabulary import charset, fidelity, selection
 from smaller_labse.vocabulary.token_counts import TokenCounts
-from smaller_labse.formats.tf_hub import bert_tokenizer
+from smaller_labse.tokenizers.tf_bert_tokenizer import bert_tokenizer
 from smaller_labse.tokenizers.vocab import UNK, build_target_vocab, read_vocab, special_tokens
 from tests.helpers_vocab import SHARED_VOCAB, compare_vocabs
 
@@ -152,17 +152,17 @@ def test_keep_chars_all_no_random_line_gains_unk(vocab):
 
 def test_report_states_the_guarantee_the_vocab_gives(vocab):
   everything = charset.analyze(vocab).reachable
-  all_kept = selection.char_guarantee(vocab, SPECIALS + everything)
+  all_kept = fidelity.char_guarantee(vocab, SPECIALS + everything)
   assert all_kept["keep_chars"] == "all"
   assert "no word made of characters of the vocab can gain [UNK]" in all_kept["statement"]
   assert "except words holding one of the 1 characters" in all_kept["statement"]
   used = {"t", "##h", "##e"}
-  some = selection.char_guarantee(vocab, SPECIALS + sorted(used), used=used)
+  some = fidelity.char_guarantee(vocab, SPECIALS + sorted(used), used=used)
   assert some["keep_chars"] == "used" and some["char_tokens_used_kept"] == 3
   assert "the counted text uses is kept (3;" in some["statement"]
-  none = selection.char_guarantee(vocab, SPECIALS + ["t"], used=used)
+  none = fidelity.char_guarantee(vocab, SPECIALS + ["t"], used=used)
   assert none["keep_chars"] == "none" and "2 of them used by the counted text" in none["statement"]
-  assert selection.char_guarantee(vocab, SPECIALS + ["t"])["keep_chars"] == "none"
+  assert fidelity.char_guarantee(vocab, SPECIALS + ["t"])["keep_chars"] == "none"
 
 
 @pytest.mark.skipif(not os.path.exists(SHARED_VOCAB), reason="../shared is not present")

@@ -8,7 +8,8 @@ import shlex
 from typing import List
 
 from helpers_docs import ROOT, anchors, code_blocks, lines_outside_code, read, section, slug
-from helpers_vocab import run_script, tiny_vocab, write_lines, write_vocab
+from conftest import run_script
+from helpers_vocab import tiny_vocab, write_lines, write_vocab
 from smaller_labse.model.config import EncoderConfig
 
 MAX_README_LINES = 300
@@ -88,6 +89,15 @@ def test_the_readme_links_every_docs_page():
   for page in glob.glob(os.path.join(ROOT, "docs", "*.md")):
     name = os.path.relpath(page, ROOT)
     assert f"]({name})" in readme or name == os.path.join("docs", "README.md"), name
+
+
+def test_the_readme_has_the_notebooks_colab_badge():
+  # Colab is how users evaluate: the badge is on the front page, as docs/evaluation.md has it.
+  badge = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/"
+                     r"colab-badge\.svg\)\]\((https://colab\.research\.google\.com/github/"
+                     r"[^)]+/notebooks/evaluate_tatoeba\.ipynb)\)")
+  in_docs = badge.findall(read("docs/evaluation.md"))
+  assert in_docs and badge.findall(read("README.md")) == in_docs[:1]
 
 
 def test_own_corpus_command_runs_verbatim(tmp_path):

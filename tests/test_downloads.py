@@ -13,52 +13,23 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import tarfile
 import time
 
 import pytest
 
 from tests import http_fixtures
+from tests.helpers_downloads import (ENCODER_PATH, PREPROCESS_PATH, REPO, all_files, error_lines,
+                                     run_download_script, tar_gz)
 from tests.http_fixtures import MirrorServer
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_FIXTURE = os.path.join(REPO, "..", "shared", "fixtures", "modelgarden_tiny")
 
 WIKI_PREFIX = "/repository/xmlui/bitstream/handle/11234/1-2735"
 TATOEBA_PREFIX = ("/facebookresearch/LASER/2aa9cf8242f1030282be23a9cfa906fd011c4b2d"
                   "/data/tatoeba/v1")
 TATOEBA_LANGS = "fra spa deu cmn ara ita jpn kor nld pol por tha tur rus".split()
-ENCODER_PATH = "/google/LaBSE/2?tf-hub-format=compressed"
-PREPROCESS_PATH = ("/google/universal-sentence-encoder-cmlm/multilingual-preprocess/2"
-                   "?tf-hub-format=compressed")
-
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-
-
-def run_script(script, args, cwd, **env_overrides):
-  """Runs a repo script from `cwd`; returns the CompletedProcess."""
-  env = {k: v for k, v in os.environ.items()
-         if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
-  env.update(NO_PROXY="127.0.0.1", no_proxy="127.0.0.1",
-             DOWNLOAD_RETRIES="4", DOWNLOAD_RETRY_DELAY="0.05", DOWNLOAD_RETRY_MAX_DELAY="0.2",
-             DOWNLOAD_CONNECT_TIMEOUT="5", DOWNLOAD_STALL_SECONDS="5",
-             SMALLER_LABSE_PYTHON=sys.executable)
-  env.update({k: str(v) for k, v in env_overrides.items()})
-  return subprocess.run([os.path.join(REPO, script), *args], cwd=cwd, env=env,
-                        capture_output=True, text=True, timeout=120, check=False)
-
-
-def error_lines(result):
-  return [line for line in result.stderr.splitlines() if line.startswith("error:")]
-
-
-def all_files(root):
-  """Every file under `root`, relative, sorted (hidden temporaries included)."""
-  found = []
-  for dirpath, _, names in os.walk(root):
-    found += [os.path.relpath(os.path.join(dirpath, n), root) for n in names]
-  return sorted(found)
 
 
 def make_text(seed, lines=400):
@@ -82,7 +53,7 @@ def wiki():
 
 
 def run_wiki(server, args, cwd, **env):
-  return run_script("download_dataset.sh", args, cwd, WIKI_BASE_URL=server.url + WIKI_PREFIX, **env)
+  return run_download_script("download_dataset.sh", args, cwd, WIKI_BASE_URL=server.url + WIKI_PREFIX, **env)
 
 
 def kill_wiki_download_midway(server, path: str, args, tmp_path, partial) -> None:
@@ -265,7 +236,7 @@ def test_wiki_gives_up_after_the_configured_retries(wiki, tmp_path):
 def test_wiki_connection_refused_is_retried_then_fails(tmp_path):
   with MirrorServer() as server:
     url = server.url
-  result = run_script("download_dataset.sh", ["en"], tmp_path, WIKI_BASE_URL=url,
+  result = run_download_script("download_dataset.sh", ["en"], tmp_path, WIKI_BASE_URL=url,
                       DOWNLOAD_RETRIES=2)
   assert result.returncode == 1
   [line] = error_lines(result)
@@ -275,11 +246,11 @@ def test_wiki_connection_refused_is_retried_then_fails(tmp_path):
 @pytest.mark.parametrize("script", ["download_dataset.sh", "download_tatoeba_dataset.sh",
                                     "download_model.sh"])
 def test_help_and_bad_arguments(script, tmp_path):
-  result = run_script(script, ["--help"], tmp_path)
+  result = run_download_script(script, ["--help"], tmp_path)
   assert result.returncode == 0
   assert result.stdout.startswith(f"Usage: {script}")
   assert "BASE_URL" in result.stdout
-  bad = run_script(script, ["--no-such-flag"], tmp_path)
+  bad = run_download_script(script, ["--no-such-flag"], tmp_path)
   assert bad.returncode == 2 and len(error_lines(bad)) == 1
   assert all_files(tmp_path) == []
 
@@ -287,7 +258,7 @@ def test_help_and_bad_arguments(script, tmp_path):
 def test_bad_language_codes(tmp_path):
   for script, code in [("download_dataset.sh", "en/../x"), ("download_tatoeba_dataset.sh", "eng"),
                        ("download_tatoeba_dataset.sh", "fr")]:
-    result = run_script(script, [f"--langs={code}"], tmp_path)
+    result = run_download_script(script, [f"--langs={code}"], tmp_path)
     assert result.returncode == 2 and code in error_lines(result)[0], (script, result.stderr)
 
 
@@ -306,7 +277,7 @@ def tatoeba():
 
 
 def run_tatoeba(server, args, cwd, **env):
-  return run_script("download_tatoeba_dataset.sh", args, cwd,
+  return run_download_script("download_tatoeba_dataset.sh", args, cwd,
                     TATOEBA_BASE_URL=server.url + TATOEBA_PREFIX, **env)
 
 
@@ -406,15 +377,6 @@ def tiny_models(tmp_path_factory):
   return root
 
 
-def tar_gz(directory, prefix="./"):
-  """The directory as a TF Hub compressed archive (members named ./saved_model.pb, ...)."""
-  buffer = io.BytesIO()
-  with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-    for name in sorted(os.listdir(directory)):
-      tar.add(os.path.join(directory, name), arcname=prefix + name)
-  return buffer.getvalue()
-
-
 def hub_mirror(tfhub, kaggle, encoder_archive, preprocess_archive):
   """tfhub.dev-like handles redirecting to a Kaggle-like server, which redirects to storage."""
   for handle, archive, name in [(ENCODER_PATH, encoder_archive, "labse"),
@@ -426,7 +388,7 @@ def hub_mirror(tfhub, kaggle, encoder_archive, preprocess_archive):
 
 
 def run_model(tfhub, cwd, vocab_size=30, args=(), **env):
-  return run_script("download_model.sh", list(args), cwd, TFHUB_BASE_URL=tfhub.url,
+  return run_download_script("download_model.sh", list(args), cwd, TFHUB_BASE_URL=tfhub.url,
                     LABSE_VOCAB_SIZE=vocab_size, **env)
 
 

@@ -17,6 +17,7 @@ from conftest import ROOT, SHARED
 from smaller_labse.formats import tf_hub
 from smaller_labse.tokenizers import hf_chars
 from smaller_labse.tokenizers.hf_preprocessor import lowercase_table
+from smaller_labse.tokenizers.hf_loading import load_model_dir
 from smaller_labse.tokenizers.hf_tokenizer import BertNormalizer, HfTokenizer
 
 tokenizers = pytest.importorskip("tokenizers")
@@ -32,7 +33,7 @@ def layout_dirs(tmp_path_factory):
 
 @pytest.mark.parametrize("name", sorted(n for n, s in hl.LAYOUTS.items() if "save" not in s))
 def test_tf_twin_tokenizes_as_the_library(layout_dirs, name):
-  ours = HfTokenizer.from_model_dir(layout_dirs[name])
+  ours = load_model_dir(layout_dirs[name])
   twin = ours.tf_preprocessor()
   assert hl.flat(twin.tokenize(tf.constant(hl.SENTENCES))) == ours.encode(hl.SENTENCES)
   # Invalid UTF-8 reads as U+FFFD, which BertNormalizer deletes.
@@ -43,7 +44,7 @@ def test_tf_twin_tokenizes_as_the_library(layout_dirs, name):
 def test_exported_tf_twin_is_a_tf_hub_preprocessor(layout_dirs, tmp_path):
   """Exported by tf_hub.export_preprocessor, loaded back with tf.saved_model.load (added
   tokens, lower-casing and accent stripping: the most graph there is)."""
-  ours = HfTokenizer.from_model_dir(layout_dirs["added_tokens_lower"])
+  ours = load_model_dir(layout_dirs["added_tokens_lower"])
   rows = ours.row_tokens(ours.num_ids + 2)
   export_dir = str(tmp_path / "preprocess")
   tf_hub.export_preprocessor(rows, export_dir, preprocessor=ours.tf_preprocessor)

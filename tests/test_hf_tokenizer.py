@@ -16,11 +16,13 @@ import tensorflow as tf
 
 import hf_layouts as hl
 from smaller_labse.tokenizers import tf_hub_wordpiece
-from smaller_labse.vocabulary import selection
+from smaller_labse.vocabulary import fidelity
 from smaller_labse.errors import InputError
 from tests.counting_oracle import read_filtered_lines
-from smaller_labse.tokenizers.hf_tokenizer import (HfTokenizer, RUST_WHITESPACE, count_corpus,
-    unreachable_token)
+from smaller_labse.tokenizers.hf_loading import load_model_dir
+from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer
+from smaller_labse.tokenizers.vocab import RUST_WHITESPACE, unreachable_token
+from smaller_labse.vocabulary.hf_counting import count_corpus
 
 tokenizers = pytest.importorskip("tokenizers")
 
@@ -40,7 +42,7 @@ def test_autotokenizer_builds_the_same_tokenizer(layouts, name):
   dirs, oracle = layouts
   expected = oracle[name]
   assert "error" not in expected, expected.get("error")
-  ours = HfTokenizer.from_model_dir(dirs[name])
+  ours = load_model_dir(dirs[name])
   assert ours.encode(hl.SENTENCES) == expected["ids"]
   assert [e.ids for e in ours.library().encode_batch(hl.SENTENCES)] == expected["ids_with_specials"]
   backend = json.loads(expected["backend"])
@@ -58,7 +60,7 @@ def test_layouts_cover_the_quirks(layouts):
   """The cases above are the hard ones: collisions, lower-casing, added and split tokens."""
   dirs, oracle = layouts
   tokens = hl.layout_vocab()
-  vocab_dir = HfTokenizer.from_model_dir(dirs["vocab_cased"])
+  vocab_dir = load_model_dir(dirs["vocab_cased"])
   # vocab.txt read as the library reads it: 'a\xa0' -> 'a', the later line wins.
   assert vocab_dir.vocab["a"] == tokens.index("a\xa0")
   rows = vocab_dir.row_tokens(len(tokens))
@@ -66,12 +68,12 @@ def test_layouts_cover_the_quirks(layouts):
     assert rows[tokens.index(token)] == unreachable_token(tokens.index(token))
   assert rows[tokens.index("a\xa0")] == "a"
   # The library's serialization keeps the exact vocab.
-  exact = HfTokenizer.from_model_dir(dirs["library_json"])
+  exact = load_model_dir(dirs["library_json"])
   assert exact.row_tokens(len(tokens)) == tokens
   # No tokenizer_config.json: transformers' BertTokenizer default lower-cases.
-  assert HfTokenizer.from_model_dir(dirs["config_json_only"]).lower_case
+  assert load_model_dir(dirs["config_json_only"]).lower_case
   # Added tokens: '<ent>' gets the next id; 'Zork' (normalized) matches 'zork' when lower-cased.
-  added = HfTokenizer.from_model_dir(dirs["added_tokens_lower"])
+  added = load_model_dir(dirs["added_tokens_lower"])
   exact_tokens = hl.layout_vocab(colliding=False)
   assert added.token_to_id("<ent>") == len(exact_tokens)
   ids = oracle["added_tokens_lower"]["ids"][hl.SENTENCES.index(
@@ -84,10 +86,10 @@ def test_layouts_cover_the_quirks(layouts):
 # --- Data, round trips, a smaller vocab ----------------------------------------------------
 
 def test_to_json_round_trips_deterministically(layouts):
-  ours = HfTokenizer.from_model_dir(layouts[0]["added_tokens_lower"])
+  ours = load_model_dir(layouts[0]["added_tokens_lower"])
   text = ours.to_json()
   again = HfTokenizer.from_json(text, "tokenizer.json")
-  assert again.to_json() == text == HfTokenizer.from_model_dir(
+  assert again.to_json() == text == load_model_dir(
       layouts[0]["added_tokens_lower"]).to_json()
   assert again.encode(hl.SENTENCES) == ours.encode(hl.SENTENCES)
   assert again.row_tokens(ours.num_ids) == ours.row_tokens(ours.num_ids)
@@ -109,7 +111,7 @@ def test_smaller_vocab_loads_in_transformers_and_sentence_transformers(layouts, 
   kept = [s for s in hl.SENTENCES if "ж" not in s and "ภ" not in s]
   exports, models, cases = {}, {}, {}
   for name in ("added_tokens", "saved_lower"):
-    ours = HfTokenizer.from_model_dir(layouts[0][name])
+    ours = load_model_dir(layouts[0][name])
     tokens = _smaller(ours, kept)
     smaller = ours.with_vocab(tokens)
     files = smaller.hf_files(max_seq_length=128)
@@ -139,7 +141,7 @@ def test_smaller_vocab_loads_in_transformers_and_sentence_transformers(layouts, 
 
 
 def test_with_vocab_refuses_what_it_cannot_keep(layouts):
-  ours = HfTokenizer.from_model_dir(layouts[0]["vocab_cased"])
+  ours = load_model_dir(layouts[0]["vocab_cased"])
   with pytest.raises(InputError, match="not tokens of"):
     ours.with_vocab(hl.SPECIALS + ["no such token"])
   with pytest.raises(InputError, match=r"lacks the special token '\[SEP\]'"):
@@ -189,7 +191,7 @@ def corpus(tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["vocab_cased", "added_tokens_lower"])
 def test_count_corpus_equals_a_python_loop(layouts, corpus, name):
-  ours = HfTokenizer.from_model_dir(layouts[0][name])
+  ours = load_model_dir(layouts[0][name])
   vocab = ours.row_tokens(ours.num_ids)
   for max_sentences in (10 ** 6, 333):
     occurrences, doc_freqs, num_lines = _python_loop_counts(ours, corpus, vocab, 5, max_sentences)
@@ -204,7 +206,7 @@ def test_count_corpus_equals_a_python_loop(layouts, corpus, name):
 
 
 def test_count_corpus_input_errors(layouts, corpus, tmp_path):
-  ours = HfTokenizer.from_model_dir(layouts[0]["vocab_cased"])
+  ours = load_model_dir(layouts[0]["vocab_cased"])
   vocab = ours.row_tokens(ours.num_ids)
   with pytest.raises(InputError, match="corpus file not found"):
     count_corpus(ours, [str(tmp_path / "missing.txt")], vocab)
@@ -274,13 +276,13 @@ def test_refused_tokenizers(name, tmp_path):
   for file_name, value in files.items():
     hl.write(path, file_name, value)
   with pytest.raises(InputError, match=re.escape(message)) as error:
-    HfTokenizer.from_model_dir(path)
+    load_model_dir(path)
   assert "\n" not in str(error.value) and path in str(error.value)
 
 
 def test_refused_json_and_missing_directory(tmp_path):
   with pytest.raises(InputError, match="no such directory"):
-    HfTokenizer.from_model_dir(str(tmp_path / "missing"))
+    load_model_dir(str(tmp_path / "missing"))
   with pytest.raises(InputError, match="saved.json: not valid JSON"):
     HfTokenizer.from_json("{", "saved.json")
   with pytest.raises(InputError, match="saved.json: not a tokenizer written by smaller_labse"):
@@ -322,12 +324,12 @@ def test_a_library_written_tokenizer_json_is_not_taken_for_tf_hubs_twin(layouts)
 def test_fidelity_report_lines_are_utf8_bytes(layouts):
   # Stage 2's --eval_files lines are bytes; an invalid byte reaches the library as U+FFFD.
   dirs, _ = layouts
-  ours = HfTokenizer.from_model_dir(dirs["vocab_cased"])
+  ours = load_model_dir(dirs["vocab_cased"])
   texts = hl.SENTENCES + ["caf\ufffd a"]
   lines = [s.encode("utf-8") for s in hl.SENTENCES] + [b"caf\xff a"]
   assert ours.encode(lines) == ours.encode(texts)
   used = sorted({t for tokens in ours.tokenize(texts) for t in tokens} - set(hl.SPECIALS))
   smaller = ours.with_vocab(hl.SPECIALS + used[::2])
-  fidelity = selection.compare_tokenizations(ours, smaller, lines)
-  assert fidelity == selection.compare_tokenizations(ours, smaller, texts)
-  assert fidelity.lines == len(lines) and 0 < fidelity.identical < len(lines)
+  kept = fidelity.compare_tokenizations(ours, smaller, lines)
+  assert kept == fidelity.compare_tokenizations(ours, smaller, texts)
+  assert kept.lines == len(lines) and 0 < kept.identical < len(lines)

@@ -28,7 +28,7 @@ from smaller_labse.downloads import hf_hub
 from smaller_labse.errors import InputError
 from tests import http_fixtures
 from tests.http_fixtures import HubServer, MirrorServer
-from tests.test_downloads import REPO, all_files, error_lines, run_script
+from tests.helpers_downloads import REPO, all_files, error_lines, run_download_script
 
 LABSE = "sentence-transformers/LaBSE"
 LEALLA = "setu4993/LEALLA-small"
@@ -183,7 +183,7 @@ def run_hub(server, args, tmp_path, **env):
   env = {"HF_ENDPOINT": server.url, "HF_HOME": str(tmp_path / "hf_home"), "HF_TOKEN": "",
          "HUGGING_FACE_HUB_TOKEN": "", "HF_HUB_OFFLINE": "0", "HF_HUB_DOWNLOAD_TIMEOUT": "5",
          **env}
-  return run_script("download_model.sh", list(args), work, **env)
+  return run_download_script("download_model.sh", list(args), work, **env)
 
 
 def cdn_path(files, path):
@@ -509,7 +509,7 @@ def test_bad_arguments(tmp_path, args, message):
 
 
 def test_help_describes_hub_repositories(tmp_path):
-  result = run_script("download_model.sh", ["--help"], tmp_path)
+  result = run_download_script("download_model.sh", ["--help"], tmp_path)
   assert result.returncode == 0
   assert "OWNER/NAME" in result.stdout and "HF_ENDPOINT" in result.stdout
   assert "HF_TOKEN" in result.stdout and "--revision=REV" in result.stdout
@@ -604,8 +604,8 @@ def test_checking_a_download_imports_no_tensorflow(labse_files, tmp_path):
     if name in LABSE_FILES:
       os.makedirs(os.path.dirname(tmp_path / name), exist_ok=True)
       (tmp_path / name).write_bytes(data)
-  code = ("import sys; from smaller_labse import hub_download; "
-          "print(hf_hub.check_model(sys.argv[1])); "
+  code = ("import sys; from smaller_labse.downloads import hf_model_files; "
+          "print(hf_model_files.check_model(sys.argv[1])); "
           "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'torch'}))")
   result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
                           text=True, timeout=120, env=dict(os.environ, PYTHONPATH=REPO))

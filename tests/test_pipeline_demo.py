@@ -85,7 +85,7 @@ def test_installed_demo_runs_outside_a_checkout(installed, demo):
 
 def test_demo_shows_no_log_chatter(demo):
   """Progress bars, results and errors only: TensorFlow's logs need --verbosity."""
-  from test_quiet import assert_no_chatter
+  from helpers_quiet import assert_no_chatter
   _, stdout, stderr = demo
   assert_no_chatter(stdout + stderr)
 
@@ -144,16 +144,18 @@ def test_readme_results_are_the_demos(demo):
   assert len(rows) == 5 and all(row in written for row in rows), rows
 
 
-def test_readme_snippet_runs_verbatim(demo):
+def test_readme_snippet_runs_verbatim(demo, tmp_path):
   workdir, _, _ = demo
   snippet = code_blocks(section("README.md", "Using the smaller model"), "python")[0]
   assert f'model = "models/{DEFAULT_MODEL}"' in snippet
-  # The snippet names the default 16-language model; point that name at the demo's model.
+  # The snippet names the default 16-language model; point that name at the demo's model, in
+  # a directory of this test's own (the demo's workdir is shared: it is left as it is).
+  (tmp_path / "models").mkdir()
   for suffix in ("", "_preprocess"):
     os.symlink(workdir / "models" / f"LaBSE_en-fr-de{suffix}",
-               workdir / "models" / f"{DEFAULT_MODEL}{suffix}")
+               tmp_path / "models" / f"{DEFAULT_MODEL}{suffix}")
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run([sys.executable, "-c", snippet], cwd=workdir, env=env,
+  result = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   assert result.stdout.startswith("(2, 32)")  # The demo model's hidden size.

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 from http_fixtures import MirrorServer
 from smaller_labse.demo import demo_data
-from test_downloads import ENCODER_PATH, PREPROCESS_PATH, tar_gz
+from helpers_downloads import ENCODER_PATH, PREPROCESS_PATH, tar_gz
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 

@@ -8,23 +8,13 @@ import numpy as np
 import pytest
 
 from conftest import MODELGARDEN_STRESS, MODELGARDEN_TINY, tiny_vocab
-from proof_variants import CONFIG, Variant, VariantEncoder, scaled_weights
+from proof_variants import CONFIG, Variant, VariantEncoder, export_variant, scaled_weights
 from smaller_labse.formats import tf_hub
 from smaller_labse.model import verification
 from smaller_labse.stages import conversion
 
 # A correct float32 evaluation stays well inside the budget on every CPU: require half of it.
 MARGIN = 2.0
-
-
-def export_variant(path, variant=Variant(), scale=0.2, embedding_scale=None, config=CONFIG):
-  """Exports a VariantEncoder (tiny vocab) in LaBSE/2's format; returns the directory."""
-  tokens = tiny_vocab()
-  config = dataclasses.replace(config, vocab_size=len(tokens))
-  weights = scaled_weights(dataclasses.replace(config, layer_norm_epsilon=1e-12), scale,
-                           embedding_scale)
-  tf_hub.export_encoder(VariantEncoder(config, weights, variant), tokens, str(path))
-  return str(path)
 
 
 def assert_accepted_with_margin(proof):
@@ -59,7 +49,7 @@ def test_refuses_an_encoder_that_differs_in_one_way(tmp_path, name):
   config = dataclasses.replace(CONFIG, layer_norm_epsilon=epsilon)
   encoder_dir = export_variant(tmp_path / "encoder", variant, scale, embedding_scale, config)
   out = tmp_path / "labse"
-  with pytest.raises(conversion.VerificationError) as error:
+  with pytest.raises(verification.VerificationError) as error:
     conversion.convert(encoder_dir, str(out))
   assert str(error.value).startswith(f"{encoder_dir}: block {block} differs: the SavedModel")
   failure = error.value.proof.first_failure()
@@ -68,6 +58,20 @@ def test_refuses_an_encoder_that_differs_in_one_way(tmp_path, name):
   assert failure.savedmodel_error >= 10 * failure.budget, failure.line()
   assert failure.candidate_error * MARGIN <= failure.budget, failure.line()
   assert not out.exists()
+
+
+def test_end_to_end_line_uses_the_budget_factor_given(tmp_path):
+  # A pooler off by ~10x the default budget passes a proof given a far larger --budget_factor;
+  # the end-to-end line must judge with that factor too, not with the default.
+  variant, scale, embedding_scale, epsilon, _ = WRONG[
+      "a pooler kernel weight changed by 1e-3 of its scale (0.2)"]
+  config = dataclasses.replace(CONFIG, layer_norm_epsilon=epsilon)
+  encoder_dir = export_variant(tmp_path / "encoder", variant, scale, embedding_scale, config)
+  proof = conversion.convert(encoder_dir, str(tmp_path / "labse"), budget_factor=1e4)
+  e2e = proof.end_to_end
+  assert proof.holds
+  assert e2e.savedmodel_error > verification.BUDGET_FACTOR * e2e.rounding  # Not by default.
+  assert e2e.line().endswith(": explained by float32 rounding"), e2e.line()
 
 
 @pytest.mark.parametrize("shape,scale", [

@@ -6,20 +6,8 @@ import subprocess
 import sys
 
 from conftest import ROOT
+from helpers_quiet import LOG_LINE, assert_no_chatter
 from smaller_labse import quiet
-
-CHATTER = ["Sharding callback duration", "Assets written to", "which will be renamed",
-           "cuInit", "Writing fingerprint", "oneDNN", "INFO:tensorflow", "WARNING:tensorflow"]
-# glog/absl C++ lines ('I1126 09:04:42.41 ...', 'W0000 00:00:...') and TF's C++ lines
-# ('2026-11-26 09:04:39.27: I tensorflow/...').
-LOG_LINE = re.compile(r"^([IWE]\d{4} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] )",
-                      re.M)
-
-
-def assert_no_chatter(output: str) -> None:
-  found = [c for c in CHATTER if c in output] + LOG_LINE.findall(output)
-  assert not found, (found, output[-3000:])
-
 
 def test_requested_verbosity_reads_absl_forms():
   assert quiet.requested_verbosity(["x", "--verbosity=1"]) == 1

@@ -4,7 +4,8 @@ import json
 import os
 
 from smaller_labse.model.config import EncoderConfig
-from tests.helpers_vocab import run_script, start_script, tiny_vocab, write_lines, write_vocab
+from conftest import run_script
+from tests.helpers_vocab import start_script, tiny_vocab, write_lines, write_vocab
 
 EN = ["the weather is nice today", "where is the station", "the weather is nice", "today"] * 30
 FR = ["il fait beau", "où est la gare\u202f?", "quoi\u202f? il fait beau", "la gare"] * 30

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from smaller_labse.vocabulary import charset, selection, tf_counting
+from smaller_labse.vocabulary import charset, fidelity, selection, tf_counting
 from smaller_labse.model.config import EncoderConfig
 from smaller_labse.vocabulary.token_counts import TokenCounts
 from smaller_labse.errors import InputError
@@ -185,11 +185,11 @@ def test_report_is_deterministic(tmp_path, vocab):
   target = vocab[:-3]
   config = EncoderConfig(vocab_size=len(vocab), hidden_size=8, num_layers=1, num_heads=2,
                          intermediate_size=16, max_position_embeddings=16)
-  report = selection.fidelity_report(vocab, target, {"fra": [b"il fait beau"], "eng": [b"the"]},
+  report = fidelity.fidelity_report(vocab, target, {"fra": [b"il fait beau"], "eng": [b"the"]},
                                      config, config_source="config.json")
-  paths = selection.write_report(str(tmp_path), report)
+  paths = fidelity.write_report(str(tmp_path), report)
   first = [open(p, "rb").read() for p in paths]
-  selection.write_report(str(tmp_path), report)
+  fidelity.write_report(str(tmp_path), report)
   assert first == [open(p, "rb").read() for p in paths]
   data = json.loads(first[0])
   assert data["smaller"]["vocab_size"] == len(target)

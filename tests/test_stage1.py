@@ -9,6 +9,7 @@ import pytest
 
 from conftest import run_command, tiny_vocab
 from smaller_labse.formats import store, tf_hub
+from smaller_labse.model import verification
 from smaller_labse.stages import conversion
 from smaller_labse.model.config import EncoderConfig
 from smaller_labse.model.encoder import Encoder
@@ -53,7 +54,7 @@ def test_rerun_replaces_same_model_but_refuses_another(tiny_labse, tmp_path):
 
 def test_verification_failure_writes_nothing(tiny_labse, tmp_path):
   encoder_dir, _ = tiny_labse
-  with pytest.raises(conversion.VerificationError):
+  with pytest.raises(verification.VerificationError):
     conversion.convert(encoder_dir, str(tmp_path / "labse"), budget_factor=0.0)
   assert os.listdir(tmp_path) == []
 

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT, run_script
 from smaller_labse import languages, tatoeba
-from test_tatoeba import same_retrieval, shared_models, write_tatoeba
+from helpers_tatoeba import same_retrieval, shared_models, write_tatoeba
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from smaller_labse import atomic  # noqa: E402
 from smaller_labse.vocabulary import routing_table, tf_counting  # noqa: E402
 from smaller_labse.errors import InputError, run_cli  # noqa: E402
-from smaller_labse.formats.tf_hub import bert_tokenizer  # noqa: E402
+from smaller_labse.tokenizers.tf_bert_tokenizer import bert_tokenizer  # noqa: E402
 from smaller_labse.tokenizers.vocab import read_vocab  # noqa: E402
 
 import numpy as np  # noqa: E402  (after smaller_labse: it quiets TensorFlow first)
@@ -80,7 +80,8 @@ flags.DEFINE_bool("write", False, "Make the table from --unicode_tables, prove i
 flags.DEFINE_list("unicode_tables", None,
                   "With --write: Python interpreters, or directories holding unicodedata2, "
                   "whose Unicode tables the table covers.")
-flags.DEFINE_string("output", os.path.join(ROOT, "smaller_labse", "routing_table.py"),
+flags.DEFINE_string("output",
+                    os.path.join(ROOT, "smaller_labse", "vocabulary", "routing_table.py"),
                     "With --write: the module written.")
 flags.DEFINE_integer("chunk", 1000, "Code points tokenized per batch (x 100 lines).")
 

@@ -16,7 +16,8 @@ import os
 
 from absl import flags, logging
 
-from smaller_labse.formats import st_export, st_format
+from smaller_labse.formats import st_export
+from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.model import verification
 from smaller_labse.stages import conversion
 from smaller_labse.errors import InputError
@@ -41,7 +42,7 @@ flags.DEFINE_string("st_output_dir", "models/labse_st",
                     "For a TF Hub source: where to write the full model in the Sentence "
                     "Transformers / Hugging Face format (SentenceTransformer(path), AutoModel); "
                     "empty: do not write it. A Hugging Face source is already in that format.")
-flags.DEFINE_integer("st_max_seq_length", st_format.DEFAULT_MAX_SEQ_LENGTH,
+flags.DEFINE_integer("st_max_seq_length", st_layout.DEFAULT_MAX_SEQ_LENGTH,
                      "The Sentence Transformers export's max_seq_length (the TF Hub "
                      "preprocessor packs to 128).")
 

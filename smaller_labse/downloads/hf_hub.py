@@ -8,7 +8,7 @@
 1. The repository is listed at REVISION with huggingface_hub (`HfApi.model_info`, with the
    files' metadata): one commit, and each file's size, git blob id and, for LFS files,
    SHA-256. Every file comes from that commit.
-2. Only what a BERT / Sentence Transformers model needs is chosen (`select_files`):
+2. Only what a BERT / Sentence Transformers model needs is chosen (hf_model_files.py):
    config.json first, then the tokenizer and Sentence Transformers files, the PyTorch
    weights (safetensors, sharded or not; pytorch_model.bin only where a folder has no
    safetensors) and the folders modules.json names; never the TF, Flax, ONNX, OpenVINO,
@@ -22,9 +22,9 @@
    that fails is downloaded once more from scratch, and a second failure is an error.
    (huggingface_hub's own `hf_hub_download` does neither: its `.incomplete` files have a
    name unique to the process and are deleted on failure, and it checks sizes only.)
-4. The directory is checked to be a model the pipeline reads (`check_model`) and only then
-   renamed to DIR/owner/name. A directory already there is checked and kept: nothing is
-   downloaded (delete it to download again).
+4. The directory is checked to be a model the pipeline reads (`hf_model_files.check_model`),
+   and only then renamed to DIR/owner/name. A directory already there is checked and kept:
+   nothing is downloaded (delete it to download again).
 
 HF_ENDPOINT (a mirror), HF_TOKEN (private and gated repositories), HF_HUB_ETAG_TIMEOUT and
 HF_HUB_DOWNLOAD_TIMEOUT act as in huggingface_hub. Exit status: 0 when every model is
@@ -35,7 +35,6 @@ one `error:` line; 2 on bad arguments.
 
 import dataclasses
 import fcntl
-import fnmatch
 import hashlib
 import json
 import os
@@ -55,21 +54,11 @@ from huggingface_hub.file_download import http_get
 from huggingface_hub.utils import HFValidationError, build_hf_headers, validate_repo_id
 from huggingface_hub.utils import logging as hf_logging
 
+from smaller_labse.downloads.hf_model_files import (DownloadError, check_config, check_listing,
+                                                   check_model, read_json_file, safe_path,
+                                                   select_files)
 from smaller_labse.errors import InputError, run_cli
 
-# Files of the repository's top folder a BERT / Sentence Transformers model reads.
-ROOT_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
-              "special_tokens_map.json", "added_tokens.json", "modules.json",
-              "sentence_bert_config.json", "config_sentence_transformers.json", "README.md")
-# The weights of a folder, by preference: a file, or an index naming its shards.
-WEIGHTS = (("model.safetensors", "model.safetensors.index.json"),
-           ("pytorch_model.bin", "pytorch_model.bin.index.json"))
-TOKENIZERS = ("tokenizer.json", "vocab.txt")
-WEIGHT_ENDINGS = (".safetensors", ".bin", ".safetensors.index.json", ".bin.index.json")
-# Other frameworks' copies, never fetched (in a module folder, everything else is).
-EXCLUDED = ("*.h5", "*.msgpack", "*.onnx", "*.onnx_data", "*.ot", "*.tflite", "*.mlmodel",
-            "*.mlpackage/*", "onnx/*", "openvino/*", "coreml/*", "*/onnx/*", "*/openvino/*",
-            "*/coreml/*", ".gitattributes")
 PARTIAL_SUFFIX = ".partial"
 INCOMPLETE_SUFFIX = ".incomplete"
 TRANSIENT_STATUS = (408, 425, 429, 500, 502, 503, 504)
@@ -77,11 +66,6 @@ _HASH_CHUNK = 8 << 20
 
 FLAGS = flags.FLAGS
 T = TypeVar("T")
-
-
-class DownloadError(Exception):
-  """A download that cannot complete: printed as one `error:` line, exit status 1. The
-  message starts with the repository, the file or the URL concerned."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,13 +117,6 @@ def parse_repo_id(value: str) -> Tuple[str, str]:
   return owner, name
 
 
-def _safe_path(path: str) -> bool:
-  """A relative '/'-separated path that stays inside the directory it is written to."""
-  parts = path.split("/")
-  return not path.startswith("/") and "\\" not in path and all(
-      p not in ("", ".", "..") for p in parts)
-
-
 def list_repo(repo_id: str, revision: str, retry: Retry) -> Tuple[str, Dict[str, RemoteFile]]:
   """The commit REVISION points at and the repository's files there."""
   url = f"{constants.ENDPOINT}/api/models/{repo_id}/revision/{revision}"
@@ -154,7 +131,7 @@ def list_repo(repo_id: str, revision: str, retry: Retry) -> Tuple[str, Dict[str,
     raise DownloadError(f"{url}: the answer has no commit or file list (is HF_ENDPOINT a hub?)")
   files = {}
   for sibling in info.siblings:
-    if not _safe_path(sibling.rfilename):
+    if not safe_path(sibling.rfilename):
       raise DownloadError(f"{url}: the hub lists an unsafe path: {sibling.rfilename!r}")
     if sibling.size is None or not sibling.blob_id:
       raise DownloadError(f"{url}: no size or blob id for {sibling.rfilename} (the hub or "
@@ -162,180 +139,6 @@ def list_repo(repo_id: str, revision: str, retry: Retry) -> Tuple[str, Dict[str,
     files[sibling.rfilename] = RemoteFile(sibling.rfilename, sibling.size, sibling.blob_id,
                                           sibling.lfs.sha256 if sibling.lfs else None)
   return info.sha, files
-
-
-# ---------------------------------------------------------------- which files
-
-
-def _in_folder(folder: str, names: Sequence[str]) -> List[str]:
-  """The names inside `folder` ('' for the top), relative to it."""
-  if not folder:
-    return [n for n in names if "/" not in n]
-  prefix = folder.rstrip("/") + "/"
-  return [n[len(prefix):] for n in names if n.startswith(prefix)]
-
-
-def weight_files(folder: str, names: Sequence[str],
-                 read_json: Callable[[str], object]) -> List[str]:
-  """The weights of `folder` ('' for the top): model.safetensors, else the safetensors index
-  and the shards it names, else pytorch_model.bin, else its index and shards; [] if none."""
-  prefix = folder.rstrip("/") + "/" if folder else ""
-  inside = set(_in_folder(folder, names))
-  for single, index in WEIGHTS:
-    if single in inside:
-      return [prefix + single]
-    if index in inside:
-      weight_map = read_json(prefix + index)
-      weight_map = weight_map.get("weight_map") if isinstance(weight_map, dict) else None
-      if not isinstance(weight_map, dict) or not weight_map:
-        raise DownloadError(f"{prefix + index}: no weight_map")
-      shards = sorted({prefix + str(s) for s in weight_map.values()})
-      missing = [s for s in shards if s not in names]
-      if missing:
-        raise DownloadError(f"{prefix + index}: names {missing[0]}, which the repository "
-                            "does not have")
-      return [prefix + index] + shards
-  return []
-
-
-def _excluded(path: str) -> bool:
-  return any(fnmatch.fnmatchcase(path, pattern) for pattern in EXCLUDED)
-
-
-def module_files(folder: str, names: Sequence[str],
-                 read_json: Callable[[str], object]) -> List[str]:
-  """A Sentence Transformers module's folder: its files, less other frameworks' copies and
-  the PyTorch weights `weight_files` does not choose."""
-  weights = weight_files(folder, names, read_json)
-  files = [f"{folder}/{n}" for n in _in_folder(folder, names)]
-  return sorted({f for f in files if not _excluded(f) and not f.endswith(WEIGHT_ENDINGS)}
-                | set(weights))
-
-
-def _module_folders(read_json: Callable[[str], object]) -> List[str]:
-  """The folders modules.json names (the Transformer module, at the top, has path '')."""
-  modules = read_json("modules.json")
-  if not isinstance(modules, list):
-    raise DownloadError("modules.json: not a list of modules")
-  folders = []
-  for module in modules:
-    folder = module.get("path", "") if isinstance(module, dict) else None
-    if not isinstance(folder, str) or (folder and not _safe_path(folder)):
-      raise DownloadError(f"modules.json: a module with path {folder!r}")
-    if folder:
-      folders.append(folder.rstrip("/"))
-  return folders
-
-
-def check_listing(names: Sequence[str]) -> None:
-  """DownloadError when the repository's top folder lacks config.json, PyTorch weights or a
-  tokenizer (checked before anything is downloaded)."""
-  top = set(_in_folder("", names))
-  if "config.json" not in top:
-    raise DownloadError("no config.json at the top of the repository (not a Transformers "
-                        "model)")
-  if not any(f in top for pair in WEIGHTS for f in pair):
-    others = sorted(n for n in top if _excluded(n) and not n.startswith("."))
-    raise DownloadError("no PyTorch weights (model.safetensors or pytorch_model.bin) at the "
-                        "top of the repository" + (f"; it has {', '.join(others)}" if others
-                                                   else ""))
-  if not any(t in top for t in TOKENIZERS):
-    raise DownloadError("no tokenizer (tokenizer.json or vocab.txt) at the top of the "
-                        "repository")
-
-
-def select_files(names: Sequence[str], read_json: Callable[[str], object]) -> List[str]:
-  """The files of a repository (its `names`) that a BERT / Sentence Transformers model needs,
-  sorted. `read_json(path)` gives a small file's parsed JSON: modules.json, weight indexes."""
-  names = list(names)
-  check_listing(names)
-  top = set(_in_folder("", names))
-  chosen = [f for f in ROOT_FILES if f in top] + weight_files("", names, read_json)
-  if "modules.json" in top:
-    for folder in _module_folders(read_json):
-      chosen += module_files(folder, names, read_json)
-  return sorted(set(chosen))
-
-
-# ---------------------------------------------------------------- the model check
-
-
-def _read_json(path: str, label: str) -> object:
-  try:
-    with open(path, encoding="utf-8") as f:
-      return json.load(f)
-  except (OSError, ValueError) as e:
-    raise InputError(f"{label}: not valid JSON ({e})") from None
-
-
-def check_config(path: str, label: Optional[str] = None) -> Dict[str, object]:
-  """config.json of a BERT encoder stage 1 reads (st_format.read_bert_config: model_type bert,
-  absolute positions, a supported hidden_act...); InputError naming it (as `label`) otherwise."""
-  label = label or path
-  if not os.path.isfile(path):
-    raise InputError(f"{label}: missing")
-  from smaller_labse.formats import st_format  # pylint: disable=import-outside-toplevel
-  try:
-    return st_format.read_bert_config(path)[1]
-  except InputError as e:
-    raise InputError(str(e).replace(path, label, 1)) from None
-
-
-def _local_weights(directory: str, name: Callable[[str], str]) -> Optional[str]:
-  """The weights file of `directory` (as WEIGHTS prefers), or None; InputError for an index
-  whose shards are not all there."""
-  for single, index in WEIGHTS:
-    if os.path.isfile(os.path.join(directory, single)):
-      return single
-    if os.path.isfile(os.path.join(directory, index)):
-      weight_map = _read_json(os.path.join(directory, index), name(index))
-      weight_map = weight_map.get("weight_map") if isinstance(weight_map, dict) else None
-      shards = sorted(set(weight_map.values())) if isinstance(weight_map, dict) else []
-      if not shards:
-        raise InputError(f"{name(index)}: no weight_map")
-      for shard in shards:
-        if not os.path.isfile(os.path.join(directory, str(shard))):
-          raise InputError(f"{name(index)}: {shard} is missing")
-      return f"{index} ({len(shards)} shards)"
-  return None
-
-
-def check_model(directory: str, label: Optional[str] = None) -> str:
-  """Checks that `directory` is a model the pipeline reads; returns a one-line summary.
-
-  A BERT config.json, weights (model.safetensors, pytorch_model.bin, or an index whose
-  shards are all there) and a tokenizer (tokenizer.json or vocab.txt). Errors are
-  InputErrors naming the file: 'LABEL: FILE: problem', or 'DIRECTORY/FILE: problem'.
-  """
-  def name(file: str) -> str:
-    return f"{label}: {file}" if label else os.path.join(directory, file)
-
-  config = check_config(os.path.join(directory, "config.json"), name("config.json"))
-  weights = _local_weights(directory, name)
-  if weights is None:
-    raise InputError(f"{name('model.safetensors')}: missing (no model.safetensors, "
-                     "pytorch_model.bin or their index)")
-  tokenizer = next((t for t in TOKENIZERS if os.path.isfile(os.path.join(directory, t))), None)
-  if tokenizer is None:
-    raise InputError(f"{name('tokenizer.json')}: missing (no tokenizer.json or vocab.txt)")
-  kind = _read_as_source(directory, label)
-  return (f"bert, {config.get('num_hidden_layers')} layers, hidden {config.get('hidden_size')}, "
-          f"vocab {config.get('vocab_size')}; {weights}, {tokenizer}; a {kind} source")
-
-
-def _read_as_source(directory: str, label: Optional[str]) -> str:
-  """Reads `directory` as stage 1 will (sources.open_source: its layout, tokenizer, weight
-  shapes), so that a model stage 1 refuses is refused before it is put in place. Returns its
-  kind."""
-  from smaller_labse.formats import sources  # pylint: disable=import-outside-toplevel
-  try:
-    return sources.open_source(directory).kind
-  except InputError as e:
-    message = str(e)
-    if label:  # The temporary directory's name means nothing to the user.
-      message = message.replace(os.path.join(directory, ""), f"{label}: ").replace(directory,
-                                                                                   label)
-    raise InputError(message) from None
 
 
 # ---------------------------------------------------------------- HTTP, retries, errors
@@ -535,7 +338,7 @@ def _human(size: int) -> str:
 def _download_into(partial: _Partial) -> Tuple[List[str], str]:
   """Fills the locked partial directory; returns the files chosen and the model summary."""
   def read_json(rel: str) -> object:
-    return _read_json(partial.fetch(rel), f"{partial.repo_id}: {rel}")
+    return read_json_file(partial.fetch(rel), f"{partial.repo_id}: {rel}")
 
   # config.json first: the cheapest way to refuse another architecture.
   check_config(partial.fetch("config.json"), f"{partial.repo_id}: config.json")

@@ -22,7 +22,8 @@ from typing import Dict, List, Mapping, Optional
 import numpy as np
 
 from smaller_labse import files
-from smaller_labse.formats import st_format
+from smaller_labse.formats import hf_bert
+from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.tokenizers import tf_hub_wordpiece
 from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig
 from smaller_labse.errors import InputError
@@ -47,7 +48,7 @@ class Model:
     weights: LaBSE/2 variable name -> float32 array, tf.Variable or (word embeddings) a row
       reader; `pooler_transform/*` is the sentence head.
     bert_pooler: what a Hugging Face export stores as BertModel's `pooler.dense`:
-      st_format.SENTENCE_HEAD, a Sentence Transformers source's own pooler (Hugging Face
+      hf_bert.SENTENCE_HEAD, a Sentence Transformers source's own pooler (Hugging Face
       arrays: after fine-tuning it is stale, as Sentence Transformers never runs it), or None.
     layout: a Sentence Transformers source's modules (None for the other kinds).
     bert_config: a Hugging Face source's config.json values (None for TF Hub).
@@ -61,14 +62,14 @@ class Model:
   tokenizer: object
   tokens: List[str]
   weights: Mapping[str, object]
-  bert_pooler: object = st_format.SENTENCE_HEAD
-  layout: Optional[st_format.StLayout] = None
+  bert_pooler: object = hf_bert.SENTENCE_HEAD
+  layout: Optional[st_layout.StLayout] = None
   bert_config: Optional[Dict[str, object]] = None
   weight_files: List[str] = dataclasses.field(default_factory=list)
   saved_model: object = None
 
   @property
-  def dense(self) -> Optional[st_format.Dense]:
+  def dense(self) -> Optional[hf_bert.Dense]:
     """A Sentence Transformers source's Dense module (its sentence head), else None."""
     return getattr(self.weights, "dense", None)
 
@@ -102,7 +103,7 @@ def source_kind(path: str) -> str:
     raise InputError(f"{path}: not a directory (expected a model directory)")
   if os.path.isfile(os.path.join(path, "saved_model.pb")):
     return TFHUB
-  if st_format.is_sentence_transformers_dir(path):
+  if st_layout.is_sentence_transformers_dir(path):
     return SENTENCE_TRANSFORMERS
   if os.path.isfile(os.path.join(path, "config.json")):
     return HUGGING_FACE
@@ -134,7 +135,7 @@ def _open_tfhub(path: str) -> Model:
 
 
 def _open_hugging_face(path: str, kind: str) -> Model:
-  from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer  # pylint: disable=import-outside-toplevel
+  from smaller_labse.tokenizers import hf_loading  # pylint: disable=import-outside-toplevel
   layout = None
   bert_dir = path
   if kind == SENTENCE_TRANSFORMERS:
@@ -146,9 +147,9 @@ def _open_hugging_face(path: str, kind: str) -> Model:
         if isinstance(modules, list) else ""
     bert_dir = os.path.join(path, transformer)
   config_path = os.path.join(bert_dir, "config.json")
-  config, values = st_format.read_bert_config(config_path)
+  config, values = hf_bert.read_bert_config(config_path)
   # This project's own exports (and their fine-tunes) run TF Hub's BertTokenizer.
-  tokenizer = tf_hub_wordpiece.read_tfhub_twin(bert_dir) or HfTokenizer.from_model_dir(bert_dir)
+  tokenizer = tf_hub_wordpiece.read_tfhub_twin(bert_dir) or hf_loading.load_model_dir(bert_dir)
   config = dataclasses.replace(config, do_lower_case=tokenizer.lower_case)
   tokens = (tokenizer.tokens if tokenizer.kind == tf_hub_wordpiece.TFHUB
             else tokenizer.row_tokens(config.vocab_size))
@@ -157,11 +158,11 @@ def _open_hugging_face(path: str, kind: str) -> Model:
                      f"vocab_size={config.vocab_size}")
   dense = None
   if kind == SENTENCE_TRANSFORMERS:
-    layout = st_format.read_layout(path, config)
-    dense = st_format.read_dense(path, layout)
-  weight_files = st_format.find_weight_files(bert_dir)
-  weights = st_format.BertWeights(config, weight_files, config_path, dense)
-  bert_pooler = weights.bert_pooler if kind == SENTENCE_TRANSFORMERS else st_format.SENTENCE_HEAD
+    layout = st_layout.read_layout(path, config)
+    dense = st_layout.read_dense(path, layout)
+  weight_files = hf_bert.find_weight_files(bert_dir)
+  weights = hf_bert.BertWeights(config, weight_files, config_path, dense)
+  bert_pooler = weights.bert_pooler if kind == SENTENCE_TRANSFORMERS else hf_bert.SENTENCE_HEAD
   return Model(path=path, kind=kind, name=os.path.basename(os.path.normpath(path)) or "model",
                config=config, tokenizer=tokenizer, tokens=tokens, weights=weights,
                bert_pooler=bert_pooler, layout=layout, bert_config=values,

@@ -18,7 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from smaller_labse import atomic, files
-from smaller_labse.formats import st_format
+from smaller_labse.formats import hf_bert
+from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.model import numpy_reference, verification
 from smaller_labse.tokenizers import tf_hub_wordpiece
 from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig
@@ -231,7 +232,7 @@ def export(st_dir: str, model, source: str, name: str, how_made: str,
   Args:
     st_dir: a new or empty directory (callers write to a temporary path).
     model: a `sources.Model` (a source, or stage 1's store read back).
-    source: identifies the weights (see st_format.holds_same_model).
+    source: identifies the weights (see st_layout.holds_same_model).
     name, how_made, langs: for the model card.
     tokens: the export's vocab (tokens of `model.tokenizer`); None: the model's.
     rows: int [len(tokens)], the model's row of each token; None: all rows in order.
@@ -248,18 +249,18 @@ def export(st_dir: str, model, source: str, name: str, how_made: str,
   config = model.config.with_vocab_size(len(tokens) if tokens is not None else len(model.tokens))
   if max_seq_length is None:
     max_seq_length = (model.layout.max_seq_length if model.layout
-                      else st_format.DEFAULT_MAX_SEQ_LENGTH)
+                      else st_layout.DEFAULT_MAX_SEQ_LENGTH)
   layout = (model.layout.with_max_seq_length(max_seq_length) if model.layout
-            else st_format.default_layout(config, config.do_lower_case, max_seq_length))
+            else st_layout.default_layout(config, max_seq_length))
   pad_id = tokenizer.special_ids()["pad"]
-  text_files = {"config.json": files.json_text(st_format.bert_config(config, pad_id,
+  text_files = {"config.json": files.json_text(hf_bert.bert_config(config, pad_id,
                                                                      model.bert_config)),
                 **tokenizer.hf_files(max_seq_length)}
   reference = reference_outputs(model, tokenizer, rows)
   gc.collect()  # The reference encoder (its tf.function holds cycles).
-  st_format.write_st_model(st_dir, config, RowsView(model.weights, rows), text_files, layout,
+  st_layout.write_st_model(st_dir, config, RowsView(model.weights, rows), text_files, layout,
                            source, model.bert_pooler, bert_file)
-  figures = check(st_dir, reference, model.bert_pooler is st_format.SENTENCE_HEAD)
+  figures = check(st_dir, reference, model.bert_pooler is hf_bert.SENTENCE_HEAD)
   atomic.write_text(os.path.join(st_dir, "README.md"),
                     model_card(name, config, how_made, figures, langs, max_seq_length,
                                model.embedding, tokenizer.kind == tf_hub_wordpiece.TFHUB))

@@ -23,7 +23,8 @@ import os
 from typing import Dict, List, Optional
 
 from smaller_labse import atomic, files
-from smaller_labse.formats import sources, st_format
+from smaller_labse.formats import hf_bert, sources
+from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.tokenizers import tf_hub_wordpiece
 from smaller_labse.tokenizers import vocab as vocab_lib
 from smaller_labse.model.config import EncoderConfig
@@ -34,7 +35,7 @@ CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.txt"
 SOURCE_FILE = "source.json"
 TOKENIZER_FILE = "tokenizer.json"
-MODEL_FILE = st_format.MODEL_FILE
+MODEL_FILE = hf_bert.MODEL_FILE
 DENSE_FILE = "dense.safetensors"
 _STAGE1 = "run save_as_weight_from_saved_model.py"
 
@@ -81,9 +82,9 @@ def write_store(store_dir: str, model: sources.Model, source_text: str,
   written = None
   if not reads_weights_in_place(model):
     written = os.path.join(store_dir, MODEL_FILE)
-    write_safetensors(written, st_format.bert_tensors(model.config, model.weights,
+    write_safetensors(written, hf_bert.bert_tensors(model.config, model.weights,
                                                       model.bert_pooler),
-                      st_format.safetensors_metadata(st_fingerprint))
+                      st_layout.safetensors_metadata(st_fingerprint))
   atomic.write_text(os.path.join(store_dir, SOURCE_FILE), source_text)
   return written
 
@@ -165,15 +166,15 @@ def open_store(store_dir: str) -> sources.Model:
   layout = None
   if source.get("layout"):
     fields = dict(source["layout"])
-    layout = st_format.StLayout(**dict(fields, modules=tuple(fields["modules"])))
+    layout = st_layout.StLayout(**dict(fields, modules=tuple(fields["modules"])))
   dense = None
   if os.path.isfile(os.path.join(store_dir, DENSE_FILE)):
-    dense = st_format.read_dense_file(os.path.join(store_dir, DENSE_FILE))
+    dense = st_layout.read_dense_file(os.path.join(store_dir, DENSE_FILE))
   weight_files = _weight_files(store_dir, source)
-  weights = st_format.BertWeights(config, weight_files, os.path.join(store_dir, CONFIG_FILE),
+  weights = hf_bert.BertWeights(config, weight_files, os.path.join(store_dir, CONFIG_FILE),
                                   dense)
   bert_pooler = (weights.bert_pooler if kind == sources.SENTENCE_TRANSFORMERS
-                 else st_format.SENTENCE_HEAD)
+                 else hf_bert.SENTENCE_HEAD)
   return sources.Model(path=store_dir, kind=kind, name=source.get("name") or "LaBSE",
                        config=config, tokenizer=tokenizer, tokens=tokens, weights=weights,
                        bert_pooler=bert_pooler, layout=layout,

@@ -17,7 +17,7 @@ Encoders" exactly as google/LaBSE/2 and its preprocessor
 
 import os
 import tempfile
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_text as text
@@ -136,17 +136,6 @@ def export_encoder(encoder: Encoder, tokens: List[str], export_dir: str) -> None
       return flat
 
     tf.saved_model.save(root, export_dir, signatures={"serving_default": serving_default})
-
-
-def bert_tokenizer(vocab: Sequence[str], lower_case: bool = False,
-                   token_out_type: tf.DType = tf.int64) -> text.BertTokenizer:
-  """The LaBSE preprocessor's tokenizer (BertTokenizer, '[UNK]' for unknown words) on an
-  in-memory vocab; ids (int64) or, with token_out_type=tf.string, the token strings."""
-  table = tf.lookup.StaticHashTable(
-      tf.lookup.KeyValueTensorInitializer(tf.constant(list(vocab)),
-                                          tf.range(len(vocab), dtype=tf.int64)), -1)
-  return text.BertTokenizer(table, lower_case=lower_case, token_out_type=token_out_type,
-                            unknown_token=vocab_lib.UNK)
 
 
 class Preprocessor(tf.Module):

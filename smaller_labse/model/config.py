@@ -4,7 +4,7 @@ and the formats' readers use it too."""
 
 import dataclasses
 import json
-from typing import Dict, Mapping, Sequence, Tuple
+from typing import Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
@@ -86,6 +86,20 @@ class EncoderConfig:
       raise InputError(f"{path}: not an encoder config (keys {sorted(values)})")
     return cls(**values)
 
+
+def parameter_table(rows: Sequence[Tuple[str, Mapping[str, int], int]],
+                    short: bool = False) -> List[str]:
+  """The Markdown lines of the README's parameter table, a row per (model name,
+  `EncoderConfig.parameter_counts()`, vocab size). Cells are '85,054,464 (85M)'; `short`: '85.1M',
+  under a '| --- |' rule (the fidelity report's tables)."""
+  rule = "| --- | ---: | ---: | ---: | ---: |" if short else "|---|---:|---:|---:|---:|"
+  lines = ["| Model | #param(transformer) | #param(word embedding) | #param(model) | vocab size |",
+           rule]
+  for name, counts, vocab_size in rows:
+    cells = [f"{counts[k] / 1e6:.1f}M" if short else f"{counts[k]:,} ({counts[k] / 1e6:.0f}M)"
+             for k in ("transformer", "word_embedding", "model")]
+    lines.append(f"| {name} | " + " | ".join(cells) + f" | {vocab_size:,} |")
+  return lines
 
 def infer_config(shapes: Mapping[str, Sequence[int]], do_lower_case: bool = False) -> EncoderConfig:
   """Infers the configuration from LaBSE/2 variable names and shapes.

@@ -313,15 +313,19 @@ class EndToEnd:
     difference: |SavedModel - candidate|, both float32.
     savedmodel_error, candidate_error: each vs a float64 evaluation of the whole network.
     rounding: |rounding-model evaluation - float64|: what float32 rounding alone does.
+    budget_factor: the proof's (--budget_factor): errors within budget_factor * rounding are
+      explained by float32 rounding.
   """
   difference: float
   savedmodel_error: float
   candidate_error: float
   rounding: float
   source: str = "SavedModel"
+  budget_factor: float = BUDGET_FACTOR
 
   def line(self) -> str:
-    explained = max(self.savedmodel_error, self.candidate_error) <= BUDGET_FACTOR * self.rounding
+    explained = (max(self.savedmodel_error, self.candidate_error)
+                 <= self.budget_factor * self.rounding)
     return (f"end to end, pooled_output: |{self.source} - rebuilt| {self.difference:.3g}; vs a "
             f"float64 evaluation: {self.source} {self.savedmodel_error:.3g}, rebuilt "
             f"{self.candidate_error:.3g}; float32 rounding alone (rounding model) "
@@ -330,8 +334,10 @@ class EndToEnd:
 
 
 def end_to_end(savedmodel_pooled: np.ndarray, candidate_pooled: np.ndarray,
-               inputs: Mapping[str, tf.Tensor], config, variables) -> EndToEnd:
-  """Compares pooled_output [B, D] end to end, with a float64 and a rounding-model run."""
+               inputs: Mapping[str, tf.Tensor], config, variables,
+               budget_factor: float = BUDGET_FACTOR) -> EndToEnd:
+  """Compares pooled_output [B, D] end to end, with a float64 and a rounding-model run
+  (`budget_factor`: what the record's line calls explained by float32 rounding)."""
   def run(blocks: Float64Blocks) -> np.ndarray:
     x = blocks.first(inputs)
     for i in range(1, config.num_layers):
@@ -341,7 +347,7 @@ def end_to_end(savedmodel_pooled: np.ndarray, candidate_pooled: np.ndarray,
   rounded = run(Float64Blocks(config, variables, ROUNDING_SEED))
   s, c = (np.asarray(a, np.float64) for a in (savedmodel_pooled, candidate_pooled))
   return EndToEnd(max_abs_diff(s, c), max_abs_diff(s, exact), max_abs_diff(c, exact),
-                  max_abs_diff(rounded, exact))
+                  max_abs_diff(rounded, exact), budget_factor=budget_factor)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -359,6 +365,18 @@ class Proof:
     return next((c for c in self.checks if not c.ok), None)
 
 
+class VerificationError(Exception):
+  """The rebuilt or pruned model does not reproduce the original.
+
+  Attributes:
+    proof: stage 1's failed `Proof`, when the error comes from it.
+  """
+
+  def __init__(self, message: str, proof: Optional[Proof] = None):
+    super().__init__(message)
+    self.proof = proof
+
+
 def prove(savedmodel_outputs: Mapping[str, object], inputs: Mapping[str, tf.Tensor], candidate,
           config, variables: Mapping[str, object], budget_factor: float = BUDGET_FACTOR,
           end_to_end_candidate: Optional[Callable[[], tf.Tensor]] = None,
@@ -372,5 +390,5 @@ def prove(savedmodel_outputs: Mapping[str, object], inputs: Mapping[str, tf.Tens
   if end_to_end_candidate is not None:
     record = dataclasses.replace(end_to_end(
         np.asarray(savedmodel_outputs["pooled_output"]), np.asarray(end_to_end_candidate()),
-        inputs, config, variables), source=source)
+        inputs, config, variables, budget_factor), source=source)
   return Proof(checks, record)

@@ -7,23 +7,13 @@ import tensorflow as tf
 from absl import logging
 
 from smaller_labse import atomic
-from smaller_labse.formats import sources, st_export, st_format, store, tf_hub
+from smaller_labse.formats import sources, st_export, store, tf_hub
+from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.model import verification
+from smaller_labse.model.verification import VerificationError  # Raised here; commands catch it.
 from smaller_labse.tokenizers import tf_hub_wordpiece
 from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import InputError
-
-
-class VerificationError(Exception):
-  """The rebuilt or pruned model does not reproduce the original.
-
-  Attributes:
-    proof: stage 1's failed `verification.Proof`, when the error comes from it.
-  """
-
-  def __init__(self, message: str, proof: Optional[verification.Proof] = None):
-    super().__init__(message)
-    self.proof = proof
 
 
 def _check_tokenization(preprocess_dir: str, tokenizer: tf_hub_wordpiece.TfHubTokenizer) -> None:
@@ -141,9 +131,9 @@ def convert(source_path: str, output_dir: str, preprocess_dir: Optional[str] = N
     print(f"{source_path} is a {model.kind} model: it is already in the Sentence Transformers "
           f"/ Hugging Face format, so no copy is written to {st_dir}")
   if export_st:
-    st_max_seq_length = st_max_seq_length or st_format.DEFAULT_MAX_SEQ_LENGTH
-    st_format.check_max_seq_length(st_max_seq_length, model.config)
-    atomic.check_replaceable(st_dir, st_format.holds_same_model(st_dir, model.tokens,
+    st_max_seq_length = st_max_seq_length or st_layout.DEFAULT_MAX_SEQ_LENGTH
+    st_layout.check_max_seq_length(st_max_seq_length, model.config)
+    atomic.check_replaceable(st_dir, st_layout.holds_same_model(st_dir, model.tokens,
                                                                 st_fingerprint), overwrite)
   logging.info("%s (%s): %s", source_path, model.kind, model.config)
   if preprocess_dir and model.kind == sources.TFHUB:

@@ -17,12 +17,13 @@ import tensorflow as tf
 from absl import logging
 
 from smaller_labse import atomic
-from smaller_labse.formats import sources, st_export, st_format, store, tf_hub
+from smaller_labse.formats import sources, st_export, store, tf_hub
+from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.model import verification
 from smaller_labse.tokenizers import tf_hub_wordpiece
 from smaller_labse.tokenizers import vocab as vocab_lib
-from smaller_labse.model.config import EncoderConfig
-from smaller_labse.stages.conversion import VerificationError
+from smaller_labse.model.config import parameter_table
+from smaller_labse.model.verification import VerificationError
 from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import InputError
 
@@ -63,18 +64,6 @@ def read_selections(selected_dir: str, langs: Sequence[str], original: Sequence[
                        f"e.g. {shown}")
     selections.append(tokens)
   return selections
-
-
-def parameter_table(rows: Sequence[Tuple[str, EncoderConfig]]) -> str:
-  """The README's table: #param transformer / word embedding / model, vocab size."""
-  lines = ["| Model | #param(transformer) | #param(word embedding) | #param(model) | vocab size |",
-           "|---|---:|---:|---:|---:|"]
-  for name, config in rows:
-    counts = config.parameter_counts()
-    cells = [f"{counts[k]:,} ({counts[k] / 1e6:.0f}M)"
-             for k in ("transformer", "word_embedding", "model")]
-    lines.append(f"| {name} | " + " | ".join(cells) + f" | {config.vocab_size:,} |")
-  return "\n".join(lines) + "\n"
 
 
 def _holds_vocab(saved_model_dir: str, tokens: Sequence[str]) -> bool:
@@ -160,7 +149,7 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
   model = store.open_store(model_dir)
   config, original = model.config, model.tokens
   if st_max_seq_length is not None:
-    st_format.check_max_seq_length(st_max_seq_length, config)
+    st_layout.check_max_seq_length(st_max_seq_length, config)
   target = vocab_lib.build_target_vocab(original, read_selections(selected_dir, langs, original))
   name = f"{name or model.name}_{'-'.join(langs)}"
   paths = OutputPaths.for_name(output_root, langs, name)
@@ -169,7 +158,7 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
     atomic.check_replaceable(paths.preprocess, _holds_vocab(paths.preprocess, target), overwrite)
   st_source = st_export.fingerprint(store.store_text(model_dir), *target)
   if "st" in formats:
-    atomic.check_replaceable(paths.st, st_format.holds_same_model(paths.st, target, st_source,
+    atomic.check_replaceable(paths.st, st_layout.holds_same_model(paths.st, target, st_source,
                                                                   model.layout), overwrite)
   small_config = config.with_vocab_size(len(target))
   small_tokenizer = model.tokenizer.with_vocab(target)
@@ -208,7 +197,8 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
              "original model's embedding.")
       st_figures = st_export.export(tmp_st, model, st_source, name, how, target, rows, langs,
                                     st_max_seq_length)
-  table = parameter_table([(model.name, config), (name, small_config)])
+  table = "\n".join(parameter_table([(n, c.parameter_counts(), c.vocab_size) for n, c in
+                                     ((model.name, config), (name, small_config))])) + "\n"
   if "tfhub" in formats:
     atomic.write_text(os.path.join(os.path.dirname(paths.encoder), PARAMETERS_FILE), table)
   return paths, table, figures, st_figures

@@ -18,7 +18,7 @@ from absl import logging
 from smaller_labse import files
 from smaller_labse.formats import store, tf_hub_check
 from smaller_labse.tokenizers import tf_hub_wordpiece
-from smaller_labse.vocabulary import selection, tf_counting, token_counts
+from smaller_labse.vocabulary import fidelity, selection, tf_counting, token_counts
 from smaller_labse.model.config import EncoderConfig, infer_config
 from smaller_labse.errors import InputError
 from smaller_labse.languages import corpus_langs
@@ -82,7 +82,7 @@ class Selection:
     tokens: tokens counted.
     kept: tokens selected.
     vocab_size: tokens of the smaller vocab stage 3 builds, special tokens included.
-    report: the fidelity report (selection.fidelity_report: sizes, parameters, the character
+    report: the fidelity report (fidelity.fidelity_report: sizes, parameters, the character
       guarantee, per eval label the lines tokenized identically and those gaining [UNK]) when
       evaluation text was given, else None.
   """
@@ -238,12 +238,12 @@ def report(settings: Settings, model: Model, target: Sequence[str],
            tokenizer=None) -> Dict[str, object]:
   """Writes and prints the fidelity report of `target` against the full vocab; returns it.
   `tokenizer`: the model's (default: model.tokenizer(settings))."""
-  result = selection.fidelity_report(model.vocab, target, eval_sets, model.config,
+  result = fidelity.fidelity_report(model.vocab, target, eval_sets, model.config,
                                      model.lower_case(settings), model.config_source, used,
                                      tokenizer or model.tokenizer(settings))
-  json_path, md_path = selection.write_report(settings.report_dir or settings.selected_dir,
+  json_path, md_path = fidelity.write_report(settings.report_dir or settings.selected_dir,
                                               result)
-  print(selection.report_markdown(result))
+  print(fidelity.report_markdown(result))
   print(f"wrote {json_path} and {md_path}")
   return result
 

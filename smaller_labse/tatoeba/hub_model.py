@@ -216,16 +216,22 @@ def _check_vocab_sizes(encoder_path: str, encoder, preprocess_path: str, preproc
                      f"has {rows[0]} word embeddings; give the encoder's own preprocessor")
 
 
+# What calling a SavedModel of another API raises: no matching signature (ValueError), other
+# arguments (TypeError), other keys (KeyError), other shapes or dtypes at run time. Anything else
+# (out of memory, a bug) is not the user's input and propagates.
+_NOT_THIS_API = (TypeError, ValueError, KeyError, tf.errors.InvalidArgumentError)
+
+
 def _probe(name: str, encoder_path: str, encoder, preprocess) -> Tuple[str, int]:
   """Runs the encoder once; returns (output key, embedding size D) or raises InputError."""
   try:
     inputs = preprocess(tf.constant(_PROBE_SENTENCES))
-  except Exception as e:  # noqa: BLE001  (any failure means "not this API")
+  except _NOT_THIS_API as e:
     raise InputError(f"preprocessor of {name}: cannot preprocess strings "
                      f"({type(e).__name__}: {str(e).strip().splitlines()[0][:150]})") from None
   try:
     outputs = encoder(dict(inputs), training=False)
-  except Exception as e:  # noqa: BLE001
+  except _NOT_THIS_API as e:
     raise InputError(f"{encoder_path}: not a text encoder of TF Hub's Transformer-encoder API "
                      f"({type(e).__name__}: {str(e).strip().splitlines()[0][:150]})") from None
   if not isinstance(outputs, Mapping):

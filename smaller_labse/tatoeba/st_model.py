@@ -3,13 +3,13 @@ models/LaBSE_{langs}_st/, sentence-transformers/LaBSE) and plain Hugging Face BE
 (setu4993/LaBSE, LEALLA: normalised `pooler_output`, as their model cards say)."""
 
 import dataclasses
-import os
 from typing import Optional, Sequence
 
 import numpy as np
 
 from smaller_labse.errors import InputError
-from smaller_labse.formats.st_format import is_sentence_transformers_dir
+from smaller_labse.formats import sources
+from smaller_labse.formats.sentence_transformers import is_sentence_transformers_dir
 from smaller_labse.tatoeba.embedding import EmbedStats, SentenceEncoder, default_model_name
 
 
@@ -114,9 +114,12 @@ class TransformersModel(PyTorchModel):
 
 
 def is_pytorch_model_dir(path: str) -> bool:
-  """A Sentence Transformers or Hugging Face directory (not a TF Hub SavedModel)."""
-  return os.path.isdir(path) and not os.path.isfile(os.path.join(path, "saved_model.pb")) and (
-      is_sentence_transformers_dir(path) or os.path.isfile(os.path.join(path, "config.json")))
+  """A Sentence Transformers or Hugging Face directory (not a TF Hub SavedModel): the kinds
+  `sources.source_kind` tells from the files."""
+  try:
+    return sources.source_kind(path) != sources.TFHUB
+  except InputError:  # Not a model directory.
+    return False
 
 
 def load_pytorch_model(path: str, name: Optional[str] = None, device: Optional[str] = None,

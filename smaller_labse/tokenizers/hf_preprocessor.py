@@ -28,7 +28,7 @@ differences, none reachable from real text: a special token skipped under
 
 import os
 import tempfile
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_text as tf_text
@@ -36,7 +36,10 @@ import tensorflow_text as tf_text
 from smaller_labse.formats import tf_hub
 from smaller_labse.tokenizers import hf_chars, vocab as vocab_lib
 from smaller_labse.errors import InputError
-from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer, unreachable_token
+from smaller_labse.tokenizers.vocab import unreachable_token
+
+if TYPE_CHECKING:  # hf_tokenizer.py imports this module to build its twin.
+  from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer
 
 TEXT = -1  # The id of a piece of text still to tokenize (not an added token).
 
@@ -120,7 +123,7 @@ class HfPreprocessor(tf.Module):
       row_tokens(num_ids)).
   """
 
-  def __init__(self, tokenizer: HfTokenizer, vocab_path: Optional[str] = None,
+  def __init__(self, tokenizer: "HfTokenizer", vocab_path: Optional[str] = None,
                tokens: Optional[Sequence[str]] = None):
     super().__init__(name="preprocessor")
     self._tmp = tempfile.TemporaryDirectory()  # Lives as long as the module (tables read it).
@@ -265,7 +268,7 @@ def _file_table(path: str) -> tf.lookup.StaticHashTable:
       tf.lookup.TextFileIndex.LINE_NUMBER), default_value=-1)
 
 
-def _matchers(tokenizer: HfTokenizer) -> Tuple[Optional[_Matcher], Optional[_Matcher]]:
+def _matchers(tokenizer: "HfTokenizer") -> Tuple[Optional[_Matcher], Optional[_Matcher]]:
   """The added tokens matched in the raw text, and those matched in the normalized text
   (by their normalized form, as the library computes it)."""
   normalizer = tokenizer.library().normalizer

@@ -40,11 +40,8 @@ class TfHubTokenizer:
     self.lower_case = lower_case
     self._tokenizer = None
 
-  def describe(self) -> str:
-    return f"tensorflow_text.BertTokenizer (lower_case={self.lower_case})"
-
   def _ragged(self, lines: Sequence[str]):
-    from smaller_labse.formats.tf_hub import bert_tokenizer  # TensorFlow, when first used.
+    from smaller_labse.tokenizers.tf_bert_tokenizer import bert_tokenizer  # TensorFlow, when used.
     import tensorflow as tf
     if self._tokenizer is None:
       self._tokenizer = bert_tokenizer(self.tokens, self.lower_case)

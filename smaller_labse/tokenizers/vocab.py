@@ -14,6 +14,15 @@ from smaller_labse.errors import InputError
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 REQUIRED_SPECIAL_TOKENS = (PAD, UNK, CLS, SEP)
 _SPECIAL_TOKEN = re.compile(r"\[[A-Za-z0-9_]+\]")
+# Rust's char::is_whitespace (Unicode White_Space): what the tokenizers library trims from
+# vocab.txt's lines and splits on.
+RUST_WHITESPACE = ("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+                   "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+def unreachable_token(row: int) -> str:
+  """The placeholder of an embedding row no token maps to (never produced: it holds spaces)."""
+  return f"[unreachable row {row}]"
 
 
 def is_special_token(token: str) -> bool:

@@ -46,7 +46,7 @@ from smaller_labse.vocabulary import routing_table
 from smaller_labse.vocabulary.token_counts import (DEFAULT_MAX_SENTENCES, DEFAULT_MIN_CHARS,
     TokenCounts, check_corpus_files, nonzero_counts)
 from smaller_labse.errors import InputError
-from smaller_labse.formats.tf_hub import bert_tokenizer
+from smaller_labse.tokenizers.tf_bert_tokenizer import bert_tokenizer
 
 DEFAULT_BATCH_SIZE = 2048
 

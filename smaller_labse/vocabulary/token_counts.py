@@ -2,8 +2,8 @@
 files (`tokens_freqs/{lang}_freqs.json`, the original release's format, and our
 `{lang}_doc_freqs.json` sidecar), written and read side by side.
 
-Both counters fill a TokenCounts: counting.py (TensorFlow Text, the TF Hub preprocessor's
-tokenizer) and hf_tokenizer.py (the tokenizers library, a Hugging Face source's). No TensorFlow
+Both counters fill a TokenCounts: tf_counting.py (TensorFlow Text, the TF Hub preprocessor's
+tokenizer) and hf_counting.py (the tokenizers library, a Hugging Face source's). No TensorFlow
 here.
 """
 
@@ -94,11 +94,7 @@ def write_counts(counts_dir: str, lang: str, counts: TokenCounts) -> None:
 
 def _load_json(path: str) -> Tuple[object, bytes]:
   data = files.read_bytes(path, "JSON file")
-  try:
-    return json.loads(files.decode_utf8(path, data)), data
-  except json.JSONDecodeError as e:
-    raise InputError(f"{path}: not valid JSON, truncated or corrupt ({e.msg} at line "
-                     f"{e.lineno} column {e.colno})") from None
+  return files.parse_json(files.decode_utf8(path, data), path), data
 
 
 def _check_count_map(path: str, value: object, what: str) -> Dict[str, int]:
