@@ -88,6 +88,7 @@ def test_demo_shows_no_log_chatter(demo):
   from helpers_quiet import assert_no_chatter
   _, stdout, stderr = demo
   assert_no_chatter(stdout + stderr)
+  assert "demo vocab:" not in stderr  # The demo inputs' absl INFO line (test_quiet.py).
 
 
 def test_demo_runs_every_stage_and_keeps_embeddings(demo):
