@@ -1,5 +1,7 @@
 """`python -m smaller_labse`: the `smaller-labse` command (cli.py)."""
 
+import sys
+
 from smaller_labse import cli
 
-cli.main()
+sys.exit(cli.main())

@@ -10,16 +10,20 @@ models/{name}_{langs}_st/ ({name}: LaBSE for TF Hub's LaBSE/2, else the source d
 
 import dataclasses
 import os
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from smaller_labse import languages, quiet, tatoeba
-from smaller_labse.formats import st_export, store
+from smaller_labse.formats import FORMATS, parse_formats, store
 from smaller_labse.formats import sentence_transformers as st_layout
-from smaller_labse.model import verification
-from smaller_labse.stages import conversion, pruning, vocab_selection
-from smaller_labse.tatoeba import notebook
+from smaller_labse.stages import vocab_selection
 from smaller_labse.tokenizers import vocab as vocab_lib
-from smaller_labse.model.config import EncoderConfig
+from smaller_labse.model.config import BUDGET_FACTOR, EncoderConfig
+
+# TensorFlow's modules (conversion, pruning, the notebook's) are imported by the function that
+# runs them: `import smaller_labse` and its API's names stay light.
+if TYPE_CHECKING:
+  from smaller_labse.model import verification
+  from smaller_labse.tatoeba import notebook
 
 Paths = Union[str, Sequence[str]]  # One text file, or several.
 
@@ -75,7 +79,7 @@ class TrimResult:
     model: stage 3's SmallerModel (paths, verification, parameter counts).
   """
   weights_dir: str
-  proof: verification.Proof
+  proof: "verification.Proof"
   selection: vocab_selection.Selection
   model: SmallerModel
 
@@ -107,8 +111,8 @@ def _langs(langs: Sequence[str], corpora: Mapping[str, Sequence[str]], counts_di
 
 def convert(source: str, output_dir: str, preprocess: Optional[str] = None,
             st_dir: Optional[str] = None, overwrite: bool = False,
-            budget_factor: float = verification.BUDGET_FACTOR,
-            st_max_seq_length: int = st_layout.DEFAULT_MAX_SEQ_LENGTH) -> verification.Proof:
+            budget_factor: float = BUDGET_FACTOR,
+            st_max_seq_length: int = st_layout.DEFAULT_MAX_SEQ_LENGTH) -> "verification.Proof":
   """Stage 1 (`smaller-labse convert`): rebuilds the encoder of `source` in this project's code,
   proves it layer by layer against the source, and writes its weight store.
 
@@ -128,6 +132,9 @@ def convert(source: str, output_dir: str, preprocess: Optional[str] = None,
   Returns:
     The proof. Raises verification.VerificationError when a block differs beyond its budget.
   """
+  # pylint: disable=import-outside-toplevel
+  from smaller_labse.stages import conversion
+  from smaller_labse.tatoeba import notebook
   _quiet()
   preprocess = preprocess or notebook.default_preprocess(source)
   return conversion.convert(source, output_dir, preprocess, budget_factor, overwrite, st_dir,
@@ -180,7 +187,7 @@ def _parameters(config: EncoderConfig) -> Dict[str, int]:
 
 
 def make(model_dir: str, langs: Sequence[str], output_dir: str = "models",
-         selected_dir: str = "selected_tokens", formats: Sequence[str] = st_export.FORMATS,
+         selected_dir: str = "selected_tokens", formats: Sequence[str] = FORMATS,
          overwrite: bool = False, tolerance: float = 1e-6,
          st_max_seq_length: Optional[int] = None, name: Optional[str] = None) -> SmallerModel:
   """Stage 3 (`smaller-labse make`): the smaller model of `langs`' selections, exported and
@@ -198,8 +205,9 @@ def make(model_dir: str, langs: Sequence[str], output_dir: str = "models",
       Transformers source's own, else 128).
     name: the outputs' name, {name}_{langs} (None: the source's; 'LaBSE' for TF Hub's).
   """
+  from smaller_labse.stages import pruning  # pylint: disable=import-outside-toplevel
   _quiet()
-  formats = st_export.parse_formats(formats if isinstance(formats, str) else ",".join(formats))
+  formats = parse_formats(formats if isinstance(formats, str) else ",".join(formats))
   paths, table, figures, st_figures = pruning.make_smaller_labse(
       model_dir, selected_dir, list(langs), output_dir, overwrite, tolerance, formats,
       st_max_seq_length, name)
@@ -214,7 +222,7 @@ def make(model_dir: str, langs: Sequence[str], output_dir: str = "models",
 
 def trim(source: str, langs: Sequence[str], output_dir: str,
          corpus: Optional[Mapping[str, Paths]] = None, vocab_size: Optional[int] = None,
-         formats: Sequence[str] = st_export.FORMATS,
+         formats: Sequence[str] = FORMATS,
          eval_files: Optional[Mapping[str, Paths]] = None, from_counts: bool = False,
          counts_dir: Optional[str] = None, preprocess: Optional[str] = None,
          overwrite: bool = False, **settings) -> TrimResult:
@@ -254,7 +262,7 @@ def trim(source: str, langs: Sequence[str], output_dir: str,
 
 def evaluate(models: Sequence[Union[str, Tuple[str, str]]], langs: Sequence[str],
              data_dir: str = tatoeba.DEFAULT_DATA_DIR, names: Optional[Sequence[str]] = None,
-             output: Optional[str] = None) -> notebook.Evaluation:
+             output: Optional[str] = None) -> "notebook.Evaluation":
   """Tatoeba bitext retrieval (`smaller-labse evaluate`), both directions, for each model.
 
   Args:
@@ -271,6 +279,7 @@ def evaluate(models: Sequence[Union[str, Tuple[str, str]]], langs: Sequence[str]
     notebook.Evaluation: `results` (tatoeba.Result: model, lang, direction, accuracy in %,
     n), `identical`, `markdown()` (the README's tables), per-model encoding `stats`.
   """
+  from smaller_labse.tatoeba import notebook  # pylint: disable=import-outside-toplevel
   _quiet()
   loaded = []
   for i, spec in enumerate(models):

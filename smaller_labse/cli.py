@@ -2,7 +2,8 @@
 
 One subcommand a stage, with the flags and defaults of the top-level script that runs the same
 code, the downloads, the whole pipeline and the offline demo. Each subcommand imports only its
-own module: absl flags are global, and the stages share flag names.
+own module, which imports TensorFlow (or torch) only once it computes: --help and input errors
+answer at once. `main(argv)` returns the exit status (the console script exits with it).
 """
 
 import importlib
@@ -45,46 +46,53 @@ def download_usage() -> str:
                     for kind, script in downloads.SCRIPTS.items()))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> int:
   print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
+  return 2
 
 
-def _download(args: Sequence[str]) -> None:
+def _download(args: Sequence[str]) -> int:
+  """Runs the download script in place of this process (returns only on bad arguments)."""
   from smaller_labse import downloads  # pylint: disable=import-outside-toplevel
   if not args:
-    _fail(f"download: say what to download: {'|'.join(downloads.SCRIPTS)} (see {PROG} "
-          "download --help)")
+    return _fail(f"download: say what to download: {'|'.join(downloads.SCRIPTS)} (see {PROG} "
+                 "download --help)")
   if args[0] in ("-h", "--help"):
     print(download_usage(), end="")
-    sys.exit(0)
+    return 0
   if args[0] not in downloads.SCRIPTS:
-    _fail(f"{args[0]}: unknown download (expected {', '.join(downloads.SCRIPTS)})")
+    return _fail(f"{args[0]}: unknown download (expected {', '.join(downloads.SCRIPTS)})")
   command = downloads.command(args[0], args[1:])
+  sys.stdout.flush()
   os.execvp(command[0], command)
+  return 0  # Not reached.
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
-  """Runs `smaller-labse COMMAND ...` (argv default: sys.argv)."""
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  """Runs `smaller-labse COMMAND ...` (argv default: sys.argv) and returns its exit status:
+  a stage runs in this process (commands.run_main); `download` replaces the process with its
+  script; `run` and `demo` exit with the pipeline's status."""
+  process = argv is None  # The program itself (the console script, python -m smaller_labse).
   argv = list(sys.argv if argv is None else argv)
   if len(argv) < 2:
-    _fail(f"no command given (see {PROG} --help)")
+    return _fail(f"no command given (see {PROG} --help)")
   if argv[1] in ("-h", "--help", "help"):
     print(usage(), end="")
-    sys.exit(0)
+    return 0
   command, args = argv[1], argv[2:]
   if command in STAGES:
     from smaller_labse import commands  # pylint: disable=import-outside-toplevel
-    sys.argv = [f"{PROG} {command}", *args]  # absl parses sys.argv and names it in --help.
-    commands.run(importlib.import_module(f"smaller_labse.commands.{command}"))
-  elif command == "download":
-    _download(args)
-  elif command in ("run", "demo"):
+    if process:
+      commands.start_process()
+    module = importlib.import_module(f"smaller_labse.commands.{command}")
+    return module.main([f"{PROG} {command}", *args])  # The name --help shows.
+  if command == "download":
+    return _download(args)
+  if command in ("run", "demo"):
     from smaller_labse.stages import pipeline  # pylint: disable=import-outside-toplevel
-    pipeline.main(args, prog=f"{PROG} {command}", demo_only=command == "demo")
-  else:
-    _fail(f"{command}: unknown command (see {PROG} --help)")
+    return pipeline.main(args, prog=f"{PROG} {command}", demo_only=command == "demo")
+  return _fail(f"{command}: unknown command (see {PROG} --help)")
 
 
 if __name__ == "__main__":
-  main()
+  sys.exit(main())

@@ -20,46 +20,53 @@ from typing import Sequence
 
 from absl import flags, logging
 
-from smaller_labse import languages, tatoeba  # first: quiets TensorFlow before its import
-import tensorflow as tf  # noqa: E402  (after smaller_labse, see smaller_labse/quiet.py)
+from smaller_labse import commands, languages, tatoeba  # tatoeba's modules: on first use
 from smaller_labse.errors import InputError
 
-FLAGS = flags.FLAGS
+FLAGS = commands.new_flags()
 flags.DEFINE_string("langs", ",".join(languages.DEFAULT_TATOEBA_LANGS),
                     "Comma-separated Tatoeba languages (ISO 639-3 as in LASER's file names, "
-                    "or ISO 639-1): any of the 112 of tatoeba/v1.")
+                    "or ISO 639-1): any of the 112 of tatoeba/v1.", flag_values=FLAGS)
 flags.DEFINE_string("lang", None, "One language, the original's form (--lang=spa); "
-                    "same as --langs=spa.")
+                    "same as --langs=spa.", flag_values=FLAGS)
 flags.DEFINE_string("data_dir", tatoeba.DEFAULT_DATA_DIR,
-                    "Directory of tatoeba.{xxx}-eng.{xxx,eng}.")
+                    "Directory of tatoeba.{xxx}-eng.{xxx,eng}.", flag_values=FLAGS)
 flags.DEFINE_string("model", "downloads/labse-2", "Encoder SavedModel (LaBSE/2's TF Hub format), "
-                    "or a Sentence Transformers / Hugging Face directory (then no --preprocess).")
+                    "or a Sentence Transformers / Hugging Face directory (then no --preprocess).",
+                    flag_values=FLAGS)
 flags.DEFINE_string("preprocess", "downloads/labse-2-preprocess",
-                    "Preprocessor SavedModel of --model (its vocab must match the encoder's).")
-flags.DEFINE_string("name", None, "Row label of --model (default: its directory name).")
+                    "Preprocessor SavedModel of --model (its vocab must match the encoder's).",
+                    flag_values=FLAGS)
+flags.DEFINE_string("name", None, "Row label of --model (default: its directory name).",
+                    flag_values=FLAGS)
 flags.DEFINE_string("baseline_model", None, "Optional second encoder evaluated in the same run "
                     "(e.g. downloads/labse-2 when --model is the smaller one; or a Sentence "
-                    "Transformers / Hugging Face directory).")
-flags.DEFINE_string("baseline_preprocess", None, "Preprocessor of --baseline_model.")
+                    "Transformers / Hugging Face directory).", flag_values=FLAGS)
+flags.DEFINE_string("baseline_preprocess", None, "Preprocessor of --baseline_model.",
+                    flag_values=FLAGS)
 flags.DEFINE_string("baseline_name", None,
-                    "Row label of --baseline_model (default: its directory name).")
+                    "Row label of --baseline_model (default: its directory name).",
+                    flag_values=FLAGS)
 flags.DEFINE_string("output", None, "Write the results to this .json file and the Markdown "
-                    "tables beside it (same name, .md).")
+                    "tables beside it (same name, .md).", flag_values=FLAGS)
 flags.DEFINE_integer("max_seq_length", tatoeba.DEFAULT_MAX_SEQ_LENGTH,
                      "Truncation length in tokens, [CLS] and [SEP] included (the "
-                     "preprocessor's 128).")
+                     "preprocessor's 128).", flag_values=FLAGS)
 flags.DEFINE_enum("scoring", "cosine", tatoeba.SCORINGS, "cosine: the original's nearest "
-                  "neighbour; margin: LASER's xsim ratio margin over k=4 neighbours.")
+                  "neighbour; margin: LASER's xsim ratio margin over k=4 neighbours.",
+                  flag_values=FLAGS)
 flags.DEFINE_integer("max_batch_tokens", tatoeba.DEFAULT_MAX_BATCH_TOKENS,
-                     "Batch size x padded length of each batch (sentences sorted by length).")
+                     "Batch size x padded length of each batch (sentences sorted by length).",
+                     flag_values=FLAGS)
 flags.DEFINE_enum("engine", "auto", ["auto", "rebuilt", "savedmodel"],
                   "auto: run LaBSE/BERT encoders with the rebuilt fast graph (checked against "
-                  "the SavedModel at load time), others as SavedModels.")
+                  "the SavedModel at load time), others as SavedModels.", flag_values=FLAGS)
 flags.DEFINE_bool("allow_tf32", False, "Let GPUs that have it (Ampere and later) run float32 "
-                  "matmuls in TF32: faster, but embeddings then differ from float32 by ~1e-3.")
+                  "matmuls in TF32: faster, but embeddings then differ from float32 by ~1e-3.",
+                  flag_values=FLAGS)
 flags.DEFINE_enum("method", "fast", ["fast", "original"],
                   "original: the original's batches of 32 padded to 128 in file order (slow; "
-                  "for checking).")
+                  "for checking).", flag_values=FLAGS)
 
 
 def _langs() -> Sequence[str]:
@@ -88,18 +95,24 @@ def _model_specs():
   return specs
 
 
-def main(argv: Sequence[str]) -> None:
-  del argv  # run_cli rejects arguments left after the flags
+def main(argv: Sequence[str]) -> int:
+  """Runs stage 4 with the command line `argv` (argv[0]: the program); returns the exit status
+  (commands.run_main: 0, 2 after `error: ...` on stderr)."""
+  return commands.run_main(sys.modules[__name__], FLAGS, argv, _evaluate)
+
+
+def _evaluate() -> None:
   if FLAGS.max_seq_length < 3:
     raise InputError(f"--max_seq_length={FLAGS.max_seq_length}: must be at least 3")
   if FLAGS.max_batch_tokens < 1:
     raise InputError(f"--max_batch_tokens={FLAGS.max_batch_tokens}: must be positive")
   if FLAGS.output and not FLAGS.output.endswith(".json"):
     raise InputError(f"--output={FLAGS.output}: expected a path ending in .json")
-  # TensorFlow enables TF32 on such GPUs by default; exact float32 keeps the original's numbers.
-  tf.config.experimental.enable_tensor_float_32_execution(FLAGS.allow_tf32)
   specs = _model_specs()
   pairs = [tatoeba.load_pair(FLAGS.data_dir, lang) for lang in _langs()]
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel  (once the inputs are read)
+  # TensorFlow enables TF32 on such GPUs by default; exact float32 keeps the original's numbers.
+  tf.config.experimental.enable_tensor_float_32_execution(FLAGS.allow_tf32)
   logging.info("Tatoeba: %s", ", ".join(f"{p.lang} ({len(p)} pairs)" for p in pairs))
   models = [tatoeba.load_pytorch_model(enc, name) if tatoeba.is_pytorch_model_dir(enc)
             else tatoeba.load_model(enc, pre, name, FLAGS.engine) for enc, pre, name in specs]

@@ -12,45 +12,59 @@ formats equal. {name} is LaBSE for TF Hub's LaBSE/2, else the source directory's
 Installed with pip, `smaller-labse make` is the same command.
 """
 
+import sys
+from typing import Sequence
+
 from absl import flags
 
-from smaller_labse import languages
-from smaller_labse.formats import st_export
-from smaller_labse.stages import pruning
-from smaller_labse.stages.conversion import VerificationError
+from smaller_labse import commands, languages
 from smaller_labse.errors import InputError
+from smaller_labse.formats import FORMATS, parse_formats
+from smaller_labse.stages import pruning  # TensorFlow: imported once the inputs are checked
+
+FLAGS = commands.new_flags()
 
 flags.DEFINE_string("langs", ",".join(languages.DEFAULT_WIKI_LANGS),
-                    "Comma-separated language codes whose selections are kept.")
+                    "Comma-separated language codes whose selections are kept.", flag_values=FLAGS)
 flags.DEFINE_string("model_dir", "models/labse", "Stage 1's weight store (config.json, vocab.txt, "
-                    "source.json, ...).")
+                    "source.json, ...).", flag_values=FLAGS)
 flags.DEFINE_string("selected_tokens_dir", "selected_tokens",
-                    "Stage 2's selected_{lang}_tokens.txt files.")
-flags.DEFINE_string("output_dir", "models", "Where the vocab and the SavedModels are written.")
-flags.DEFINE_bool("overwrite", False, "Replace outputs that hold another model.")
-flags.DEFINE_float("tolerance", 1e-6, "Largest pooled_output difference accepted.")
-flags.DEFINE_string("formats", ",".join(st_export.FORMATS),
+                    "Stage 2's selected_{lang}_tokens.txt files.", flag_values=FLAGS)
+flags.DEFINE_string("output_dir", "models", "Where the vocab and the SavedModels are written.",
+                    flag_values=FLAGS)
+flags.DEFINE_bool("overwrite", False, "Replace outputs that hold another model.", flag_values=FLAGS)
+flags.DEFINE_float("tolerance", 1e-6, "Largest pooled_output difference accepted.",
+                   flag_values=FLAGS)
+flags.DEFINE_string("formats", ",".join(FORMATS),
                     "Comma-separated output formats: tfhub (encoder + preprocessor "
                     "SavedModels, LaBSE/2's format), st (Sentence Transformers / Hugging Face "
-                    "directory models/{name}_{langs}_st).")
+                    "directory models/{name}_{langs}_st).", flag_values=FLAGS)
 flags.DEFINE_integer("st_max_seq_length", None,
                      "The Sentence Transformers export's max_seq_length. Default: a Sentence "
-                     "Transformers source's own, else 128 (what the TF Hub preprocessor packs to).")
+                     "Transformers source's own, else 128 (what the TF Hub preprocessor packs to).",
+                     flag_values=FLAGS)
 flags.DEFINE_string("name", None, "The smaller model's name, {name}_{langs}. Default: the "
-                    "source's (LaBSE for TF Hub's LaBSE/2, else the source directory's name).")
+                    "source's (LaBSE for TF Hub's LaBSE/2, else the source directory's name).",
+                    flag_values=FLAGS)
 
 
-def main(argv):
-  del argv  # run_cli rejects arguments left after the flags
-  f = flags.FLAGS
-  formats = st_export.parse_formats(f.formats)
+def main(argv: Sequence[str]) -> int:
+  """Runs stage 3 with the command line `argv` (argv[0]: the program); returns the exit status
+  (commands.run_main: 0, 2 after `error: ...` on stderr)."""
+  return commands.run_main(sys.modules[__name__], FLAGS, argv, _make)
+
+
+def _make() -> None:
+  f = FLAGS
+  formats = parse_formats(f.formats)
   langs = languages.parse_lang_list(f.langs, languages.corpus_langs())
   try:
     paths, table, figures, st_figures = pruning.make_smaller_labse(
         f.model_dir, f.selected_tokens_dir, langs, f.output_dir, f.overwrite, f.tolerance,
         formats, f.st_max_seq_length, f.name)
-  except (VerificationError, st_export.StVerificationError) as e:
+  except commands.proof_errors() as e:
     raise InputError(str(e)) from None
+  from smaller_labse.formats import st_export  # pylint: disable=import-outside-toplevel
   print(f"verified: {figures['sentences']} sentences with unchanged tokenization give the "
         f"original's pooled_output (max abs difference {figures['pooled_output']:.3g}); "
         f"{figures['pruned_sentences']} sentences change tokenization")

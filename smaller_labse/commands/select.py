@@ -34,65 +34,79 @@ Installed with pip, `smaller-labse select` is the same command.
 """
 
 import os
+import sys
 from typing import Dict, List, Sequence
 
 from absl import flags
 
+from smaller_labse import commands
 from smaller_labse.formats import tf_hub_check
 from smaller_labse.stages import vocab_selection
-from smaller_labse.vocabulary import selection, tf_counting, token_counts
+from smaller_labse.vocabulary import selection, token_counts
 from smaller_labse.errors import InputError
 from smaller_labse.languages import DEFAULT_WIKI_LANGS, parse_lang_list
 
-FLAGS = flags.FLAGS
-flags.DEFINE_list("langs", list(DEFAULT_WIKI_LANGS), "Languages to select for, e.g. en,fr.")
+FLAGS = commands.new_flags()
+flags.DEFINE_list("langs", list(DEFAULT_WIKI_LANGS), "Languages to select for, e.g. en,fr.",
+                  flag_values=FLAGS)
 flags.DEFINE_string("vocab_file", os.path.join("models", "labse", "vocab.txt"),
                     "The full model's WordPiece vocab (stage 1 writes it). Left at its default "
                     "while it does not exist: downloads/labse-2's assets/cased_vocab.txt, with "
-                    "that SavedModel's do_lower_case, as the original read it.")
+                    "that SavedModel's do_lower_case, as the original read it.", flag_values=FLAGS)
 flags.DEFINE_boolean("lower_case", None, "Lower-case before tokenizing. Default: `do_lower_case` "
-                     "of config.json beside --vocab_file, else false (LaBSE is cased).")
-flags.DEFINE_string("data_dir", "data", "Where {lang}.txt corpora are read from.")
+                     "of config.json beside --vocab_file, else false (LaBSE is cased).",
+                     flag_values=FLAGS)
+flags.DEFINE_string("data_dir", "data", "Where {lang}.txt corpora are read from.",
+                    flag_values=FLAGS)
 flags.DEFINE_multi_string("corpus", [], "LANG:PATH[,PATH...] text files to count for LANG "
                           "instead of DATA_DIR/LANG.txt; repeatable. Without --langs, the "
-                          "languages are those given here.")
+                          "languages are those given here.", flag_values=FLAGS)
 flags.DEFINE_integer("min_chars", token_counts.DEFAULT_MIN_CHARS,
-                     "Count lines of more than this many characters.", lower_bound=0)
+                     "Count lines of more than this many characters.", lower_bound=0,
+                     flag_values=FLAGS)
 flags.DEFINE_integer("max_sentences", token_counts.DEFAULT_MAX_SENTENCES,
-                     "Count at most this many lines per language.", lower_bound=1)
-flags.DEFINE_integer("batch_size", tf_counting.DEFAULT_BATCH_SIZE, "Lines per tokenizer call.",
-                     lower_bound=1)
+                     "Count at most this many lines per language.", lower_bound=1,
+                     flag_values=FLAGS)
+flags.DEFINE_integer("batch_size", token_counts.DEFAULT_BATCH_SIZE, "Lines per tokenizer call.",
+                     lower_bound=1, flag_values=FLAGS)
 flags.DEFINE_boolean("exact_only", False, "Tokenize every line with BertTokenizer (slower; "
-                     "the default routes only lines FastBertTokenizer could get wrong).")
-flags.DEFINE_string("counts_dir", "tokens_freqs", "Where counts are written (and read).")
+                     "the default routes only lines FastBertTokenizer could get wrong).",
+                     flag_values=FLAGS)
+flags.DEFINE_string("counts_dir", "tokens_freqs", "Where counts are written (and read).",
+                    flag_values=FLAGS)
 flags.DEFINE_boolean("from_counts", False, "Select from COUNTS_DIR's files without reading any "
-                     "corpus (also the original release's {lang}_freqs.json, with --vocab_size).")
-flags.DEFINE_string("selected_dir", "selected_tokens", "Where selections are written.")
+                     "corpus (also the original release's {lang}_freqs.json, with --vocab_size).",
+                     flag_values=FLAGS)
+flags.DEFINE_string("selected_dir", "selected_tokens", "Where selections are written.",
+                    flag_values=FLAGS)
 flags.DEFINE_enum("strategy", None, ["doc_frequency", "vocab_size"],
                   "Selection strategy (default doc_frequency, or vocab_size when --vocab_size "
-                  "is given).")
+                  "is given).", flag_values=FLAGS)
 flags.DEFINE_float("threshold", selection.DEFAULT_THRESHOLD, "doc_frequency: keep tokens found "
                    "in at least int(lines * THRESHOLD / 100) of the lines counted (percent).",
-                   lower_bound=0.0)
+                   lower_bound=0.0, flag_values=FLAGS)
 flags.DEFINE_integer("vocab_size", None, "vocab_size: the final vocab's size, special tokens "
-                     "included, as make_smaller_labse.py builds it.")
+                     "included, as make_smaller_labse.py builds it.", flag_values=FLAGS)
 flags.DEFINE_boolean("char_coverage", True, "vocab_size: rank each single-character token at "
                      "least as high as its character's frequency, so pruned words do not "
-                     "become [UNK].")
+                     "become [UNK].", flag_values=FLAGS)
 flags.DEFINE_enum("keep_chars", None, list(selection.KEEP_CHARS),
                   "Character tokens kept before anything else. used: every 'x'/'##x' the counted "
                   "text needs to spell its tokens character by character; all: every one text "
                   "can reach (no word made of characters of the vocab can gain [UNK]); none. "
-                  "Default: used with --vocab_size, none with doc_frequency (the original method).")
+                  "Default: used with --vocab_size, none with doc_frequency (the original method).",
+                  flag_values=FLAGS)
 flags.DEFINE_list("eval_files", [], "[LABEL:]PATH entries (globs allowed) of text to measure "
                   "fidelity on: per label, the share of lines tokenized identically and the lines "
                   "gaining [UNK]. LABEL defaults to the last extension (tatoeba.fra-eng.fra: fra) "
-                  "or the name without .txt. Writes REPORT_DIR/report.json and report.md.")
+                  "or the name without .txt. Writes REPORT_DIR/report.json and report.md.",
+                  flag_values=FLAGS)
 flags.DEFINE_boolean("eval_only", False, "Only write the fidelity report, for the selections in "
-                     "SELECTED_DIR (or --eval_vocab).")
+                     "SELECTED_DIR (or --eval_vocab).", flag_values=FLAGS)
 flags.DEFINE_string("eval_vocab", None, "With --eval_only: evaluate this vocab file instead of "
-                    "the selections (e.g. a published smaller vocab).")
-flags.DEFINE_string("report_dir", None, "Where report.json/.md go (default: SELECTED_DIR).")
+                    "the selections (e.g. a published smaller vocab).", flag_values=FLAGS)
+flags.DEFINE_string("report_dir", None, "Where report.json/.md go (default: SELECTED_DIR).",
+                    flag_values=FLAGS)
 
 ORIGINAL_MODEL_DIR = os.path.join("downloads", "labse-2")
 
@@ -143,8 +157,13 @@ def settings() -> vocab_selection.Settings:
       batch_size=f.batch_size, exact_only=f.exact_only, report_dir=f.report_dir)
 
 
-def main(argv: Sequence[str]) -> None:
-  del argv  # run_cli rejects arguments left after the flags
+def main(argv: Sequence[str]) -> int:
+  """Runs stage 2 with the command line `argv` (argv[0]: the program); returns the exit status
+  (commands.run_main: 0, 2 after `error: ...` on stderr)."""
+  return commands.run_main(sys.modules[__name__], FLAGS, argv, _select)
+
+
+def _select() -> None:
   corpora = parse_corpus_flags(FLAGS.corpus)
   langs = resolve_langs(corpora)
   vocab_file = resolve_vocab_file()

@@ -194,7 +194,12 @@ def prepare_workdir(workdir: str) -> None:
   write_tatoeba(os.path.join(workdir, "data", "tatoeba", "v1"), demo_data.PARALLEL)
 
 
+def write_inputs(workdir: str) -> None:
+  """`python -m smaller_labse.demo --workdir=DIR`: the demo's inputs, and a line that says so."""
+  prepare_workdir(workdir)
+  print(f"demo inputs written to {workdir}: {MODEL_NOTE}", flush=True)
+
+
 def main(argv: Sequence[str]) -> None:
   del argv  # run_cli rejects arguments left after the flags
-  prepare_workdir(flags.FLAGS.workdir)
-  print(f"demo inputs written to {flags.FLAGS.workdir}: {MODEL_NOTE}")
+  write_inputs(flags.FLAGS.workdir)

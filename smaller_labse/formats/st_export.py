@@ -20,27 +20,16 @@ import tensorflow as tf
 from smaller_labse import atomic, files
 from smaller_labse.formats import hf_bert
 from smaller_labse.formats import sentence_transformers as st_layout
+# Stage 3's --formats (formats/__init__.py, no TensorFlow), also named here.
+from smaller_labse.formats import FORMATS, parse_formats  # noqa: F401
 from smaller_labse.model import numpy_reference, verification
 from smaller_labse.tokenizers import tf_hub_wordpiece
 from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig
 from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import InputError
 
-FORMATS = ("tfhub", "st")
-
-
 class StVerificationError(Exception):
   """The export does not compute what the TensorFlow model computes."""
-
-
-def parse_formats(value: str) -> Sequence[str]:
-  """'tfhub,st' -> ('tfhub', 'st'); an unknown or empty name is an InputError."""
-  names = [n.strip() for n in value.split(",") if n.strip()]
-  unknown = [n for n in names if n not in FORMATS]
-  if unknown or not names:
-    raise InputError(f"--formats={value}: unknown format {', '.join(unknown) or '(none)'}; "
-                     f"choose from {','.join(FORMATS)}")
-  return tuple(dict.fromkeys(names))
 
 
 def fingerprint(*parts: str) -> str:

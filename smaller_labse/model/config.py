@@ -17,6 +17,10 @@ GELU_ERF = ("gelu", "gelu_python")
 GELU_TANH = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast")
 TF_HUB_HIDDEN_ACT = "gelu_new"
 
+# The layer-by-layer proof's float32 error budget, in units of the rounding model's error
+# (verification.py); here, without TensorFlow, for stage 1's --budget_factor.
+BUDGET_FACTOR = 4.0
+
 
 @dataclasses.dataclass(frozen=True)
 class EncoderConfig:

@@ -1,7 +1,8 @@
 """The whole pipeline, as `run_pipeline.sh`, `smaller-labse run` and `smaller-labse demo` run it.
 
-The downloads (or the demo's inputs), then stages 1 to 4, each in its own process with this
-Python (`python -m smaller_labse STAGE`), in a work directory laid out as the original's:
+The downloads (scripts) or the demo's inputs, then stages 1 to 4, each through its command's
+`main(argv)` (smaller_labse/commands/) as `smaller-labse STAGE` runs it, in a forked copy of
+this process (`_in_child`), in a work directory laid out as the original's:
 downloads/ data/ tokens_freqs/ selected_tokens/ models/ results/. On a rerun a stage whose
 outputs are newer than its inputs is skipped; stage 4 always runs.
 
@@ -10,10 +11,12 @@ Only the standard library is imported before the pipeline starts, so run_pipelin
 """
 
 import dataclasses
+import importlib
 import os
 import subprocess
 import sys
-from typing import Optional, Sequence
+import traceback
+from typing import Callable, Optional, Sequence
 
 # Stage 2's --max_sentences default (token_counts.DEFAULT_MAX_SENTENCES): only that many lines of
 # each Wikipedia dump are downloaded unless --full_dumps.
@@ -106,11 +109,28 @@ def _step(title: str) -> None:
   print(f"\n=== {title}", flush=True)
 
 
+class StageFailed(Exception):
+  """A step failed: the pipeline stops with its exit status."""
+
+  def __init__(self, status: int):
+    super().__init__(f"exit status {status}")
+    self.status = status
+
+
 def _call(command: Sequence[str]) -> None:
-  """Runs `command`; a failure stops the pipeline with its exit status."""
+  """Runs `command` (a download script); a failure stops the pipeline with its exit status."""
+  sys.stdout.flush()
   status = subprocess.call(list(command))
   if status:
-    sys.exit(status if status > 0 else 128 - status)  # -N: killed by signal N
+    raise StageFailed(status if status > 0 else 128 - status)  # -N: killed by signal N
+
+
+def _write_demo_inputs() -> int:
+  """`python -m smaller_labse.demo --workdir=.`, in this process."""
+  from smaller_labse import demo, quiet  # pylint: disable=import-outside-toplevel
+  quiet.quiet_after_flags(verbosity_given=False)
+  demo.write_inputs(".")
+  return 0
 
 
 def _check_source_dir(path: str) -> None:
@@ -125,6 +145,38 @@ def _check_source_dir(path: str) -> None:
     raise InputError(f"--source={path}: a TF Hub SavedModel; --source takes a Hugging Face / "
                      "Sentence Transformers model (LaBSE/2 is the default source; for another "
                      "TF Hub export run the stages with --saved_model=DIR)")
+
+
+def _in_child(run: Callable[[], int]) -> int:
+  """Runs `run()` (a command's main) in a forked copy of this process and returns its exit
+  status (-N: killed by signal N); in this process where there is no fork.
+
+  This process imports no TensorFlow, so each stage starts as `smaller-labse STAGE` does, its
+  modules already imported: TensorFlow numbers the functions it traces process-wide
+  (`__inference_serving_default_945`) and SavedModels record those names, so stage 3 writes
+  the same bytes as when it runs alone; and each stage's memory is returned when it ends.
+  """
+  sys.stdout.flush()
+  sys.stderr.flush()
+  if not hasattr(os, "fork"):
+    return run()
+  pid = os.fork()
+  if pid == 0:  # The child: never returns.
+    status = 1
+    try:
+      status = run()
+    except KeyboardInterrupt:
+      status = 130
+    except SystemExit as e:
+      status = e.code if isinstance(e.code, int) else 1
+    except BaseException:  # pylint: disable=broad-except  (as Python reports it, status 1)
+      traceback.print_exc()
+    finally:
+      sys.stdout.flush()
+      sys.stderr.flush()
+      os._exit(status)  # pylint: disable=protected-access
+  _, wait_status = os.waitpid(pid, 0)
+  return os.waitstatus_to_exitcode(wait_status)
 
 
 class Pipeline:
@@ -167,7 +219,12 @@ class Pipeline:
     _step(f"stage {number}: {name}{' ' + args if args else ''}")
 
   def _run_stage(self, command: str, *args: str) -> None:
-    _call([sys.executable, "-m", "smaller_labse", command, *args])
+    """Runs `smaller-labse COMMAND ARGS` in this process; a failure stops the pipeline with its
+    exit status (the command has printed its error)."""
+    module = importlib.import_module(f"smaller_labse.commands.{command}")
+    status = _in_child(lambda: module.main([f"smaller-labse {command}", *args]))
+    if status:
+      raise StageFailed(status if status > 0 else 128 - status)  # -N: killed by signal N
 
   def inputs(self) -> None:
     """The demo's inputs, or the downloads."""
@@ -181,7 +238,9 @@ class Pipeline:
       if up_to_date("downloads/labse-2/saved_model.pb", demo_data):
         print("up to date", flush=True)
       else:
-        _call([sys.executable, "-m", "smaller_labse.demo", "--workdir=."])
+        status = _in_child(_write_demo_inputs)
+        if status:
+          raise StageFailed(status if status > 0 else 128 - status)
       print(DEMO_NOTE, flush=True)
       return
     _step("downloads")
@@ -260,9 +319,9 @@ def _enter_checkout_venv(args: Sequence[str]) -> None:
 
 
 def main(args: Optional[Sequence[str]] = None, prog: str = SCRIPT_PROG,
-         demo_only: bool = False) -> None:
-  """Runs the pipeline for the command line `args` (default: sys.argv[1:]) and exits: 0, 2 on
-  bad arguments, or the failing stage's status.
+         demo_only: bool = False) -> int:
+  """Runs the pipeline for the command line `args` (default: sys.argv[1:]) and returns its exit
+  status: 0, 2 on bad arguments, or the failing step's status.
 
   Args:
     args: run_pipeline.sh's arguments (--demo, --full_dumps, --langs=, --workdir=).
@@ -275,10 +334,10 @@ def main(args: Optional[Sequence[str]] = None, prog: str = SCRIPT_PROG,
     options = parse_args(args, demo_only)
   except UsageError as e:
     print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+    return 2
   if options is None:
     print(usage(prog, demo_only), end="")
-    sys.exit(0)
+    return 0
   _enter_checkout_venv(args)
   from smaller_labse.errors import InputError  # pylint: disable=import-outside-toplevel
   try:
@@ -286,16 +345,21 @@ def main(args: Optional[Sequence[str]] = None, prog: str = SCRIPT_PROG,
   except InputError as e:
     message = str(e) if str(e).startswith("--source=") else f"--langs={options.langs}: {e}"
     print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
+    return 2
+  from smaller_labse import commands  # pylint: disable=import-outside-toplevel
+  commands.start_process()
   os.makedirs(pipeline.workdir, exist_ok=True)
   os.chdir(pipeline.workdir)
   try:
     pipeline.inputs()
     pipeline.stages()
     pipeline.summary()
+  except StageFailed as e:
+    return e.status
   except KeyboardInterrupt:
-    sys.exit(130)
+    return 130
+  return 0
 
 
 if __name__ == "__main__":
-  main()
+  sys.exit(main())

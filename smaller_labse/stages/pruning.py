@@ -13,19 +13,18 @@ import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
 from smaller_labse import atomic
-from smaller_labse.formats import sources, st_export, store, tf_hub
+from smaller_labse.formats import FORMATS, sources, store
 from smaller_labse.formats import sentence_transformers as st_layout
-from smaller_labse.model import verification
 from smaller_labse.tokenizers import tf_hub_wordpiece
 from smaller_labse.tokenizers import vocab as vocab_lib
-from smaller_labse.model.config import parameter_table
-from smaller_labse.model.verification import VerificationError
-from smaller_labse.model.encoder import Encoder
+from smaller_labse.model.config import EncoderConfig, parameter_table
 from smaller_labse.errors import InputError
+
+# TensorFlow and the modules that use it (tf_hub, verification, encoder, st_export, conversion)
+# are imported where the model is built: the inputs are checked first, without them.
 
 PARAMETERS_FILE = "parameters.md"  # Beside the SavedModel's version directory.
 
@@ -67,11 +66,12 @@ def read_selections(selected_dir: str, langs: Sequence[str], original: Sequence[
 
 
 def _holds_vocab(saved_model_dir: str, tokens: Sequence[str]) -> bool:
+  from smaller_labse.formats import tf_hub  # pylint: disable=import-outside-toplevel
   path = os.path.join(saved_model_dir, "assets", tf_hub.VOCAB_ASSET)
   return os.path.isfile(path) and vocab_lib.read_token_file(path) == list(tokens)
 
 
-def _token_strings(ids: tf.RaggedTensor, tokens: Sequence[str]) -> List[List[str]]:
+def _token_strings(ids: "tf.RaggedTensor", tokens: Sequence[str]) -> List[List[str]]:
   """int RaggedTensor [B, words, pieces] -> per sentence, its flat list of token strings."""
   return [[tokens[i] for word in sentence for i in word] for sentence in ids.to_list()]
 
@@ -91,6 +91,13 @@ def verify_smaller_model(model: sources.Model, target: Sequence[str], paths: Out
     {'sentences': number compared, 'pruned_sentences': number whose tokenization
      changed, 'pooled_output': max abs difference}.
   """
+  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+  from smaller_labse.formats import tf_hub
+  from smaller_labse.model import verification
+  from smaller_labse.model.encoder import Encoder
+  from smaller_labse.stages.conversion import VerificationError
+
   full = model.tokenizer.tokenize(list(sentences))
   survives = [a == b for a, b in zip(full, model.tokenizer.with_vocab(target).tokenize(
       list(sentences)))]
@@ -123,7 +130,7 @@ def verify_smaller_model(model: sources.Model, target: Sequence[str], paths: Out
 
 def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
                        output_root: str, overwrite: bool = False,
-                       tolerance: float = 1e-6, formats: Sequence[str] = st_export.FORMATS,
+                       tolerance: float = 1e-6, formats: Sequence[str] = FORMATS,
                        st_max_seq_length: Optional[int] = None, name: Optional[str] = None,
                        ) -> Tuple[OutputPaths, str, Dict[str, float], Optional[Dict[str, float]]]:
   """Builds, exports and verifies the smaller model for `langs`.
@@ -153,6 +160,11 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
   target = vocab_lib.build_target_vocab(original, read_selections(selected_dir, langs, original))
   name = f"{name or model.name}_{'-'.join(langs)}"
   paths = OutputPaths.for_name(output_root, langs, name)
+  # pylint: disable=import-outside-toplevel
+  from smaller_labse.formats import st_export, tf_hub
+  from smaller_labse.model import verification
+  from smaller_labse.model.encoder import Encoder
+  from smaller_labse.stages.conversion import VerificationError
   if "tfhub" in formats:
     atomic.check_replaceable(paths.encoder, _holds_vocab(paths.encoder, target), overwrite)
     atomic.check_replaceable(paths.preprocess, _holds_vocab(paths.preprocess, target), overwrite)

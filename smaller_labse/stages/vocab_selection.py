@@ -18,7 +18,7 @@ from absl import logging
 from smaller_labse import files
 from smaller_labse.formats import store, tf_hub_check
 from smaller_labse.tokenizers import tf_hub_wordpiece
-from smaller_labse.vocabulary import fidelity, selection, tf_counting, token_counts
+from smaller_labse.vocabulary import fidelity, selection, token_counts
 from smaller_labse.model.config import EncoderConfig, infer_config
 from smaller_labse.errors import InputError
 from smaller_labse.languages import corpus_langs
@@ -47,7 +47,7 @@ class Settings:
   lower_case: Optional[bool] = None
   min_chars: int = token_counts.DEFAULT_MIN_CHARS
   max_sentences: int = token_counts.DEFAULT_MAX_SENTENCES
-  batch_size: int = tf_counting.DEFAULT_BATCH_SIZE
+  batch_size: int = token_counts.DEFAULT_BATCH_SIZE
   exact_only: bool = False
   report_dir: Optional[str] = None  # Default: selected_dir.
 

@@ -10,29 +10,39 @@
 - output.py: the Markdown tables and the JSON.
 """
 
-from smaller_labse.tatoeba.data import DEFAULT_DATA_DIR, Pair, load_pair, pair_paths, read_lines
-from smaller_labse.tatoeba.embedding import (DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_SEQ_LENGTH,
-                                             EmbedStats, SentenceEncoder, default_model_name,
-                                             embed)
-from smaller_labse.tatoeba.evaluation import (DIRECTIONS, IDENTICAL_ATOL, Result, embed_pairs,
-                                              evaluate, identical_share, score_pairs)
-from smaller_labse.tatoeba.hub_model import (ORIGINAL_BATCH_SIZE, Model, load_model, normalize,
-                                             plan_batches)
-from smaller_labse.tatoeba.output import (identical_table, markdown_report, results_table,
-                                          to_json, write_outputs)
-from smaller_labse.tatoeba.scoring import (MARGIN_K, SCORINGS, nearest_neighbours,
-                                           retrieval_correct)
-from smaller_labse.tatoeba.st_model import (SentenceTransformerModel, TransformersModel,
-                                            is_pytorch_model_dir, is_sentence_transformers_dir,
-                                            load_pytorch_model, load_sentence_transformer)
+import importlib
 
-__all__ = [
-    "DEFAULT_DATA_DIR", "Pair", "load_pair", "pair_paths", "read_lines",
-    "DEFAULT_MAX_BATCH_TOKENS", "DEFAULT_MAX_SEQ_LENGTH", "EmbedStats", "SentenceEncoder",
-    "default_model_name", "embed", "DIRECTIONS", "IDENTICAL_ATOL", "Result", "embed_pairs",
-    "evaluate", "identical_share", "score_pairs", "ORIGINAL_BATCH_SIZE", "Model", "load_model",
-    "normalize", "plan_batches", "identical_table", "markdown_report", "results_table", "to_json",
-    "write_outputs", "MARGIN_K", "SCORINGS", "nearest_neighbours", "retrieval_correct",
-    "SentenceTransformerModel", "is_sentence_transformers_dir", "load_sentence_transformer",
-    "TransformersModel", "is_pytorch_model_dir", "load_pytorch_model",
-]
+# Each name is imported from its module on first use (`tatoeba.load_model`): importing the
+# package, as stage 4's --help and input errors do, imports no TensorFlow nor torch.
+_MODULES = {  # module -> the names it gives the package
+    "data": ("DEFAULT_DATA_DIR", "Pair", "load_pair", "pair_paths", "read_lines"),
+    "embedding": ("DEFAULT_MAX_BATCH_TOKENS", "DEFAULT_MAX_SEQ_LENGTH", "EmbedStats",
+                  "SentenceEncoder", "default_model_name", "embed"),
+    "evaluation": ("DIRECTIONS", "IDENTICAL_ATOL", "Result", "embed_pairs", "evaluate",
+                   "identical_share", "score_pairs"),
+    "hub_model": ("ORIGINAL_BATCH_SIZE", "Model", "load_model", "normalize", "plan_batches"),
+    "output": ("identical_table", "markdown_report", "results_table", "to_json", "write_outputs"),
+    "scoring": ("MARGIN_K", "SCORINGS", "nearest_neighbours", "retrieval_correct"),
+    "st_model": ("SentenceTransformerModel", "TransformersModel", "is_pytorch_model_dir",
+                 "is_sentence_transformers_dir", "load_pytorch_model", "load_sentence_transformer"),
+}
+_SUBMODULES = (*_MODULES, "notebook")
+_NAMES = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = [name for names in _MODULES.values() for name in names]
+
+
+def __getattr__(name: str):
+  """A name of __all__ (from the module that defines it), or a submodule, imported on first use."""
+  module = _NAMES.get(name)
+  if module is not None:
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+  if name in _SUBMODULES:
+    return importlib.import_module(f"{__name__}.{name}")
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+  return sorted(list(globals()) + __all__)

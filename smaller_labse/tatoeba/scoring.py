@@ -3,7 +3,6 @@
 from typing import Tuple
 
 import numpy as np
-import tensorflow as tf
 
 from smaller_labse.errors import InputError
 
@@ -37,6 +36,7 @@ def nearest_neighbours(queries: np.ndarray, candidates: np.ndarray, k: int = 1,
      (sims [m, k], ids [m, k]) of each candidate among the queries), best first
      (k is capped at m and n).
   """
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel  (imported when used)
   n, m = len(queries), len(candidates)
   k_row, k_col = min(k, m), min(k, n)
   row_sims, row_ids = np.full([n, k_row], -np.inf, np.float32), np.zeros([n, k_row], np.int64)

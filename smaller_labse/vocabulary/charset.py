@@ -35,9 +35,6 @@ character that appears only inside longer tokens.
 import dataclasses
 from typing import Dict, Iterable, List, Sequence, Set
 
-import tensorflow as tf
-from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
-
 from smaller_labse.tokenizers.vocab import is_special_token
 
 SUFFIX = "##"
@@ -77,6 +74,8 @@ def classify_chars(chars: Sequence[str], lower_case: bool = False) -> Dict[str, 
   """Each character's fate in BertTokenizer's basic tokenizer: WORD, SPLIT, DROPPED or CHANGED."""
   if not chars:
     return {}
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel  (imported when used)
+  from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer  # pylint: disable=import-outside-toplevel
   basic = BasicTokenizer(lower_case=lower_case)
   words = basic.tokenize(tf.constant([("a" + ch + "a").encode("utf-8") for ch in chars]))
   result = {}

@@ -43,12 +43,10 @@ from absl import logging
 from tqdm import tqdm
 
 from smaller_labse.vocabulary import routing_table
-from smaller_labse.vocabulary.token_counts import (DEFAULT_MAX_SENTENCES, DEFAULT_MIN_CHARS,
-    TokenCounts, check_corpus_files, nonzero_counts)
+from smaller_labse.vocabulary.token_counts import (DEFAULT_BATCH_SIZE, DEFAULT_MAX_SENTENCES,
+    DEFAULT_MIN_CHARS, TokenCounts, check_corpus_files, nonzero_counts)
 from smaller_labse.errors import InputError
 from smaller_labse.tokenizers.tf_bert_tokenizer import bert_tokenizer
-
-DEFAULT_BATCH_SIZE = 2048
 
 
 @functools.lru_cache(maxsize=None)

@@ -20,6 +20,8 @@ from smaller_labse.errors import InputError
 
 DEFAULT_MIN_CHARS = 5
 DEFAULT_MAX_SENTENCES = 1_000_000
+# Lines per tokenizer call of tf_counting (here, with no TensorFlow, for stage 2's --batch_size).
+DEFAULT_BATCH_SIZE = 2048
 
 
 @dataclasses.dataclass
