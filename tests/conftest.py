@@ -2,6 +2,8 @@
 
 import contextlib
 import fcntl
+import importlib
+import io
 import os
 import shutil
 import subprocess
@@ -137,8 +139,18 @@ COMMAND_SCRIPTS = {"convert": "save_as_weight_from_saved_model.py", "select": "s
 
 
 def run_command(name: str, *args: str, cwd) -> subprocess.CompletedProcess:
-  """`smaller-labse NAME ARGS` from `cwd`: its exit status, stdout and stderr."""
-  return run_script(COMMAND_SCRIPTS[name], *args, cwd=str(cwd))
+  """`smaller-labse NAME ARGS` run from `cwd` in this process: the command module's
+  main(argv), its stdout and stderr captured (Python's streams; TensorFlow's C++ logs are not).
+  Returns its exit status and output as a CompletedProcess. An exception the command does not
+  turn into an exit status propagates (a real process would print it and exit 1).
+  tests/test_startup.py runs each entry point once as a process: the real exit status, the
+  one-line stderr."""
+  module = importlib.import_module(f"smaller_labse.commands.{name}")
+  out, err = io.StringIO(), io.StringIO()
+  with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    status = module.main([COMMAND_SCRIPTS[name], *args])
+  return subprocess.CompletedProcess([COMMAND_SCRIPTS[name], *args], status, out.getvalue(),
+                                     err.getvalue())
 
 
 # Stage 2's selection for en and fr on tiny_vocab(), shared by the stage 3 tests: whole words of
