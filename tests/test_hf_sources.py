@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script, shared_build, tiny_vocab
+from conftest import ROOT, run_command, shared_build, tiny_vocab
 from smaller_labse.tokenizers import vocab
 
 EN_FR = ["the", "weather", "is", "nice", "today", "where", "station", "il", "fait", "beau",
@@ -45,13 +45,13 @@ def _latin_chars():
 def _run_stages(source: str, workdir) -> dict:
   """Stages 1 and 3 from `source`, as a user runs them; returns their results."""
   workdir.mkdir(exist_ok=True)
-  stage1 = run_script("save_as_weight_from_saved_model.py", f"--saved_model={source}",
+  stage1 = run_command("convert", f"--saved_model={source}",
                       cwd=str(workdir))
   assert stage1.returncode == 0, stage1.stderr[-3000:]
   for lang, tokens in (("en", EN_FR[:7]), ("fr", EN_FR[7:])):
     vocab.write_token_file(str(workdir / "selected_tokens" / f"selected_{lang}_tokens.txt"),
                            tokens + _latin_chars() + [".", "?"])
-  stage3 = run_script("make_smaller_labse.py", "--langs=en,fr", cwd=str(workdir))
+  stage3 = run_command("make", "--langs=en,fr", cwd=str(workdir))
   assert stage3.returncode == 0, stage3.stderr[-3000:]
   return {"stage1": stage1, "stage3": stage3}
 
@@ -220,7 +220,7 @@ def _edit_json(name, **values):
 ])
 def test_bad_sources_one_line_error(hf_models, tmp_path, change, message):
   source = _broken_source(hf_models, tmp_path, change)
-  result = run_script("save_as_weight_from_saved_model.py", f"--saved_model={source}",
+  result = run_command("convert", f"--saved_model={source}",
                       cwd=str(tmp_path))
   assert result.returncode == 2
   last = result.stderr.strip().split("\n")[-1]
@@ -231,7 +231,7 @@ def test_bad_sources_one_line_error(hf_models, tmp_path, change, message):
 
 def test_stage3_refuses_a_source_changed_since_stage1(hf_models, tmp_path):
   source = _broken_source(hf_models, tmp_path, lambda path: None)
-  assert run_script("save_as_weight_from_saved_model.py", f"--saved_model={source}",
+  assert run_command("convert", f"--saved_model={source}",
                     cwd=str(tmp_path)).returncode == 0
   weights = os.path.join(source, "model.safetensors")
   data = bytearray(open(weights, "rb").read())
@@ -239,7 +239,7 @@ def test_stage3_refuses_a_source_changed_since_stage1(hf_models, tmp_path):
   open(weights, "wb").write(bytes(data))
   os.utime(weights, ns=(0, 0))
   vocab.write_token_file(str(tmp_path / "selected_tokens" / "selected_en_tokens.txt"), EN_FR)
-  result = run_script("make_smaller_labse.py", "--langs=en", cwd=str(tmp_path))
+  result = run_command("make", "--langs=en", cwd=str(tmp_path))
   assert result.returncode == 2
   assert "changed since stage 1" in result.stderr.strip().split("\n")[-1]
 
@@ -254,7 +254,7 @@ def test_pytorch_bin_source(hf_models, tmp_path):
     torch.save(tensors, str(path / "pytorch_model.bin"))
     (path / "model.safetensors").unlink()
   source = _broken_source(hf_models, tmp_path, to_bin)
-  result = run_script("save_as_weight_from_saved_model.py", f"--saved_model={source}",
+  result = run_command("convert", f"--saved_model={source}",
                       cwd=str(tmp_path))
   assert result.returncode == 0, result.stderr[-3000:]
   assert "proof holds" in result.stdout
@@ -280,7 +280,7 @@ def test_stage2_counts_with_the_source_tokenizer(hf_run, tmp_path):
   workdir, _ = hf_run
   corpus = tmp_path / "corpus.txt"
   corpus.write_text("the\xa0weather is nice today\n" * 3, encoding="utf-8")
-  result = run_script("select_vocab.py", f"--corpus=en:{corpus}", f"--counts_dir={tmp_path}/c",
+  result = run_command("select", f"--corpus=en:{corpus}", f"--counts_dir={tmp_path}/c",
                       f"--selected_dir={tmp_path}/s", cwd=str(workdir))
   assert result.returncode == 0, result.stderr[-3000:]
   counts = json.loads((tmp_path / "c" / "en_freqs.json").read_text())
@@ -339,15 +339,16 @@ def test_pipeline_from_a_hub_repository(hf_models, tmp_path):
               "(LaBSE/2 is the default source; for another TF Hub export run the stages with "
               "--saved_model=DIR)"),
 ])
-def test_pipeline_source_that_is_not_a_hugging_face_model(tmp_path, source, message):
+def test_pipeline_source_that_is_not_a_hugging_face_model(tmp_path, monkeypatch, capsys, source,
+                                                          message):
+  from smaller_labse.stages import pipeline
   os.makedirs(tmp_path / "empty")
   os.makedirs(tmp_path / "tfhub")
   (tmp_path / "tfhub" / "saved_model.pb").write_bytes(b"")
-  result = subprocess.run([sys.executable, "-m", "smaller_labse.stages.pipeline", f"--source={source}",
-                           f"--workdir={tmp_path / 'work'}"], env=dict(os.environ, PYTHONPATH=ROOT),
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
-  assert result.returncode == 2
-  assert result.stderr.strip() == f"error: --source={source}: {message}"
+  monkeypatch.chdir(tmp_path)
+  status = pipeline.main([f"--source={source}", f"--workdir={tmp_path / 'work'}"])
+  assert status == 2
+  assert capsys.readouterr().err.strip() == f"error: --source={source}: {message}"
   assert not (tmp_path / "work").exists()
 
 
@@ -356,7 +357,7 @@ def test_this_projects_own_export_as_a_source(tiny_stage1, tmp_path):
   (its tokenizer.json is that tokenizer's twin): read back as such, and proven. The export is
   stage 1's of the tiny LaBSE (conftest.tiny_stage1)."""
   export = os.path.join(tiny_stage1, "models", "labse_st")
-  again = run_script("save_as_weight_from_saved_model.py", f"--saved_model={export}",
+  again = run_command("convert", f"--saved_model={export}",
                      "--output_dir=b/labse", cwd=str(tmp_path))
   assert again.returncode == 0, again.stderr[-3000:]
   assert "|transformers - rebuilt|" in again.stdout and "proof holds" in again.stdout
