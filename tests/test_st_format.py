@@ -311,32 +311,43 @@ def _doc_snippets(page: str, heading: str):
   return code_blocks(section(page, heading), "python")
 
 
-def _run_snippet(snippet: str, workdir, cwd, python: str = sys.executable):
-  """Runs a documented snippet from `cwd`, whose models/ names the default model's directories
-  after the en-fr model of `workdir` (links: the shared work directory is not written)."""
+def _models_view(workdir, cwd) -> None:
+  """`cwd`/models names the default model's directories after the en-fr model of `workdir`
+  (links: the shared work directory is not written)."""
   models = pathlib.Path(cwd) / "models"
+  models.mkdir(parents=True, exist_ok=True)
   for suffix in ("", "_preprocess", "_st"):
-    link = models / f"{DEFAULT_MODEL}{suffix}"
-    if not link.exists():
-      models.mkdir(parents=True, exist_ok=True)
-      os.symlink(workdir / "models" / f"LaBSE_en-fr{suffix}", link)
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  return subprocess.run([python, "-c", snippet], cwd=cwd, env=env, capture_output=True,
-                        text=True, timeout=600)
+    os.symlink(workdir / "models" / f"LaBSE_en-fr{suffix}", models / f"{DEFAULT_MODEL}{suffix}")
 
 
-def test_documented_tensorflow_fine_tuning_example_runs(workdir, tmp_path):
+# Runs each snippet of the JSON list argv[1] in turn, each in fresh globals as `python -c` would,
+# after a line naming it.
+_RUN_EACH = r"""
+import json, sys
+for i, snippet in enumerate(json.load(open(sys.argv[1], encoding="utf-8"))):
+  print(f"=== snippet {i}", flush=True)
+  exec(compile(snippet, f"<snippet {i}>", "exec"), {"__name__": "__main__"})
+"""
+
+
+def test_documented_tensorflow_fine_tuning_example_runs(workdir, tmp_path, monkeypatch, capsys):
+  """Run in this process (TensorFlow is loaded here), from a directory of the test's own."""
   tf_example = _doc_snippets("docs/fine-tuning.md", "Fine-tuning")[0]
   assert "hub.KerasLayer" in tf_example and f'model = "models/{DEFAULT_MODEL}"' in tf_example
-  result = _run_snippet(tf_example, workdir, tmp_path)
-  assert result.returncode == 0, result.stderr[-3000:]
-  losses = [float(line.split("loss ")[1]) for line in result.stdout.split("\n") if "loss" in line]
+  _models_view(workdir, tmp_path)
+  monkeypatch.chdir(tmp_path)
+  capsys.readouterr()
+  exec(compile(tf_example, "docs/fine-tuning.md", "exec"), {"__name__": "__main__"})  # pylint: disable=exec-used
+  stdout = capsys.readouterr().out
+  losses = [float(line.split("loss ")[1]) for line in stdout.split("\n") if "loss" in line]
   assert len(losses) == 2 and all(np.isfinite(losses))
 
 
 @pytest.mark.skipif(importlib.util.find_spec("sentence_transformers") is None,
                     reason="sentence_transformers not installed")
 def test_documented_pytorch_examples_run(workdir, tmp_path):
+  """The PyTorch snippets, verbatim, in one process without TensorFlow (as their users run
+  them), one after the other, each in fresh globals."""
   readme = [snippet for snippet in _doc_snippets("README.md", "Using the smaller model")
             if "sentence_transformers" in snippet]
   snippets = _doc_snippets("docs/formats.md", "The Sentence Transformers / Hugging Face format")
@@ -344,7 +355,13 @@ def test_documented_pytorch_examples_run(workdir, tmp_path):
   assert len(readme) == 1 and "SentenceTransformer(" in readme[0]
   assert "SentenceTransformer(" in snippets[0] and "AutoModel" in snippets[1]
   assert "torch.optim.Adam" in torch_example
-  for snippet in dict.fromkeys(readme + snippets + [torch_example]):  # each distinct one once
-    result = _run_snippet(snippet, workdir, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-  assert result.stdout.count("loss") == 2
+  distinct = list(dict.fromkeys(readme + snippets + [torch_example]))  # each distinct one once
+  _models_view(workdir, tmp_path)
+  (tmp_path / "snippets.json").write_text(json.dumps(distinct), encoding="utf-8")
+  result = subprocess.run([sys.executable, "-c", _RUN_EACH, str(tmp_path / "snippets.json")],
+                          cwd=tmp_path, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+                          capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+  outputs = result.stdout.split("=== snippet ")[1:]
+  assert len(outputs) == len(distinct)  # every snippet ran to its end
+  assert outputs[-1].count("loss") == 2  # the fine-tuning example's two steps
