@@ -68,36 +68,42 @@ def hf_run(hf_models, tmp_path_factory):
   return workdir, _run_stages(hf_models["hf"], workdir)
 
 
-# What real sentence_transformers / transformers give, in a process without TensorFlow.
+# What real sentence_transformers / transformers give, in a process without TensorFlow: for each
+# request [kind, path, sentences, out] of the JSON list argv[1], in turn, one line of JSON.
 _REAL = r"""
 import json, sys, numpy as np, torch
 from sentence_transformers import SentenceTransformer
 from transformers import AutoModel, AutoTokenizer
-kind, path, sentences, out = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
-tokenizer = AutoTokenizer.from_pretrained(path)
-tokens = [tokenizer.convert_ids_to_tokens(tokenizer(s)["input_ids"]) for s in sentences]
-if kind == "st":
-  model = SentenceTransformer(path, device="cpu")
-  embeddings = model.encode(sentences, batch_size=len(sentences))
-  length = model.max_seq_length
-else:
-  bert = AutoModel.from_pretrained(path).eval()
-  batch = tokenizer(sentences, padding=True, return_tensors="pt")
-  with torch.no_grad():
-    embeddings = torch.nn.functional.normalize(bert(**batch).pooler_output, dim=-1).numpy()
-  length = 0
-np.save(out, embeddings)
-print(json.dumps({"tokens": tokens, "max_seq_length": length}))
+for kind, path, sentences, out in json.load(open(sys.argv[1], encoding="utf-8")):
+  tokenizer = AutoTokenizer.from_pretrained(path)
+  tokens = [tokenizer.convert_ids_to_tokens(tokenizer(s)["input_ids"]) for s in sentences]
+  if kind == "st":
+    model = SentenceTransformer(path, device="cpu")
+    embeddings = model.encode(sentences, batch_size=len(sentences))
+    length = model.max_seq_length
+  else:
+    bert = AutoModel.from_pretrained(path).eval()
+    batch = tokenizer(sentences, padding=True, return_tensors="pt")
+    with torch.no_grad():
+      embeddings = torch.nn.functional.normalize(bert(**batch).pooler_output, dim=-1).numpy()
+    length = 0
+  np.save(out, embeddings)
+  print(json.dumps({"tokens": tokens, "max_seq_length": length}), flush=True)
 """
 
 
-def _real(kind: str, path: str, sentences, tmp_path):
-  out = tmp_path / f"{kind}_{abs(hash(path))}.npy"
-  result = subprocess.run([sys.executable, "-c", _REAL, kind, path, json.dumps(sentences),
-                           str(out)], capture_output=True, text=True, timeout=600)
+def _real(requests, tmp_path):
+  """(tokens, embeddings, max_seq_length) for each request (kind 'st' or 'hf', path,
+  sentences), all answered by one process (importing torch and the libraries takes seconds)."""
+  outs = [str(tmp_path / f"real_{i}.npy") for i in range(len(requests))]
+  (tmp_path / "real.json").write_text(
+      json.dumps([[kind, str(path), list(sentences), out]
+                  for (kind, path, sentences), out in zip(requests, outs)]), encoding="utf-8")
+  result = subprocess.run([sys.executable, "-c", _REAL, str(tmp_path / "real.json")],
+                          capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
-  info = json.loads(result.stdout.strip().split("\n")[-1])
-  return info["tokens"], np.load(out), info["max_seq_length"]
+  infos = [json.loads(line) for line in result.stdout.strip().split("\n")[-len(requests):]]
+  return [(info["tokens"], np.load(out), info["max_seq_length"]) for info, out in zip(infos, outs)]
 
 
 def test_stage1_proves_a_sentence_transformers_source_against_transformers(st_run):
@@ -124,8 +130,8 @@ def test_trimmed_sentence_transformer_keeps_the_source_embeddings(hf_models, st_
   source_modules = json.loads(open(os.path.join(hf_models["st"], "modules.json")).read())
   assert json.loads((trimmed / "modules.json").read_text()) == source_modules  # its own layout
   sentences = KEPT + PRUNED
-  src_tokens, src_emb, src_len = _real("st", hf_models["st"], sentences, tmp_path)
-  new_tokens, new_emb, new_len = _real("st", str(trimmed), sentences, tmp_path)
+  (src_tokens, src_emb, src_len), (new_tokens, new_emb, new_len) = _real(
+      [("st", hf_models["st"], sentences), ("st", trimmed, sentences)], tmp_path)
   assert new_len == src_len == 256  # the source's max_seq_length
   kept = len(KEPT)
   assert new_tokens[:kept] == src_tokens[:kept]
@@ -157,7 +163,7 @@ def test_tf_hub_pair_from_a_sentence_transformers_source(hf_models, st_run, tmp_
   assert "verified: " in runs["stage3"].stdout
   encoder = tf.saved_model.load(str(workdir / "models" / "st_en-fr" / "1"))
   preprocess = tf.saved_model.load(str(workdir / "models" / "st_en-fr_preprocess" / "1"))
-  src_tokens, src_emb, _ = _real("st", hf_models["st"], KEPT, tmp_path)
+  ((src_tokens, src_emb, _),) = _real([("st", hf_models["st"], KEPT)], tmp_path)
   tokens = vocab.read_token_file(str(workdir / "models" / "vocab-en-fr.txt"))
   ids = preprocess.tokenize(tf.constant(KEPT)).merge_dims(1, 2).to_list()
   assert [["[CLS]"] + [tokens[i] for i in row] + ["[SEP]"] for row in ids] == src_tokens
@@ -176,9 +182,8 @@ def test_plain_hugging_face_source_keeps_pooler_output(hf_models, hf_run, tmp_pa
   modules = [m["path"] for m in json.loads((trimmed / "modules.json").read_text())]
   assert modules == ["", "1_Pooling", "2_Dense", "3_Normalize"]
   assert json.loads((trimmed / "config.json").read_text())["hidden_act"] == "gelu"
-  src_tokens, src_emb, _ = _real("hf", hf_models["hf"], KEPT, tmp_path)
-  new_tokens, new_emb, _ = _real("hf", str(trimmed), KEPT, tmp_path)
-  _, st_emb, _ = _real("st", str(trimmed), KEPT, tmp_path)
+  (src_tokens, src_emb, _), (new_tokens, new_emb, _), (_, st_emb, _) = _real(
+      [("hf", hf_models["hf"], KEPT), ("hf", trimmed, KEPT), ("st", trimmed, KEPT)], tmp_path)
   assert new_tokens == src_tokens
   assert np.abs(new_emb - src_emb).max() <= 1e-6  # AutoModel(...).pooler_output, normalised
   assert np.abs(st_emb - src_emb).max() <= 1e-6  # SentenceTransformer: CLS -> Dense -> Normalize
