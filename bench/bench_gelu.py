@@ -29,16 +29,15 @@ flags.DEFINE_integer("batch_size", 64, "Sentences per batch (sorted by length)."
 FLAGS = flags.FLAGS
 
 
-def embed(encoder, ids, order, special, batch_size):
+def embed(encoder, ids, order, tokenizer, batch_size):
   """Normalised pooled_output [N, D] of every line (`PooledOutputEncoder`, the same network
   laid out for inference), in batches of similar length."""
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from smaller_labse.tokenizers import tf_hub_wordpiece  # pylint: disable=import-outside-toplevel
   out = None
   for start in range(0, len(ids), batch_size):
     rows = order[start:start + batch_size]
-    inputs = tf_hub_wordpiece.pack_ids([ids[i][:126] for i in rows], special)
+    inputs = tokenizer.pack_ids([ids[i][:126] for i in rows])
     pooled = encoder.pooled_output(*(tf.constant(inputs[k]) for k in (
         "input_word_ids", "input_mask", "input_type_ids"))).numpy()
     if out is None:
@@ -65,8 +64,8 @@ def main(argv):
   weights = Encoder(tanh_config, random_weights(tanh_config, seed=0)).weights  # tf.Variables
   tanh = PooledOutputEncoder(tanh_config, weights)
   erf = PooledOutputEncoder(dataclasses.replace(tanh_config, hidden_act="gelu"), weights)
-  a = embed(tanh, ids, order, tokenizer.special_ids(), FLAGS.batch_size)
-  b = embed(erf, ids, order, tokenizer.special_ids(), FLAGS.batch_size)
+  a = embed(tanh, ids, order, tokenizer, FLAGS.batch_size)
+  b = embed(erf, ids, order, tokenizer, FLAGS.batch_size)
   diff = np.abs(a - b)
   distance = 1.0 - np.sum(a.astype(np.float64) * b, axis=-1)  # cosine distance
   x = np.linspace(-8, 8, 160001)

@@ -42,7 +42,7 @@ def main(argv):
   for name, langs in LANG_SETS.items():
     selections = [vocab.read_token_file(vocab.selected_tokens_path(FLAGS.selections, lang))
                   for lang in langs]
-    sizes[name] = len(vocab.build_target_vocab(tokens, selections))
+    sizes[name] = len(vocab.build_target_vocab(tokens, selections, vocab.special_tokens(tokens)))
   print("| model | vocab | vocab size | #param(model) | word embeddings | share |")
   print("|---|---|---:|---:|---:|---:|")
   for model, (layers, hidden, heads, intermediate) in SHAPES.items():

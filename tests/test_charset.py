@@ -15,7 +15,9 @@ import tensorflow as tf
 
 from smaller_labse.vocabulary import charset, fidelity, selection
 from smaller_labse.vocabulary.token_counts import TokenCounts
+from smaller_labse.tokenizers.base import WORDPIECE
 from smaller_labse.tokenizers.tf_bert_tokenizer import bert_tokenizer
+from smaller_labse.tokenizers.tf_hub_wordpiece import TfHubTokenizer
 from smaller_labse.tokenizers.vocab import UNK, build_target_vocab, read_vocab, special_tokens
 from tests.helpers_vocab import SHARED_VOCAB, compare_vocabs
 
@@ -73,7 +75,7 @@ def vocab():
 
 
 def test_analysis_sorts_character_tokens_by_what_text_can_reach(vocab):
-  coverage = charset.analyze(vocab)
+  coverage = charset.analyze(TfHubTokenizer(vocab))
   classes = coverage.classes
   assert {classes[c] for c in "aé\u0301\xa0\u202f\u3000ก가ﾑＡ0€"} == {charset.WORD}
   assert {classes[c] for c in ".!«“、。中天\u3400\U00020000#"} == {charset.SPLIT}
@@ -81,10 +83,10 @@ def test_analysis_sorts_character_tokens_by_what_text_can_reach(vocab):
   assert "##中" in coverage.unreachable and "##." in coverage.unreachable
   assert "\u200b" in coverage.unreachable and "##\u200b" in coverage.unreachable
   assert {"中", ".", "a", "##a", "\xa0", "##\u202f", GAP_CHAR} <= set(coverage.reachable)
-  assert len(coverage.reachable) + len(coverage.unreachable) == len(charset.char_tokens(vocab))
+  assert len(coverage.reachable) + len(coverage.unreachable) == len(charset.char_tokens(vocab, WORDPIECE, SPECIALS))
   assert coverage.gap_chars == [GAP_CHAR]  # HARMLESS_CHAR: no token spells it mid-word
-  assert charset.token_chars("abc") == ["a", "##b", "##c"]
-  assert charset.token_chars("##bc") == ["##b", "##c"]
+  assert WORDPIECE.spell("abc") == ["a", "##b", "##c"]
+  assert WORDPIECE.spell("##bc") == ["##b", "##c"]
 
 
 def _random_word(rng, letters, tokens):
@@ -103,7 +105,7 @@ def _random_word(rng, letters, tokens):
 def random_lines(vocab, n, seed, exclude=()):
   """Random text drawn from every script of the synthetic vocab."""
   rng = random.Random(seed)
-  longer = [t for t in vocab if not charset.is_char_token(t) and t not in SPECIALS and
+  longer = [t for t in vocab if not charset.is_char_token(t, WORDPIECE) and t not in SPECIALS and
             not any(c in t for c in exclude)]
   separators = [" ", " ", " ", "\t", "\xa0", "\u3000", "\u200b", "\x01", ". ", "、", "«", "?"]
   scripts = list(SCRIPTS.values())
@@ -124,13 +126,14 @@ def _unk_lines(vocab, lines):
 def _pruned(vocab, keep_chars, extra=30, seed=0):
   """A --vocab_size selection from random counts: the guaranteed characters + `extra` tokens."""
   rng = random.Random(seed)
-  longer = [t for t in vocab if not charset.is_char_token(t) and t not in SPECIALS]
+  longer = [t for t in vocab if not charset.is_char_token(t, WORDPIECE) and t not in SPECIALS]
   counts = {lang: TokenCounts(occurrences={t: rng.randint(1, 1000)
                                            for t in rng.sample(longer, 60) if t != "aǂ"})
             for lang in ("xx", "yy")}
-  size = len(special_tokens(vocab)) + len(charset.analyze(vocab).reachable) + extra
-  result = selection.select_budget(counts, vocab, size, keep_chars=keep_chars)
-  return build_target_vocab(vocab, list(result.per_lang.values()))
+  size = len(special_tokens(vocab)) + len(charset.analyze(TfHubTokenizer(vocab)).reachable) + extra
+  result = selection.select_budget(counts, vocab, size, keep_chars=keep_chars,
+                                   tokenizer=TfHubTokenizer(vocab))
+  return build_target_vocab(vocab, list(result.per_lang.values()), special_tokens(vocab))
 
 
 def test_keep_chars_all_no_random_line_gains_unk(vocab):
@@ -151,24 +154,28 @@ def test_keep_chars_all_no_random_line_gains_unk(vocab):
 
 
 def test_report_states_the_guarantee_the_vocab_gives(vocab):
-  everything = charset.analyze(vocab).reachable
-  all_kept = fidelity.char_guarantee(vocab, SPECIALS + everything)
+  everything = charset.analyze(TfHubTokenizer(vocab)).reachable
+  tokenizer = TfHubTokenizer(vocab)
+  all_kept = fidelity.char_guarantee(vocab, SPECIALS + everything, tokenizer=tokenizer)
   assert all_kept["keep_chars"] == "all"
   assert "no word made of characters of the vocab can gain [UNK]" in all_kept["statement"]
   assert "except words holding one of the 1 characters" in all_kept["statement"]
   used = {"t", "##h", "##e"}
-  some = fidelity.char_guarantee(vocab, SPECIALS + sorted(used), used=used)
+  some = fidelity.char_guarantee(vocab, SPECIALS + sorted(used), used=used,
+                                 tokenizer=tokenizer)
   assert some["keep_chars"] == "used" and some["char_tokens_used_kept"] == 3
   assert "the counted text uses is kept (3;" in some["statement"]
-  none = fidelity.char_guarantee(vocab, SPECIALS + ["t"], used=used)
+  none = fidelity.char_guarantee(vocab, SPECIALS + ["t"], used=used,
+                                 tokenizer=tokenizer)
   assert none["keep_chars"] == "none" and "2 of them used by the counted text" in none["statement"]
-  assert fidelity.char_guarantee(vocab, SPECIALS + ["t"])["keep_chars"] == "none"
+  assert fidelity.char_guarantee(vocab, SPECIALS + ["t"],
+                                 tokenizer=tokenizer)["keep_chars"] == "none"
 
 
 @pytest.mark.skipif(not os.path.exists(SHARED_VOCAB), reason="../shared is not present")
 def test_real_labse_vocab_keep_chars_all_guarantee():
   full = read_vocab(SHARED_VOCAB)
-  coverage = charset.analyze(full)
+  coverage = charset.analyze(TfHubTokenizer(full))
   assert coverage.num_char_tokens == 29_741
   assert (len(coverage.reachable), len(coverage.unreachable), coverage.gap_chars) == (21_346,
                                                                                         8_395, [])
@@ -177,9 +184,9 @@ def test_real_labse_vocab_keep_chars_all_guarantee():
   rng = random.Random(0)
   by_script = {}
   for token in coverage.reachable:
-    ch = charset.char_token_body(token)
+    ch = WORDPIECE.char_of(token)
     by_script.setdefault(unicodedata.name(ch, "UNNAMED").split()[0], set()).add(ch)
-  longer = rng.sample([t for t in full if not charset.is_char_token(t) and "[" not in t], 3000)
+  longer = rng.sample([t for t in full if not charset.is_char_token(t, WORDPIECE) and "[" not in t], 3000)
   lines = []
   for name in sorted(by_script):  # every script of the vocab, several lines each
     letters = sorted(by_script[name])

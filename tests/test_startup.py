@@ -153,3 +153,17 @@ def test_cli_main_returns_the_status(tmp_path, monkeypatch, capsys):
   assert cli.main(["smaller-labse", "demo", "--langs=en"]) == 2
   assert pipeline.main(["--bogus"]) == 2
   assert os.listdir(tmp_path) == []
+
+
+def test_graph_options_are_set_when_tensorflow_comes_after_the_flags(tmp_path):
+  """The commands import TensorFlow after parsing their flags; quiet.py's graph options, which
+  SavedModels record (stage 3's bytes), must be set all the same."""
+  code = ("from smaller_labse import quiet\n"
+          "quiet.quiet_after_flags(verbosity_given=False)\n"
+          "import tensorflow as tf\n"
+          "print(tf.config.optimizer.get_experimental_options().get('loop_optimization'))\n")
+  env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+  done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                        capture_output=True, text=True, timeout=300)
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert done.stdout.split() == ["False"]

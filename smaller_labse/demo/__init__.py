@@ -28,7 +28,6 @@ from smaller_labse.demo import demo_data
 from smaller_labse.formats import tf_hub
 from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig, weight_shapes
 from smaller_labse.model.encoder import Encoder
-from smaller_labse.errors import run_cli
 
 DEMO_CONFIG = dict(hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64)
 # LaBSE's own special tokens, in its order.

@@ -36,7 +36,6 @@ one `error:` line; 2 on bad arguments.
 import dataclasses
 import fcntl
 import hashlib
-import json
 import os
 import shutil
 import sys

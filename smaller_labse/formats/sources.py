@@ -25,6 +25,7 @@ from smaller_labse import files
 from smaller_labse.formats import hf_bert
 from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.tokenizers.base import Tokenizer
 from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig
 from smaller_labse.errors import InputError
 
@@ -43,7 +44,8 @@ class Model:
     kind: TFHUB, SENTENCE_TRANSFORMERS or HUGGING_FACE: the source's kind.
     name: the default name of its outputs ("LaBSE" for TF Hub's; a directory's name).
     config: the encoder's shape and activation; do_lower_case from the tokenizer.
-    tokenizer: `tf_hub_wordpiece.TfHubTokenizer` or `hf_tokenizer.HfTokenizer`.
+    tokenizer: the tokenizer it runs (`base.Tokenizer`: TF Hub's WordPiece, a Hugging Face
+      source's own...).
     tokens: the token of each embedding row (len == config.vocab_size).
     weights: LaBSE/2 variable name -> float32 array, tf.Variable or (word embeddings) a row
       reader; `pooler_transform/*` is the sentence head.
@@ -59,7 +61,7 @@ class Model:
   kind: str
   name: str
   config: EncoderConfig
-  tokenizer: object
+  tokenizer: Tokenizer
   tokens: List[str]
   weights: Mapping[str, object]
   bert_pooler: object = hf_bert.SENTENCE_HEAD
@@ -151,8 +153,7 @@ def _open_hugging_face(path: str, kind: str) -> Model:
   # This project's own exports (and their fine-tunes) run TF Hub's BertTokenizer.
   tokenizer = tf_hub_wordpiece.read_tfhub_twin(bert_dir) or hf_loading.load_model_dir(bert_dir)
   config = dataclasses.replace(config, do_lower_case=tokenizer.lower_case)
-  tokens = (tokenizer.tokens if tokenizer.kind == tf_hub_wordpiece.TFHUB
-            else tokenizer.row_tokens(config.vocab_size))
+  tokens = tokenizer.row_tokens(config.vocab_size)
   if len(tokens) != config.vocab_size:
     raise InputError(f"{bert_dir}/vocab.txt: {len(tokens)} tokens, but {config_path} says "
                      f"vocab_size={config.vocab_size}")

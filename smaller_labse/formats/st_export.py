@@ -18,15 +18,14 @@ import numpy as np
 import tensorflow as tf
 
 from smaller_labse import atomic, files
-from smaller_labse.formats import hf_bert
-from smaller_labse.formats import sentence_transformers as st_layout
 # Stage 3's --formats (formats/__init__.py, no TensorFlow), also named here.
-from smaller_labse.formats import FORMATS, parse_formats  # noqa: F401
+from smaller_labse.formats import FORMATS, parse_formats, hf_bert  # noqa: F401
+from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.model import numpy_reference, verification
-from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.tokenizers.base import Role
 from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig
 from smaller_labse.model.encoder import Encoder
-from smaller_labse.errors import InputError
+
 
 class StVerificationError(Exception):
   """The export does not compute what the TensorFlow model computes."""
@@ -86,7 +85,7 @@ def reference_outputs(model, tokenizer, rows: Optional[np.ndarray] = None,
     'inputs' (int32 [B, S] numpy, export ids), 'encoder_outputs' (one [B, S, D] per layer),
     'pooled_output' [B, D] (the sentence head).
   """
-  inputs = tf_hub_wordpiece.pack_ids(tokenizer.encode(list(sentences)), tokenizer.special_ids())
+  inputs = tokenizer.pack_ids(tokenizer.encode(list(sentences)))
   ids = inputs["input_word_ids"]
   used, remapped = np.unique(ids, return_inverse=True)
   stored = used if rows is None else np.asarray(rows)[used]
@@ -128,8 +127,9 @@ def summary(figures: Mapping[str, float]) -> str:
 
 def model_card(name: str, config: EncoderConfig, how_made: str, figures: Mapping[str, float],
                langs: Optional[Sequence[str]] = None, max_seq_length: int = 128,
-               embedding: str = "", tfhub_tokenizer: bool = True) -> str:
-  """README.md of the export: what it is, how it was made, how close it is, how to use it."""
+               embedding: str = "", tokenizer_note: str = "") -> str:
+  """README.md of the export: what it is, how it was made, how close it is, how to use it.
+  `tokenizer_note`: the exported tokenizer's paragraph (`Tokenizer.export_note`)."""
   counts = config.parameter_counts()
   languages = ", ".join(langs) if langs else "every language of the original model"
   yaml_langs = "".join(f"- {lang}\n" for lang in (langs or []) if len(lang) == 2)
@@ -140,7 +140,7 @@ def model_card(name: str, config: EncoderConfig, how_made: str, figures: Mapping
   else:
     activation = (f"`hidden_act` is `{config.hidden_act}`, the exact erf GELU, as the source "
                   "model declares (TF Hub's LaBSE/2 computes the tanh approximation).")
-  tokenizer = TFHUB_TOKENIZER_NOTE if tfhub_tokenizer else HF_TOKENIZER_NOTE
+  tokenizer = tokenizer_note
   return f"""---
 library_name: sentence-transformers
 pipeline_tag: sentence-similarity
@@ -196,21 +196,6 @@ print(model.similarity(embeddings, embeddings))
 """
 
 
-TFHUB_TOKENIZER_NOTE = """The tokenizer (`tokenizer.json`, loaded by `AutoTokenizer` as a `PreTrainedTokenizerFast`)
-reproduces the TF Hub preprocessor (`tensorflow_text.BertTokenizer`, cased): control and
-format characters become spaces, words split at ASCII whitespace only (no-break spaces stay
-in words, as LaBSE's vocab expects), around punctuation and CJK ideographs, and a word of
-more than 100 UTF-8 bytes is `[UNK]`. WordPiece runs on byte-level strings (GPT-2's byte
-table), which is what makes that limit count bytes: `tokenizer.convert_ids_to_tokens` shows
-tokens in that form (`vocab.txt` has them as text), and `tokenizer.decode` gives text back.
-Hugging Face's `BertTokenizer` (`use_fast=False`, or the class named explicitly) tokenizes
-differently and should not be used with this model."""
-
-HF_TOKENIZER_NOTE = """The tokenizer is the source model's own (`tokenizer.json`: the same normalizer,
-pre-tokenizer and WordPiece settings) over the smaller vocabulary: a sentence whose tokens
-were all kept is tokenized exactly as the source model tokenizes it."""
-
-
 def export(st_dir: str, model, source: str, name: str, how_made: str,
            tokens: Optional[Sequence[str]] = None, rows: Optional[np.ndarray] = None,
            langs: Optional[Sequence[str]] = None, max_seq_length: Optional[int] = None,
@@ -223,7 +208,7 @@ def export(st_dir: str, model, source: str, name: str, how_made: str,
     model: a `sources.Model` (a source, or stage 1's store read back).
     source: identifies the weights (see st_layout.holds_same_model).
     name, how_made, langs: for the model card.
-    tokens: the export's vocab (tokens of `model.tokenizer`); None: the model's.
+    tokens: the export's vocab (tokens of `model.tokenizer`, at `rows`); None: the model's.
     rows: int [len(tokens)], the model's row of each token; None: all rows in order.
     max_seq_length: None: a Sentence Transformers source's own, else 128.
     bert_file: a model.safetensors already holding these BertModel tensors (stage 1's store).
@@ -234,14 +219,14 @@ def export(st_dir: str, model, source: str, name: str, how_made: str,
   Raises:
     StVerificationError: the export does not compute what the TF encoder computes.
   """
-  tokenizer = model.tokenizer if tokens is None else model.tokenizer.with_vocab(tokens)
+  tokenizer = model.tokenizer if tokens is None else model.tokenizer.pruned(rows)
   config = model.config.with_vocab_size(len(tokens) if tokens is not None else len(model.tokens))
   if max_seq_length is None:
     max_seq_length = (model.layout.max_seq_length if model.layout
                       else st_layout.DEFAULT_MAX_SEQ_LENGTH)
   layout = (model.layout.with_max_seq_length(max_seq_length) if model.layout
             else st_layout.default_layout(config, max_seq_length))
-  pad_id = tokenizer.special_ids()["pad"]
+  pad_id = tokenizer.special_ids()[Role.PAD]
   text_files = {"config.json": files.json_text(hf_bert.bert_config(config, pad_id,
                                                                      model.bert_config)),
                 **tokenizer.hf_files(max_seq_length)}
@@ -252,7 +237,7 @@ def export(st_dir: str, model, source: str, name: str, how_made: str,
   figures = check(st_dir, reference, model.bert_pooler is hf_bert.SENTENCE_HEAD)
   atomic.write_text(os.path.join(st_dir, "README.md"),
                     model_card(name, config, how_made, figures, langs, max_seq_length,
-                               model.embedding, tokenizer.kind == tf_hub_wordpiece.TFHUB))
+                               model.embedding, tokenizer.export_note))
   _share_permissions(st_dir)
   return figures
 

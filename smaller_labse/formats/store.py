@@ -5,7 +5,10 @@
   source.json        what the model is and where its weights are: the source's kind, name and
                      fingerprint, its weight files, a Sentence Transformers source's layout,
                      a Hugging Face source's config.json
-  tokenizer.json     a Hugging Face source's tokenizer, as it runs it (hf_tokenizer.py)
+  tokenizer files    what the source's tokenizer saves (`base.Tokenizer.save`; source.json's
+                     "tokenizer" names its kind): nothing for TF Hub's WordPiece (vocab.txt and
+                     config.json's do_lower_case are it), tokenizer.json for a Hugging Face
+                     source's (hf_tokenizer.py)
   model.safetensors  the weights under Hugging Face BertModel names: written for a TF Hub
                      source (and hard-linked into its Sentence Transformers export, one copy on
                      disk) or a source whose weights are pytorch_model.bin. A Hugging Face
@@ -25,7 +28,7 @@ from typing import Dict, List, Optional
 from smaller_labse import atomic, files
 from smaller_labse.formats import hf_bert, sources
 from smaller_labse.formats import sentence_transformers as st_layout
-from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.tokenizers import base
 from smaller_labse.tokenizers import vocab as vocab_lib
 from smaller_labse.model.config import EncoderConfig
 from smaller_labse.errors import InputError
@@ -48,8 +51,7 @@ def source_json(model: sources.Model, fingerprint: Dict[str, object],
            "fingerprint": fingerprint,
            "weights": None if weight_files is None else [
                sources.file_stamp(p) for p in weight_files],
-           "tokenizer": (tf_hub_wordpiece.TFHUB if model.tokenizer.kind == tf_hub_wordpiece.TFHUB
-                         else TOKENIZER_FILE),
+           "tokenizer": model.tokenizer.kind,
            "layout": dataclasses.asdict(model.layout) if model.layout else None,
            "bert_config": model.bert_config}
   return json.dumps(value, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
@@ -72,8 +74,7 @@ def write_store(store_dir: str, model: sources.Model, source_text: str,
   os.makedirs(store_dir, exist_ok=True)
   model.config.save(os.path.join(store_dir, CONFIG_FILE))
   vocab_lib.write_token_file(os.path.join(store_dir, VOCAB_FILE), model.tokens)
-  if model.tokenizer.kind != tf_hub_wordpiece.TFHUB:
-    atomic.write_text(os.path.join(store_dir, TOKENIZER_FILE), model.tokenizer.to_json())
+  model.tokenizer.save(store_dir)
   dense = model.dense
   if dense is not None:
     write_safetensors(os.path.join(store_dir, DENSE_FILE),
@@ -96,7 +97,8 @@ def holds(store_dir: str, source_text: str) -> bool:
 
 
 def read_config_and_vocab(store_dir: str):
-  """The store's EncoderConfig and its vocab (checked to agree)."""
+  """The store's EncoderConfig and the token of each row (checked to agree; its tokenizer
+  checks its own special tokens)."""
   if not os.path.isdir(store_dir):
     raise InputError(f"{store_dir}: no such directory ({_STAGE1})")
   if os.path.isdir(os.path.join(store_dir, "weights")) and not os.path.isfile(
@@ -105,7 +107,7 @@ def read_config_and_vocab(store_dir: str):
                      f"{_STAGE1} again")
   config = EncoderConfig.load(os.path.join(store_dir, CONFIG_FILE))
   vocab_path = os.path.join(store_dir, VOCAB_FILE)
-  tokens = vocab_lib.read_vocab(vocab_path)
+  tokens = vocab_lib.read_token_file(vocab_path)
   if len(tokens) != config.vocab_size:
     raise InputError(f"{vocab_path}: {len(tokens)} tokens, but {CONFIG_FILE} says "
                      f"vocab_size={config.vocab_size}")
@@ -137,23 +139,38 @@ def _weight_files(store_dir: str, source: Dict[str, object]) -> List[str]:
   return paths
 
 
-def _hf_tokenizer(store_dir: str, source: Dict[str, object]):
-  """The store's Hugging Face tokenizer when its source runs one (source.json says so), else
-  None."""
-  if source.get("tokenizer") != TOKENIZER_FILE:
-    return None
-  from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer  # pylint: disable=import-outside-toplevel
-  path = os.path.join(store_dir, TOKENIZER_FILE)
-  return HfTokenizer.from_json(files.read_bytes(path).decode("utf-8"), path)
+def _tokenizer(store_dir: str, source: Dict[str, object],
+               lower_case: Optional[bool] = None) -> base.Tokenizer:
+  """The store's tokenizer, of the kind source.json records."""
+  return base.load(str(source.get("tokenizer")), store_dir, lower_case)
 
 
-def open_tokenizer(store_dir: str):
-  """The tokenizer of the store `store_dir` when it is one (source.json) and its source runs a
-  Hugging Face tokenizer; else None (BertTokenizer on the vocab, as LaBSE/2's preprocessor)."""
-  path = os.path.join(store_dir, SOURCE_FILE)
-  if not os.path.isfile(path):
-    return None
-  return _hf_tokenizer(store_dir, _read_source(store_dir))
+def open_tokenizer(vocab_file: str, lower_case: Optional[bool] = None) -> base.Tokenizer:
+  """The tokenizer that runs on `vocab_file`: the store's own when it is a store's vocab.txt
+  (source.json beside it), else TF Hub's BertTokenizer on a WordPiece vocab (a SavedModel's
+  assets/cased_vocab.txt, the original release's vocab files). `lower_case`: stage 2's
+  --lower_case, where the tokenizer has such a switch (None: the model's own).
+
+  Raises:
+    InputError: not a WordPiece vocab (a file that is no store's), or a store's tokenizer that
+      does not read.
+  """
+  store_dir = os.path.dirname(vocab_file)
+  if (os.path.basename(vocab_file) == VOCAB_FILE
+      and os.path.isfile(os.path.join(store_dir, SOURCE_FILE))):
+    return _tokenizer(store_dir, _read_source(store_dir), lower_case)
+  from smaller_labse.tokenizers.tf_hub_wordpiece import TfHubTokenizer  # pylint: disable=import-outside-toplevel
+  return TfHubTokenizer(vocab_lib.read_vocab(vocab_file), bool(lower_case))
+
+
+def read_vocab_file(vocab_file: str) -> List[str]:
+  """The token of each row of `vocab_file`: a store's vocab.txt as written (its tokenizer
+  checks its special tokens), else a WordPiece vocab (vocab.read_vocab's checks)."""
+  store_dir = os.path.dirname(vocab_file)
+  if (os.path.basename(vocab_file) == VOCAB_FILE
+      and os.path.isfile(os.path.join(store_dir, SOURCE_FILE))):
+    return vocab_lib.read_token_file(vocab_file)
+  return vocab_lib.read_vocab(vocab_file)
 
 
 def open_store(store_dir: str) -> sources.Model:
@@ -161,8 +178,7 @@ def open_store(store_dir: str) -> sources.Model:
   config, tokens = read_config_and_vocab(store_dir)
   source = _read_source(store_dir)
   kind = source["kind"]
-  tokenizer = (_hf_tokenizer(store_dir, source)
-               or tf_hub_wordpiece.TfHubTokenizer(tokens, config.do_lower_case))
+  tokenizer = _tokenizer(store_dir, source)
   layout = None
   if source.get("layout"):
     fields = dict(source["layout"])

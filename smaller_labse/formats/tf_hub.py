@@ -22,6 +22,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import tensorflow as tf
 import tensorflow_text as text
 
+from smaller_labse.tokenizers import base
 from smaller_labse.tokenizers import vocab as vocab_lib
 from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig, infer_config, weight_shapes
 from smaller_labse.model.encoder import Encoder
@@ -149,13 +150,8 @@ class Preprocessor(tf.Module):
     self.table = tf.lookup.StaticHashTable(initializer, default_value=-1)
     self.tokenizer = text.BertTokenizer(self.table, token_out_type=tf.int64,
                                         lower_case=lower_case, unknown_token=vocab_lib.UNK)
-    self.special_ids = {
-        "vocab_size": len(tokens),
-        "start_of_sequence_id": tokens.index(vocab_lib.CLS),
-        "end_of_segment_id": tokens.index(vocab_lib.SEP),
-        "padding_id": tokens.index(vocab_lib.PAD),
-        "mask_id": tokens.index(vocab_lib.MASK) if vocab_lib.MASK in tokens else -1,
-    }
+    from smaller_labse.tokenizers.tf_hub_wordpiece import TfHubTokenizer  # pylint: disable=import-outside-toplevel
+    self.special_ids = base.tf_hub_special_ids(TfHubTokenizer(tokens).special_ids(), len(tokens))
 
   def tokenize(self, sentences: tf.Tensor) -> tf.RaggedTensor:
     """sentences: [B] string -> int32 RaggedTensor [B, words, wordpieces]."""

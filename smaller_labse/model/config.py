@@ -105,6 +105,25 @@ def parameter_table(rows: Sequence[Tuple[str, Mapping[str, int], int]],
     lines.append(f"| {name} | " + " | ".join(cells) + f" | {vocab_size:,} |")
   return lines
 
+
+def position_ids(config: object, mask):
+  """The position-embedding row of each token, from the input mask.
+
+  Args:
+    config: the encoder's EncoderConfig (or a Hugging Face config.json mapping).
+    mask: int [B, S] (1 = a token, 0 = padding), a numpy array or a TF tensor.
+
+  Returns:
+    int [1, S] of the same library, broadcast over the batch: BERT's positions 0..S-1, the
+    same for every line (the mask's values are not used).
+  """
+  del config  # Every supported encoder numbers positions as BERT does.
+  if isinstance(mask, np.ndarray):
+    return np.arange(mask.shape[1])[np.newaxis]
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  return tf.range(tf.shape(mask)[1])[tf.newaxis]
+
+
 def infer_config(shapes: Mapping[str, Sequence[int]], do_lower_case: bool = False) -> EncoderConfig:
   """Infers the configuration from LaBSE/2 variable names and shapes.
 

@@ -14,7 +14,8 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 import tensorflow as tf
 
-from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig, random_weights, weight_shapes
+from smaller_labse.model.config import (WORD_EMBEDDINGS, EncoderConfig, position_ids,
+                                        random_weights, weight_shapes)
 
 WeightValue = Union[np.ndarray, tf.Variable]
 
@@ -84,11 +85,12 @@ class Encoder(tf.Module):
   def _dropout(self, x: tf.Tensor, rate: float, training: bool) -> tf.Tensor:
     return tf.nn.dropout(x, rate=rate) if training and rate > 0 else x
 
-  def embed(self, word_ids: tf.Tensor, type_ids: tf.Tensor, training: bool) -> tf.Tensor:
-    """word_ids, type_ids: [B, S] int32 -> [B, S, D] float32."""
-    seq_length = tf.shape(word_ids)[1]
+  def embed(self, word_ids: tf.Tensor, type_ids: tf.Tensor, training: bool,
+            mask: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """word_ids, type_ids, mask (default: all tokens): [B, S] int32 -> [B, S, D] float32."""
+    positions = position_ids(self.config, word_ids if mask is None else mask)
     x = (tf.gather(self._w(WORD_EMBEDDINGS), word_ids)
-         + self._w("position_embedding/embeddings")[tf.newaxis, :seq_length]
+         + tf.gather(self._w("position_embedding/embeddings"), positions)
          + tf.gather(self._w("type_embeddings/embeddings"), type_ids))
     x = _layer_norm(x, self._w("embeddings/layer_norm/gamma"),
                     self._w("embeddings/layer_norm/beta"), self.config.layer_norm_epsilon)
@@ -146,7 +148,7 @@ class Encoder(tf.Module):
     word_ids = tf.cast(inputs["input_word_ids"], tf.int32)
     type_ids = tf.cast(inputs["input_type_ids"], tf.int32)
     bias = attention_bias(inputs["input_mask"])
-    x = self.embed(word_ids, type_ids, training)
+    x = self.embed(word_ids, type_ids, training, inputs["input_mask"])
     encoder_outputs = []
     for layer in range(self.config.num_layers):
       x = self.transformer_layer(x, bias, layer, training)
@@ -168,6 +170,7 @@ class PooledOutputEncoder(tf.Module):
   def __init__(self, config: EncoderConfig, weights: Mapping[str, tf.Variable]):
     super().__init__(name="pooled_output_encoder")
     self._v = dict(weights)
+    self._config = config
     self._num_layers = config.num_layers
     self._num_heads = config.num_heads
     self._hidden = config.hidden_size
@@ -205,12 +208,14 @@ class PooledOutputEncoder(tf.Module):
     x = tf.reshape(x, [batch, -1, parts, n, self._hidden // n])
     return tf.transpose(x, [2, 0, 3, 1, 4])
 
-  def embed(self, word_ids: tf.Tensor, type_ids: tf.Tensor) -> tf.Tensor:
-    """word_ids, type_ids: int32 [B, S] -> the embedding layer's output, float32 [B*S, D]."""
+  def embed(self, word_ids: tf.Tensor, type_ids: tf.Tensor,
+            mask: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """word_ids, type_ids, mask (default: all tokens): int32 [B, S] -> the embedding layer's
+    output, float32 [B*S, D]."""
     v = self._v
-    seq_length = tf.shape(word_ids)[1]
+    positions = position_ids(self._config, word_ids if mask is None else mask)
     x = (tf.gather(v[WORD_EMBEDDINGS], word_ids)
-         + v["position_embedding/embeddings"][tf.newaxis, :seq_length]
+         + tf.gather(v["position_embedding/embeddings"], positions)
          + tf.gather(v["type_embeddings/embeddings"], type_ids))
     x = self._layer_norm(x, v["embeddings/layer_norm/gamma"], v["embeddings/layer_norm/beta"])
     return tf.reshape(x, [-1, self._hidden])
@@ -253,7 +258,7 @@ class PooledOutputEncoder(tf.Module):
                     ) -> tf.Tensor:
     """word_ids, mask, type_ids: int32 [B, S] -> pooled_output float32 [B, D]."""
     batch = tf.shape(word_ids)[0]
-    x = self.embed(word_ids, type_ids)
+    x = self.embed(word_ids, type_ids, mask)
     bias = attention_bias(mask)
     for layer in range(self._num_layers):
       x = self.layer(x, bias, batch, layer)

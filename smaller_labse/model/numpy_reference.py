@@ -18,6 +18,7 @@ import numpy as np
 
 from smaller_labse import files
 from smaller_labse.errors import InputError
+from smaller_labse.model.config import position_ids
 
 # How far a float32 computation of one layer may be from this float64 one, relative to
 # the layer's largest value: float32 rounds each product at 2^-24 (6e-8) and a dot product
@@ -114,17 +115,20 @@ class NumpyStModel:
     out = flat @ self._f64(prefix + ".weight").T + self._f64(prefix + ".bias")
     return out.reshape(x.shape[:-1] + (out.shape[-1],))
 
-  def embeddings(self, input_ids: np.ndarray, token_type_ids: np.ndarray) -> np.ndarray:
-    """input_ids, token_type_ids: int [B, S] -> [B, S, D] float64 (after the layer norm)."""
+  def embeddings(self, input_ids: np.ndarray, token_type_ids: np.ndarray,
+                 attention_mask: Optional[np.ndarray] = None) -> np.ndarray:
+    """input_ids, token_type_ids, attention_mask (default: all tokens): int [B, S] -> [B, S, D]
+    float64 (after the layer norm)."""
     ids = np.asarray(input_ids)
     if self._rows is not None:
       table = self._table.astype(np.float64)
       ids = np.vectorize(self._rows.__getitem__, otypes=[np.int64])(ids)
     else:
       table = self._f64("embeddings.word_embeddings.weight")
-    seq_length = ids.shape[1]
+    positions = position_ids(self.config, np.ones_like(ids) if attention_mask is None
+                             else np.asarray(attention_mask))
     x = (table[ids]
-         + self._f64("embeddings.position_embeddings.weight")[np.newaxis, :seq_length]
+         + self._f64("embeddings.position_embeddings.weight")[positions]
          + self._f64("embeddings.token_type_embeddings.weight")[np.asarray(token_type_ids)])
     return _layer_norm(x, self._f64("embeddings.LayerNorm.weight"),
                        self._f64("embeddings.LayerNorm.bias"), self.config["layer_norm_eps"])
@@ -174,7 +178,7 @@ class NumpyStModel:
                token_type_ids: np.ndarray) -> Dict[str, object]:
     """The whole model: 'layers' (one [B, S, D] per layer), 'sentence_embedding' [B, D] and,
     when BertModel has a pooler, 'pooler_output' [B, D]; float64."""
-    x = self.embeddings(input_ids, token_type_ids)
+    x = self.embeddings(input_ids, token_type_ids, attention_mask)
     layers: List[np.ndarray] = []
     for i in range(self.config["num_hidden_layers"]):
       x = self.layer(i, x, attention_mask)
@@ -220,7 +224,7 @@ def compare_with_encoder(st_dir: str, inputs: Mapping[str, np.ndarray],
   real = mask.astype(bool)
   ref_layers = [np.asarray(x, np.float64) for x in reference["encoder_outputs"]]
   worst = 0.0
-  x = model.embeddings(ids, types)
+  x = model.embeddings(ids, types, mask)
   for i, expected in enumerate(ref_layers):
     actual = model.layer(i, x, mask)
     worst = max(worst, _relative(expected[real], actual[real]))

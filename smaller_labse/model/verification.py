@@ -7,7 +7,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from smaller_labse.model.config import BUDGET_FACTOR, EncoderConfig
+from smaller_labse.model.config import BUDGET_FACTOR, EncoderConfig, position_ids
 
 # Short sentences in the 16 languages of the original release, plus hard cases:
 # no-break spaces, a narrow no-break space before '?', a word over 100 bytes, empty text.
@@ -130,8 +130,8 @@ class Float64Blocks:
     word_ids = np.asarray(inputs["input_word_ids"])
     rows, index = np.unique(word_ids, return_inverse=True)  # only the rows used
     table = np.asarray(tf.gather(self._variables["word_embeddings/embeddings"], rows), np.float64)
-    s = word_ids.shape[1]
-    x = (table[index.reshape(word_ids.shape)] + self._w("position_embedding/embeddings")[:s]
+    positions = position_ids(self.config, np.asarray(inputs["input_mask"]))
+    x = (table[index.reshape(word_ids.shape)] + self._w("position_embedding/embeddings")[positions]
          + self._w("type_embeddings/embeddings")[np.asarray(inputs["input_type_ids"])])
     x = self._layer_norm(self._round(x), "embeddings/layer_norm/")
     return self.layer(0, x, inputs)
@@ -175,7 +175,8 @@ class EncoderBlocks:
   def first(self, inputs: Mapping[str, tf.Tensor]) -> np.ndarray:
     from smaller_labse.model.encoder import attention_bias
     x = self._encoder.embed(tf.cast(inputs["input_word_ids"], tf.int32),
-                            tf.cast(inputs["input_type_ids"], tf.int32), training=False)
+                            tf.cast(inputs["input_type_ids"], tf.int32), training=False,
+                            mask=tf.cast(inputs["input_mask"], tf.int32))
     return self._encoder.transformer_layer(x, attention_bias(inputs["input_mask"]), 0,
                                            training=False).numpy()
 
@@ -207,7 +208,8 @@ class PooledOutputBlocks:
 
   def first(self, inputs: Mapping[str, tf.Tensor]) -> np.ndarray:
     x = self._encoder.embed(tf.cast(inputs["input_word_ids"], tf.int32),
-                            tf.cast(inputs["input_type_ids"], tf.int32))
+                            tf.cast(inputs["input_type_ids"], tf.int32),
+                            tf.cast(inputs["input_mask"], tf.int32))
     return self._layer(0, x, inputs)
 
   def layer(self, layer: int, x: np.ndarray, inputs: Mapping[str, tf.Tensor]) -> np.ndarray:

@@ -11,12 +11,12 @@ from smaller_labse.formats import sources, st_export, store, tf_hub
 from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.model import verification
 from smaller_labse.model.verification import VerificationError  # Raised here; commands catch it.
-from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.tokenizers.base import Tokenizer
 from smaller_labse.model.encoder import Encoder
 from smaller_labse.errors import InputError
 
 
-def _check_tokenization(preprocess_dir: str, tokenizer: tf_hub_wordpiece.TfHubTokenizer) -> None:
+def _check_tokenization(preprocess_dir: str, tokenizer: Tokenizer) -> None:
   """A TF Hub source's own preprocessor must tokenize as BertTokenizer on its vocab does."""
   original = tf_hub.load_saved_model(preprocess_dir)
   if not hasattr(original, "tokenize"):
@@ -62,7 +62,7 @@ def prove_source(model: sources.Model, budget_factor: float = verification.BUDGE
   that differs.
   """
   sentences = verification.VERIFICATION_SENTENCES
-  inputs = tf_hub_wordpiece.pack_ids(model.tokenizer.encode(sentences), model.tokenizer.special_ids())
+  inputs = model.tokenizer.pack_ids(model.tokenizer.encode(sentences))
   ids = inputs["input_word_ids"]
   used, remapped = np.unique(ids, return_inverse=True)
   # Our encoder holds only the rows these sentences use; its ids are positions in `used`.

@@ -13,6 +13,7 @@ Only the standard library is imported before the pipeline starts, so run_pipelin
 import dataclasses
 import importlib
 import os
+import signal
 import subprocess
 import sys
 import traceback
@@ -126,7 +127,7 @@ def _call(command: Sequence[str]) -> None:
 
 
 def _write_demo_inputs() -> int:
-  """`python -m smaller_labse.demo --workdir=.`, in this process."""
+  """What `python -m smaller_labse.demo --workdir=.` does."""
   from smaller_labse import demo, quiet  # pylint: disable=import-outside-toplevel
   quiet.quiet_after_flags(verbosity_given=False)
   demo.write_inputs(".")
@@ -149,7 +150,7 @@ def _check_source_dir(path: str) -> None:
 
 def _in_child(run: Callable[[], int]) -> int:
   """Runs `run()` (a command's main) in a forked copy of this process and returns its exit
-  status (-N: killed by signal N); in this process where there is no fork.
+  status (128 + N when killed by signal N); in this process where there is no fork.
 
   This process imports no TensorFlow, so each stage starts as `smaller-labse STAGE` does, its
   modules already imported: TensorFlow numbers the functions it traces process-wide
@@ -175,8 +176,14 @@ def _in_child(run: Callable[[], int]) -> int:
       sys.stdout.flush()
       sys.stderr.flush()
       os._exit(status)  # pylint: disable=protected-access
-  _, wait_status = os.waitpid(pid, 0)
-  return os.waitstatus_to_exitcode(wait_status)
+  try:
+    _, wait_status = os.waitpid(pid, 0)
+  except BaseException:  # Ctrl-C reaches both: the stage does not outlive the pipeline.
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise
+  status = os.waitstatus_to_exitcode(wait_status)
+  return status if status >= 0 else 128 - status
 
 
 class Pipeline:
@@ -219,12 +226,13 @@ class Pipeline:
     _step(f"stage {number}: {name}{' ' + args if args else ''}")
 
   def _run_stage(self, command: str, *args: str) -> None:
-    """Runs `smaller-labse COMMAND ARGS` in this process; a failure stops the pipeline with its
-    exit status (the command has printed its error)."""
+    """Runs `smaller-labse COMMAND ARGS` (its module's `main`, in a forked copy of this
+    process); a failure stops the pipeline with its exit status (the command has printed its
+    error)."""
     module = importlib.import_module(f"smaller_labse.commands.{command}")
     status = _in_child(lambda: module.main([f"smaller-labse {command}", *args]))
     if status:
-      raise StageFailed(status if status > 0 else 128 - status)  # -N: killed by signal N
+      raise StageFailed(status)
 
   def inputs(self) -> None:
     """The demo's inputs, or the downloads."""
@@ -240,7 +248,7 @@ class Pipeline:
       else:
         status = _in_child(_write_demo_inputs)
         if status:
-          raise StageFailed(status if status > 0 else 128 - status)
+          raise StageFailed(status)
       print(DEMO_NOTE, flush=True)
       return
     _step("downloads")

@@ -18,9 +18,10 @@ from absl import logging
 from smaller_labse import atomic
 from smaller_labse.formats import FORMATS, sources, store
 from smaller_labse.formats import sentence_transformers as st_layout
-from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.tokenizers import base
 from smaller_labse.tokenizers import vocab as vocab_lib
-from smaller_labse.model.config import EncoderConfig, parameter_table
+from smaller_labse.tokenizers.base import Tokenizer
+from smaller_labse.model.config import parameter_table
 from smaller_labse.errors import InputError
 
 # TensorFlow and the modules that use it (tf_hub, verification, encoder, st_export, conversion)
@@ -46,9 +47,14 @@ class OutputPaths:
                st=os.path.join(output_root, f"{name}_st"))
 
 
-def read_selections(selected_dir: str, langs: Sequence[str], original: Sequence[str]
-                    ) -> List[List[str]]:
-  """Reads each language's selection, checking every token is in the original vocab."""
+def read_selections(selected_dir: str, langs: Sequence[str], original: Sequence[str],
+                    tokenizer: Tokenizer) -> List[List[str]]:
+  """Reads each language's selection, checking every token is in the original vocab.
+
+  A token the model's tokenizer can never produce (`Tokenizer.producible`: e.g. '\\xa0' and
+  '##\\xa0' of the original release's selections, for a Hugging Face port of LaBSE whose
+  tokenizer strips them) is dropped, and one line says so; any other unknown token is an error.
+  """
   known = set(original)
   selections = []
   for lang in langs:
@@ -57,10 +63,17 @@ def read_selections(selected_dir: str, langs: Sequence[str], original: Sequence[
       raise InputError(f"{path}: selected tokens for {lang!r} not found (run select_vocab.py)")
     tokens = vocab_lib.read_token_file(path)
     unknown = [t for t in tokens if t not in known]
+    unproducible = {t for t in unknown if not tokenizer.producible(t)}
+    unknown = [t for t in unknown if t not in unproducible]
     if unknown:
       shown = ", ".join(repr(t) for t in unknown[:5])
       raise InputError(f"{path}: {len(unknown)} tokens are not in the original vocab, "
                        f"e.g. {shown}")
+    if unproducible:
+      shown = ", ".join(repr(t) for t in sorted(unproducible)[:5])
+      print(f"{path}: dropped {len(unproducible)} tokens the model's tokenizer can never "
+            f"produce ({shown})", flush=True)
+      tokens = [t for t in tokens if t not in unproducible]
     selections.append(tokens)
   return selections
 
@@ -77,7 +90,8 @@ def _token_strings(ids: "tf.RaggedTensor", tokens: Sequence[str]) -> List[List[s
 
 
 def verify_smaller_model(model: sources.Model, target: Sequence[str], paths: OutputPaths,
-                         sentences: Sequence[str]) -> Dict[str, float]:
+                         sentences: Sequence[str], rows: Optional[np.ndarray] = None
+                         ) -> Dict[str, float]:
   """Checks the exported smaller TF Hub pair against the model it was cut from.
 
   A sentence's tokenization survives the pruning when the model's tokenizer gives it the same
@@ -86,6 +100,9 @@ def verify_smaller_model(model: sources.Model, target: Sequence[str], paths: Out
   source does), and the smaller SavedModel the original encoder's pooled_output. The original
   is evaluated with only the embedding rows these sentences use, so the check never holds the
   full table in memory.
+
+  Args:
+    rows: the model's row of each token of `target` (default: found in model.tokens).
 
   Returns:
     {'sentences': number compared, 'pruned_sentences': number whose tokenization
@@ -96,10 +113,12 @@ def verify_smaller_model(model: sources.Model, target: Sequence[str], paths: Out
   from smaller_labse.formats import tf_hub
   from smaller_labse.model import verification
   from smaller_labse.model.encoder import Encoder
-  from smaller_labse.stages.conversion import VerificationError
+  from smaller_labse.model.verification import VerificationError
 
+  if rows is None:
+    rows = base.rows_of(target, model.tokens)
   full = model.tokenizer.tokenize(list(sentences))
-  survives = [a == b for a, b in zip(full, model.tokenizer.with_vocab(target).tokenize(
+  survives = [a == b for a, b in zip(full, model.tokenizer.pruned(rows).tokenize(
       list(sentences)))]
   small_preprocess = tf_hub.load_saved_model(paths.preprocess)
   exported = _token_strings(small_preprocess.tokenize(tf.constant(list(sentences))), target)
@@ -111,7 +130,7 @@ def verify_smaller_model(model: sources.Model, target: Sequence[str], paths: Out
   if not kept:
     raise VerificationError("no verification sentence keeps its tokenization: cannot verify")
 
-  inputs = tf_hub_wordpiece.pack_ids(model.tokenizer.encode(kept), model.tokenizer.special_ids())
+  inputs = model.tokenizer.pack_ids(model.tokenizer.encode(kept))
   ids = inputs["input_word_ids"]
   used, remapped = np.unique(ids, return_inverse=True)
   reference = Encoder(model.config.with_vocab_size(len(used)), model.weights_for_rows(used))
@@ -157,7 +176,9 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
   config, original = model.config, model.tokens
   if st_max_seq_length is not None:
     st_layout.check_max_seq_length(st_max_seq_length, config)
-  target = vocab_lib.build_target_vocab(original, read_selections(selected_dir, langs, original))
+  target = vocab_lib.build_target_vocab(
+      original, read_selections(selected_dir, langs, original, model.tokenizer),
+      model.tokenizer.specials())
   name = f"{name or model.name}_{'-'.join(langs)}"
   paths = OutputPaths.for_name(output_root, langs, name)
   # pylint: disable=import-outside-toplevel
@@ -173,11 +194,10 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
     atomic.check_replaceable(paths.st, st_layout.holds_same_model(paths.st, target, st_source,
                                                                   model.layout), overwrite)
   small_config = config.with_vocab_size(len(target))
-  small_tokenizer = model.tokenizer.with_vocab(target)
+  rows = base.rows_of(target, original)
+  small_tokenizer = model.tokenizer.pruned(rows)
   logging.info("keeping %d of %d tokens", len(target), len(original))
 
-  index = {token: i for i, token in enumerate(original)}
-  rows = np.array([index[t] for t in target], np.int64)
   st_figures = None
   with contextlib.ExitStack() as stack:
     tmp_vocab = stack.enter_context(atomic.atomic_path(paths.vocab))
@@ -195,7 +215,7 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
                                    preprocessor=small_tokenizer.tf_preprocessor)
     figures = verify_smaller_model(model, target,
                                    OutputPaths(tmp_vocab, tmp_encoder, tmp_preprocess),
-                                   verification.VERIFICATION_SENTENCES)
+                                   verification.VERIFICATION_SENTENCES, rows)
     if not figures["pooled_output"] <= tolerance:
       raise VerificationError(f"the smaller model's pooled_output differs from the original's "
                               f"by {figures['pooled_output']:.3g} > {tolerance}")

@@ -17,13 +17,13 @@ from absl import logging
 
 from smaller_labse import files
 from smaller_labse.formats import store, tf_hub_check
-from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.tokenizers.base import Tokenizer
 from smaller_labse.vocabulary import fidelity, selection, token_counts
 from smaller_labse.model.config import EncoderConfig, infer_config
 from smaller_labse.errors import InputError
 from smaller_labse.languages import corpus_langs
-from smaller_labse.tokenizers.vocab import (read_token_file, read_vocab, selected_tokens_path,
-    special_tokens, write_token_file)
+from smaller_labse.tokenizers.vocab import (read_token_file, selected_tokens_path,
+    write_token_file)
 
 # LABEL:VALUE, as --corpus and --eval_files entries are written.
 LABELLED = re.compile(r"([A-Za-z0-9_-]+):(.+)")
@@ -64,11 +64,10 @@ class Model:
   def lower_case(self, settings: Settings) -> bool:
     return self.config.do_lower_case if settings.lower_case is None else settings.lower_case
 
-  def tokenizer(self, settings: Settings):
-    """The model's own tokenizer (tf_hub_wordpiece.py): a Hugging Face source's, from stage 1's
-    store; else BertTokenizer on the vocab, as LaBSE/2's preprocessor."""
-    return (store.open_tokenizer(os.path.dirname(self.vocab_file))
-            or tf_hub_wordpiece.TfHubTokenizer(self.vocab, self.lower_case(settings)))
+  def tokenizer(self, settings: Settings) -> Tokenizer:
+    """The model's own tokenizer: stage 1's store's (of any kind), else BertTokenizer on a
+    WordPiece vocab file, as LaBSE/2's preprocessor (store.open_tokenizer)."""
+    return store.open_tokenizer(self.vocab_file, self.lower_case(settings))
 
 
 @dataclasses.dataclass
@@ -145,12 +144,12 @@ def model_config(vocab: Sequence[str], vocab_file: str) -> Tuple[EncoderConfig, 
 
 
 def load_model(vocab_file: str) -> Model:
-  vocab = read_vocab(vocab_file)
+  vocab = store.read_vocab_file(vocab_file)
   config, source = model_config(vocab, vocab_file)
   return Model(vocab_file, vocab, config, source)
 
 
-def resolve_strategy(settings: Settings, vocab: Sequence[str], vocab_file: str) -> str:
+def resolve_strategy(settings: Settings, tokenizer: Tokenizer, vocab_file: str) -> str:
   strategy = settings.strategy or ("vocab_size" if settings.vocab_size is not None
                                    else "doc_frequency")
   if strategy == "doc_frequency" and settings.vocab_size is not None:
@@ -158,7 +157,7 @@ def resolve_strategy(settings: Settings, vocab: Sequence[str], vocab_file: str) 
   if strategy == "vocab_size":
     if settings.vocab_size is None:
       raise InputError("--strategy=vocab_size needs --vocab_size=N")
-    specials = len(special_tokens(vocab))
+    specials = len(tokenizer.special_rows())
     if settings.vocab_size <= specials:
       raise InputError(f"--vocab_size={settings.vocab_size} is too small: {vocab_file} has "
                        f"{specials} special tokens, which the smaller vocab keeps, plus at least "
@@ -184,7 +183,7 @@ def load_counts(settings: Settings, langs: Sequence[str], vocab: Sequence[str], 
 
 def count_all(settings: Settings, langs: Sequence[str], corpora: Mapping[str, Sequence[str]],
               vocab: Sequence[str], tokenizer) -> Dict[str, token_counts.TokenCounts]:
-  """Counts each language's corpus with the model's own tokenizer (tf_hub_wordpiece.py)."""
+  """Counts each language's corpus with the model's own tokenizer (`Tokenizer.count_corpus`)."""
   paths = {lang: list(corpora.get(lang) or [os.path.join(settings.data_dir, f"{lang}.txt")])
            for lang in langs}
   for lang in langs:  # fail before counting anything
@@ -203,19 +202,20 @@ def resolve_keep_chars(settings: Settings, strategy: str) -> str:
 
 
 def select(settings: Settings, langs: Sequence[str], counts: Dict[str, token_counts.TokenCounts],
-           vocab: Sequence[str], strategy: str, lower_case: bool, hidden_size: int
+           vocab: Sequence[str], strategy: str, tokenizer: Tokenizer, hidden_size: int
            ) -> Dict[str, List[str]]:
   keep_chars = resolve_keep_chars(settings, strategy)
   if strategy == "doc_frequency":
     chosen = {lang: selection.select_doc_frequency(
         counts[lang], settings.threshold, token_counts.freqs_path(settings.counts_dir, lang))
         for lang in langs}
-    chosen, guaranteed = selection.add_guaranteed(chosen, keep_chars, counts, vocab, lower_case)
+    chosen, guaranteed = selection.add_guaranteed(chosen, keep_chars, counts, vocab,
+                                                  tokenizer=tokenizer)
     if guaranteed:
       print(f"--keep_chars={keep_chars}: {guaranteed:,} character tokens added to the selections")
     return chosen
   result = selection.select_budget(counts, vocab, settings.vocab_size, settings.char_coverage,
-                                   keep_chars, lower_case)
+                                   keep_chars, tokenizer=tokenizer)
   logging.info("vocab_size: %d of %d candidate tokens kept (cut-off score %.3g)",
                len(result.kept), result.candidates, result.cutoff)
   if result.guaranteed:
@@ -227,7 +227,7 @@ def select(settings: Settings, langs: Sequence[str], counts: Dict[str, token_cou
                     "guarantees: kept the %d best-scored; words holding the others can gain "
                     "[UNK]", settings.vocab_size, result.guaranteed, keep_chars,
                     result.guaranteed_kept)
-  if len(result.kept) < settings.vocab_size - len(special_tokens(vocab)):
+  if len(result.kept) < settings.vocab_size - len(tokenizer.special_rows()):
     logging.warning("only %d tokens were ever counted: the vocab will be smaller than %d",
                     result.candidates, settings.vocab_size)
   return {lang: result.per_lang[lang] for lang in langs}
@@ -239,8 +239,8 @@ def report(settings: Settings, model: Model, target: Sequence[str],
   """Writes and prints the fidelity report of `target` against the full vocab; returns it.
   `tokenizer`: the model's (default: model.tokenizer(settings))."""
   result = fidelity.fidelity_report(model.vocab, target, eval_sets, model.config,
-                                     model.lower_case(settings), model.config_source, used,
-                                     tokenizer or model.tokenizer(settings))
+                                    config_source=model.config_source, used=used,
+                                    tokenizer=tokenizer or model.tokenizer(settings))
   json_path, md_path = fidelity.write_report(settings.report_dir or settings.selected_dir,
                                               result)
   print(fidelity.report_markdown(result))
@@ -254,12 +254,14 @@ def report_only(settings: Settings, model: Model, langs: Sequence[str],
   """--eval_only: the fidelity report of `eval_vocab`, or of the selections in selected_dir."""
   if not eval_sets:
     raise InputError("--eval_only needs --eval_files")
+  tokenizer = model.tokenizer(settings)
   if eval_vocab:
-    target = read_vocab(eval_vocab)
+    target = read_token_file(eval_vocab)
   else:
     target = selection.target_vocab(model.vocab, [
-        read_token_file(selected_tokens_path(settings.selected_dir, lang)) for lang in langs])
-  return report(settings, model, target, eval_sets)
+        read_token_file(selected_tokens_path(settings.selected_dir, lang)) for lang in langs],
+        tokenizer)
+  return report(settings, model, target, eval_sets, tokenizer=tokenizer)
 
 
 def run(settings: Settings, model: Model, langs: Sequence[str],
@@ -274,17 +276,16 @@ def run(settings: Settings, model: Model, langs: Sequence[str],
     corpora: lang -> text files to count (default: settings.data_dir/{lang}.txt).
     eval_sets: label -> lines (bytes) to measure the smaller vocab's fidelity on.
   """
-  strategy = resolve_strategy(settings, model.vocab, model.vocab_file)
-  lower_case = model.lower_case(settings)
-  tokenizer = None  # Loaded once, when counting or the report needs it.
+  tokenizer = model.tokenizer(settings)
+  strategy = resolve_strategy(settings, tokenizer, model.vocab_file)
   if settings.from_counts:
     counts = load_counts(settings, langs, model.vocab, strategy)
   else:
-    tokenizer = model.tokenizer(settings)
     counts = count_all(settings, langs, corpora, model.vocab, tokenizer)
-  selections = select(settings, langs, counts, model.vocab, strategy, lower_case,
+  selections = select(settings, langs, counts, model.vocab, strategy, tokenizer,
                       model.config.hidden_size)
-  target = selection.target_vocab(model.vocab, list(selections.values()))  # checks first
+  target = selection.target_vocab(model.vocab, list(selections.values()),
+                                  tokenizer)  # checks first
   if not settings.from_counts:
     for lang in langs:
       token_counts.write_counts(settings.counts_dir, lang, counts[lang])
@@ -296,11 +297,12 @@ def run(settings: Settings, model: Model, langs: Sequence[str],
     result.tokens[lang], result.kept[lang] = counts[lang].num_tokens, len(selections[lang])
     print(f"{lang}: {counts[lang].num_lines or '-'} lines, {counts[lang].num_tokens} tokens, "
           f"{len(selections[lang])} selected -> {path}")
-  specials = len(special_tokens(model.vocab))
+  specials = len(tokenizer.special_rows())
   print(f"strategy {strategy}: the smaller vocab will have {len(target):,} tokens "
         f"({specials} special + {len(target) - specials:,})")
   if eval_sets:
     index = {t: i for i, t in enumerate(model.vocab)}
-    used = set().union(*(selection.used_char_tokens(counts[lang], index) for lang in langs))
+    used = set().union(*(selection.used_char_tokens(counts[lang], index, tokenizer)
+                         for lang in langs))
     result.report = report(settings, model, target, eval_sets, used, tokenizer)
   return result

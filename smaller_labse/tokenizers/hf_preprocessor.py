@@ -34,7 +34,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from smaller_labse.formats import tf_hub
-from smaller_labse.tokenizers import hf_chars, vocab as vocab_lib
+from smaller_labse.tokenizers import base, hf_chars, vocab as vocab_lib
 from smaller_labse.errors import InputError
 from smaller_labse.tokenizers.vocab import unreachable_token
 
@@ -152,13 +152,7 @@ class HfPreprocessor(tf.Module):
     self._classes = {name: char_class(getattr(hf_chars, name)) for name in (
         "CLEAN_DROPPED", "CLEAN_TO_SPACE", "CJK", "NONSPACING_MARKS", "NFD_KEPT", "WHITESPACE",
         "PUNCTUATION")}
-    self.special_ids = {
-        "vocab_size": len(tokens),
-        "start_of_sequence_id": tokenizer.token_to_id(tokenizer.cls_token),
-        "end_of_segment_id": tokenizer.token_to_id(tokenizer.sep_token),
-        "padding_id": tokenizer.token_to_id(tokenizer.pad_token),
-        "mask_id": tokenizer.token_to_id(tokenizer.mask_token) if tokenizer.mask_token else -1,
-    }
+    self.special_ids = base.tf_hub_special_ids(tokenizer.special_ids(), len(tokens))
 
   def _write_vocab(self, name: str, tokens: Sequence[str]) -> str:
     path = os.path.join(self._tmp.name, name)

@@ -23,26 +23,36 @@ cannot be reproduced in TensorFlow is refused: other models (Unigram /
 SentencePiece, BPE), other normalizers and pre-tokenizers, single-word added
 tokens, missing special tokens.
 
-`HfTokenizer`, here, holds the result as data (vocab, normalizer settings, added
-tokens), runs it in the tokenizers library (`encode`; stage 2's counting is
-vocabulary/hf_counting.py), derives a smaller tokenizer (`with_vocab`), writes it
-for AutoTokenizer (`hf_files`) and builds its TensorFlow twin (`tf_preprocessor`,
-see hf_preprocessor.py).
+`HfTokenizer`, here, is a `base.Tokenizer` (kind "hf_wordpiece"): it holds the
+result as data (vocab, normalizer settings, added tokens), runs it in the
+tokenizers library (`encode`; stage 2's counting is vocabulary/hf_counting.py),
+says what its normalizer and pre-tokenizer do to each character (`char_classes`,
+from hf_chars.py), derives a smaller tokenizer (`pruned`, `with_vocab`), saves
+itself into stage 1's store (`save`: tokenizer.json, `load`), writes it for
+AutoTokenizer (`hf_files`) and builds its TensorFlow twin (`tf_preprocessor`, see
+hf_preprocessor.py). Its special tokens are transformers' named ones (whatever
+their names: '<s>' may be the cls_token), its special added tokens, and any
+bracketed token of the vocab ('[unused7]'), as in a WordPiece vocab file.
 """
 
+import bisect
 import dataclasses
+import functools
 import itertools
 import json
+import os
 import threading
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Union
+import unicodedata
+from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from tokenizers import AddedToken as LibraryAddedToken
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-from smaller_labse import files
+from smaller_labse import atomic, files
 from smaller_labse.errors import InputError
-from smaller_labse.tokenizers import tf_hub_wordpiece
-from smaller_labse.tokenizers.vocab import unreachable_token
+from smaller_labse.tokenizers import base, hf_chars, tf_hub_wordpiece
+from smaller_labse.tokenizers.base import Role
+from smaller_labse.tokenizers.vocab import is_special_token, unreachable_token
 
 if TYPE_CHECKING:
   from smaller_labse.vocabulary.token_counts import TokenCounts
@@ -95,7 +105,12 @@ class BertNormalizer:
     return self.lowercase if self.strip_accents is None else self.strip_accents
 
 
-class HfTokenizer:
+EXPORT_NOTE = """The tokenizer is the source model's own (`tokenizer.json`: the same normalizer,
+pre-tokenizer and WordPiece settings) over the smaller vocabulary: a sentence whose tokens
+were all kept is tokenized exactly as the source model tokenizes it."""
+
+
+class HfTokenizer(base.Tokenizer):
   """A source's Hugging Face WordPiece (BERT) tokenizer, as data and as the library runs it.
 
   Attributes:
@@ -108,7 +123,8 @@ class HfTokenizer:
     split_special_tokens: special tokens in the text are tokenized as text.
     source: where it was read (for messages).
   """
-  kind = "huggingface"  # tf_hub_wordpiece.py: the model runs the tokenizers library
+  kind = "hf_wordpiece"  # source.json's "tokenizer" (base.py's registry)
+  export_note = EXPORT_NOTE
 
   def __init__(self, vocab: Mapping[str, int], normalizer: Optional[BertNormalizer],
                added_tokens: Sequence[AddedToken], special_tokens: Mapping[str, str],
@@ -202,13 +218,15 @@ class HfTokenizer:
       self._id_token_map = tokens
     return self._id_token_map
 
-  def row_tokens(self, num_rows: int) -> List[str]:
-    """The token of each embedding row 0..num_rows-1; `unreachable_token(row)` where none is.
+  def row_tokens(self, num_rows: Optional[int] = None) -> List[str]:
+    """The token of each embedding row 0..num_rows-1 (default num_ids); `unreachable_token(row)`
+    where none is.
 
     Raises:
       InputError: an id >= num_rows (a tokenizer whose vocab does not fit the embedding table).
     """
     id_tokens = self._id_tokens()
+    num_rows = self.num_ids if num_rows is None else num_rows
     too_big = [i for i in self.vocab.values() if i >= num_rows] + [
         t.id for t in self.added_tokens if t.id >= num_rows]
     if too_big:
@@ -377,10 +395,73 @@ class HfTokenizer:
         VOCAB_TXT: "".join(t + "\n" for t in self.row_tokens(self.num_ids)),
     }
 
-  def special_ids(self) -> Dict[str, int]:
-    """'cls', 'sep', 'pad' -> id (how a sentence is packed)."""
-    return {"cls": self.token_to_id(self.cls_token), "sep": self.token_to_id(self.sep_token),
-            "pad": self.token_to_id(self.pad_token)}
+  # --- The Tokenizer protocol's view ------------------------------------------------------
+
+  def special_ids(self) -> Dict[Role, int]:
+    """Role -> id: the named pad, cls (START), sep (END) and mask tokens, and WordPiece's unk."""
+    ids = {Role.PAD: self.token_to_id(self.pad_token), Role.UNK: self.vocab[self.unk_token],
+           Role.START: self.token_to_id(self.cls_token),
+           Role.END: self.token_to_id(self.sep_token)}
+    if self.mask_token and self.token_to_id(self.mask_token) is not None:
+      ids[Role.MASK] = self.token_to_id(self.mask_token)
+    return ids
+
+  def special_rows(self) -> List[int]:
+    """The named special tokens, the special added tokens and the vocab's bracketed tokens."""
+    rows = {self.token_to_id(t) for t in self.special_tokens.values()}
+    rows.add(self.vocab[self.unk_token])
+    rows.update(t.id for t in self.added_tokens if t.special)
+    rows.update(i for i, t in self._id_tokens().items() if is_special_token(t))
+    return sorted(r for r in rows if r is not None)
+
+  def word_boundary(self) -> base.WordBoundary:
+    return base.WordBoundary(continuation_prefix=self.continuing_subword_prefix)
+
+  def char_classes(self, chars: Iterable[str]) -> Dict[str, str]:
+    """What BertNormalizer (these settings) and BertPreTokenizer do to each character, from
+    the library's own tables (hf_chars.py)."""
+    return {c: self._char_class(c) for c in dict.fromkeys(chars)}
+
+  def _char_class(self, char: str) -> str:
+    cp, norm = ord(char), self.normalizer
+    if norm is not None and norm.clean_text and (
+        _in_table("CLEAN_DROPPED", cp) or _in_table("CLEAN_TO_SPACE", cp)):
+      return base.DROPPED
+    if _in_table("WHITESPACE", cp):
+      return base.DROPPED
+    if (norm is not None and norm.handle_chinese_chars and _in_table("CJK", cp)) or _in_table(
+        "PUNCTUATION", cp):
+      return base.SPLIT
+    if norm is not None:
+      if norm.lowercase and (cp in _lowercase_table() or cp in hf_chars.LOWERCASE_MULTI):
+        return base.CHANGED
+      if norm.strips_accents:
+        if _in_table("NONSPACING_MARKS", cp):
+          return base.DROPPED
+        if unicodedata.normalize("NFD", char) != char and not _in_table("NFD_KEPT", cp):
+          return base.CHANGED
+    return base.WORD
+
+  def pruned(self, keep_rows: Sequence[int]) -> "HfTokenizer":
+    """with_vocab over the tokens of `keep_rows`."""
+    base.check_pruning(self, keep_rows, self.num_ids)
+    id_tokens = self._id_tokens()
+    missing = [int(r) for r in keep_rows if int(r) not in id_tokens]
+    if missing:
+      raise InputError(f"{self.source}: row {missing[0]} holds no token (unreachable)")
+    return self.with_vocab([id_tokens[int(r)] for r in keep_rows])
+
+  def save(self, directory: str) -> List[str]:
+    """tokenizer.json: `to_json` (this tokenizer as data, with its transformers names)."""
+    path = os.path.join(directory, TOKENIZER_JSON)
+    atomic.write_text(path, self.to_json())
+    return [path]
+
+  @classmethod
+  def load(cls, directory: str, lower_case: Optional[bool] = None) -> "HfTokenizer":
+    """What `save` wrote (`lower_case` is not a switch of this tokenizer: ignored)."""
+    path = os.path.join(directory, TOKENIZER_JSON)
+    return cls.from_json(files.read_bytes(path).decode("utf-8"), path)
 
   def count_corpus(self, paths: Sequence[str], vocab: Sequence[str], exact_only: bool = False,
                    **kwargs) -> "TokenCounts":
@@ -403,6 +484,29 @@ class HfTokenizer:
     """
     from smaller_labse.tokenizers import hf_preprocessor  # pylint: disable=import-outside-toplevel
     return hf_preprocessor.HfPreprocessor(self, vocab_path, tokens)
+
+
+@functools.lru_cache(maxsize=None)
+def _table(name: str) -> Tuple[List[int], List[int]]:
+  """hf_chars' ranges `name` as (firsts, lasts), sorted."""
+  firsts, lasts = [], []
+  for item in getattr(hf_chars, name).split():
+    first, _, last = item.partition("-")
+    firsts.append(int(first, 16))
+    lasts.append(int(last or first, 16))
+  return firsts, lasts
+
+
+def _in_table(name: str, cp: int) -> bool:
+  firsts, lasts = _table(name)
+  i = bisect.bisect_right(firsts, cp) - 1
+  return i >= 0 and cp <= lasts[i]
+
+
+@functools.lru_cache(maxsize=None)
+def _lowercase_table() -> frozenset:
+  return frozenset(cp for first, last, step, _ in hf_chars.LOWERCASE_RUNS
+                   for cp in range(first, last + 1, step))
 
 
 def pretty_json(value: object) -> str:

@@ -1,31 +1,38 @@
-"""The tokenizer a model runs, behind one interface for every source kind.
+"""TF Hub's WordPiece: `tensorflow_text.BertTokenizer` on a vocab, what LaBSE/2's preprocessor
+runs, as a `base.Tokenizer` (kind "tfhub"); and its exact twin in the tokenizers library
+(`tokenizer_json`), which the exports write.
 
-A TF Hub LaBSE/2-format model runs `tensorflow_text.BertTokenizer` on its vocab
-(`TfHubTokenizer`, here); a Hugging Face / Sentence Transformers source runs its own
-`tokenizer.json` in the tokenizers library (`hf_tokenizer.HfTokenizer`). Both offer:
-
-  tokenize(lines) / encode(lines)   token strings / ids (= embedding rows), no special tokens
-  with_vocab(tokens)                the same tokenizer over a smaller vocab
-  hf_files(max_seq_length)          tokenizer.json & co. for a Hugging Face export
-  tf_preprocessor(vocab_path, tokens)  a TF Hub preprocessor module (tokenize, bert_pack_inputs)
-  count_corpus(...)                 stage 2's exact token counts
-
-so that stages 1-4 do not care which kind a model has.
+Its special tokens are the vocab's bracketed ones ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]',
+'[unused7]'...), its roles those named '[PAD]', '[UNK]', '[CLS]', '[SEP]' and '[MASK]'; words
+continue with '##'. In stage 1's store it is the store's vocab.txt and config.json's
+do_lower_case: `save` writes nothing else.
 """
 
 import json
 import os
-from typing import Dict, List, Optional, Sequence
-
-import numpy as np
+from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from smaller_labse import files
+from smaller_labse.tokenizers import base
 from smaller_labse.tokenizers import vocab as vocab_lib
+from smaller_labse.tokenizers.base import Role
 
 TFHUB = "tfhub"  # source.json's "tokenizer" for TfHubTokenizer
+EXPORT_NOTE = """The tokenizer (`tokenizer.json`, loaded by `AutoTokenizer` as a `PreTrainedTokenizerFast`)
+reproduces the TF Hub preprocessor (`tensorflow_text.BertTokenizer`, cased): control and
+format characters become spaces, words split at ASCII whitespace only (no-break spaces stay
+in words, as LaBSE's vocab expects), around punctuation and CJK ideographs, and a word of
+more than 100 UTF-8 bytes is `[UNK]`. WordPiece runs on byte-level strings (GPT-2's byte
+table), which is what makes that limit count bytes: `tokenizer.convert_ids_to_tokens` shows
+tokens in that form (`vocab.txt` has them as text), and `tokenizer.decode` gives text back.
+Hugging Face's `BertTokenizer` (`use_fast=False`, or the class named explicitly) tokenizes
+differently and should not be used with this model."""
+
+ROLE_TOKENS = {Role.PAD: vocab_lib.PAD, Role.UNK: vocab_lib.UNK, Role.START: vocab_lib.CLS,
+               Role.END: vocab_lib.SEP, Role.MASK: vocab_lib.MASK}
 
 
-class TfHubTokenizer:
+class TfHubTokenizer(base.Tokenizer):
   """tensorflow_text.BertTokenizer on a WordPiece vocab: what LaBSE/2's preprocessor runs.
 
   Attributes:
@@ -33,35 +40,99 @@ class TfHubTokenizer:
     lower_case: the model's do_lower_case.
   """
   kind = TFHUB
+  export_note = EXPORT_NOTE
   unk_token = vocab_lib.UNK
 
   def __init__(self, tokens: Sequence[str], lower_case: bool = False):
     self.tokens = list(tokens)
     self.lower_case = lower_case
     self._tokenizer = None
+    self._special_ids: Optional[Dict[Role, int]] = None
+    self._special_rows: Optional[List[int]] = None
 
-  def _ragged(self, lines: Sequence[str]):
+  # --- Rows and special tokens ------------------------------------------------------------
+
+  def row_tokens(self, num_rows: Optional[int] = None) -> List[str]:
+    """The vocab (one token a row, whatever `num_rows`: the caller checks the sizes agree)."""
+    return self.tokens
+
+  def special_ids(self) -> Dict[Role, int]:
+    if self._special_ids is None:
+      present = set(self.tokens)
+      self._special_ids = {role: self.tokens.index(t) for role, t in ROLE_TOKENS.items()
+                           if t in present}
+    return dict(self._special_ids)
+
+  def special_rows(self) -> List[int]:
+    if self._special_rows is None:
+      self._special_rows = [i for i, t in enumerate(self.tokens) if vocab_lib.is_special_token(t)]
+    return list(self._special_rows)
+
+  def word_boundary(self) -> base.WordBoundary:
+    return base.WORDPIECE
+
+  def char_classes(self, chars: Iterable[str]) -> Dict[str, str]:
+    """Found by running BertTokenizer's basic tokenizer on 'a' + c + 'a' (TensorFlow's
+    Unicode tables, not Python's)."""
+    chars = list(dict.fromkeys(chars))
+    if not chars:
+      return {}
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer  # pylint: disable=import-outside-toplevel
+    basic = BasicTokenizer(lower_case=self.lower_case)
+    words = basic.tokenize(tf.constant([("a" + ch + "a").encode("utf-8") for ch in chars]))
+    result = {}
+    for ch, row in zip(chars, words.to_list()):
+      got = [w.decode("utf-8") for w in row]
+      if got == ["a" + ch + "a"]:
+        result[ch] = base.WORD
+      elif got == ["a", ch, "a"]:
+        result[ch] = base.SPLIT
+      elif got == ["a", "a"]:
+        result[ch] = base.DROPPED
+      else:
+        result[ch] = base.CHANGED
+    return result
+
+  # --- Running ---------------------------------------------------------------------------
+
+  def _ragged(self, lines: Sequence[Union[str, bytes]]):
     from smaller_labse.tokenizers.tf_bert_tokenizer import bert_tokenizer  # TensorFlow, when used.
     import tensorflow as tf
     if self._tokenizer is None:
       self._tokenizer = bert_tokenizer(self.tokens, self.lower_case)
     return self._tokenizer.tokenize(tf.constant(list(lines), tf.string)).merge_dims(1, 2)
 
-  def encode(self, lines: Sequence[str]) -> List[List[int]]:
+  def encode(self, lines: Sequence[Union[str, bytes]]) -> List[List[int]]:
     """Token ids of each line, no special tokens."""
-    return self._ragged(lines).to_list() if lines else []
+    return self._ragged(lines).to_list() if len(lines) else []
 
-  def tokenize(self, lines: Sequence[str]) -> List[List[str]]:
-    """Token strings of each line, no special tokens."""
-    return [[self.tokens[i] for i in ids] for ids in self.encode(lines)]
+  def count_corpus(self, paths: Sequence[str], vocab: Sequence[str], exact_only: bool = False,
+                   **kwargs):
+    """Stage 2's counts (tf_counting.count_corpus with this tokenizer)."""
+    from smaller_labse.vocabulary import tf_counting
+    counter = tf_counting.Counter(self.tokens, lower_case=self.lower_case, exact_only=exact_only)
+    return tf_counting.count_corpus(counter, paths, vocab, **kwargs)
 
-  def with_vocab(self, tokens: Sequence[str]) -> "TfHubTokenizer":
-    return TfHubTokenizer(tokens, self.lower_case)
+  # --- Smaller, saved, exported ----------------------------------------------------------
 
-  def special_ids(self) -> Dict[str, int]:
-    """'cls', 'sep', 'pad' -> id."""
-    return {"cls": self.tokens.index(vocab_lib.CLS), "sep": self.tokens.index(vocab_lib.SEP),
-            "pad": self.tokens.index(vocab_lib.PAD)}
+  def pruned(self, keep_rows: Sequence[int]) -> "TfHubTokenizer":
+    base.check_pruning(self, keep_rows, len(self.tokens))
+    return TfHubTokenizer([self.tokens[int(r)] for r in keep_rows], self.lower_case)
+
+  def save(self, directory: str) -> List[str]:
+    """Nothing: the store's vocab.txt and config.json's do_lower_case are this tokenizer."""
+    return []
+
+  @classmethod
+  def load(cls, directory: str, lower_case: Optional[bool] = None) -> "TfHubTokenizer":
+    """The store's vocab.txt (a WordPiece vocab) and do_lower_case (config.json), unless
+    `lower_case` is given."""
+    tokens = vocab_lib.read_vocab(os.path.join(directory, "vocab.txt"))
+    if lower_case is None:
+      config = files.read_json(os.path.join(directory, "config.json"), "config.json")
+      lower_case = bool(config.get("do_lower_case", False)) if isinstance(config, dict) else False
+    return cls(tokens, lower_case)
 
   def hf_files(self, max_seq_length: int) -> Dict[str, str]:
     """tokenizer.json (an exact twin in the tokenizers library, see `tokenizer_json`),
@@ -77,15 +148,8 @@ class TfHubTokenizer:
     return Preprocessor(vocab_path, list(self.tokens if tokens is None else tokens),
                         self.lower_case)
 
-  def count_corpus(self, paths: Sequence[str], vocab: Sequence[str], exact_only: bool = False,
-                   **kwargs):
-    """Stage 2's counts (tf_counting.count_corpus with this tokenizer)."""
-    from smaller_labse.vocabulary import tf_counting
-    counter = tf_counting.Counter(self.tokens, lower_case=self.lower_case, exact_only=exact_only)
-    return tf_counting.count_corpus(counter, paths, vocab, **kwargs)
 
-
-def read_tfhub_twin(model_dir: str):
+def read_tfhub_twin(model_dir: str) -> Optional[TfHubTokenizer]:
   """The TfHubTokenizer of a directory whose tokenizer.json is `tokenizer_json`'s twin of TF
   Hub's BertTokenizer (this project's exports, and models fine-tuned from them), else None."""
   paths = [os.path.join(model_dir, name) for name in ("tokenizer.json", "vocab.txt")]
@@ -104,19 +168,6 @@ def read_tfhub_twin(model_dir: str):
     if all(written.get(k) == twin[k] for k in ("normalizer", "pre_tokenizer", "model")):
       return TfHubTokenizer(tokens, lower_case)
   return None
-
-
-def pack_ids(ids: Sequence[Sequence[int]], special: Dict[str, int]) -> Dict[str, np.ndarray]:
-  """[CLS] ids [SEP], padded to the longest: 'input_word_ids', 'input_mask', 'input_type_ids',
-  int32 [B, longest + 2]."""
-  length = max((len(x) for x in ids), default=0) + 2
-  word_ids = np.full((len(ids), length), special["pad"], np.int32)
-  mask = np.zeros((len(ids), length), np.int32)
-  for i, row in enumerate(ids):
-    word_ids[i, :len(row) + 2] = [special["cls"], *row, special["sep"]]
-    mask[i, :len(row) + 2] = 1
-  return {"input_word_ids": word_ids, "input_mask": mask,
-          "input_type_ids": np.zeros_like(word_ids)}
 
 
 # --- TF Hub's tokenization as a tokenizer.json --------------------------------------------
@@ -154,11 +205,6 @@ def _byte_to_char() -> Dict[int, str]:
   return table
 
 
-def _special_ids(tokens: Sequence[str]) -> Dict[str, int]:
-  return {t: tokens.index(t) for t in (vocab_lib.PAD, vocab_lib.UNK, vocab_lib.CLS,
-                                       vocab_lib.SEP, vocab_lib.MASK) if t in tokens}
-
-
 def bert_post_processor(cls: str, cls_id: int, sep: str, sep_id: int) -> Dict[str, object]:
   """tokenizer.json's post_processor for BERT: [CLS] A [SEP] (B [SEP]), type ids 0 and 1."""
   def special(token: str, type_id: int) -> Dict[str, object]:
@@ -184,7 +230,7 @@ def tokenizer_json(tokens: Sequence[str], lower_case: bool = False) -> Dict[str,
   """
   table = _byte_to_char()
   vocab = {"".join(table[b] for b in t.encode("utf-8")): i for i, t in enumerate(tokens)}
-  ids = _special_ids(tokens)
+  ids = TfHubTokenizer(tokens, lower_case).special_ids()
   normalizers: List[Dict[str, object]] = []
   if lower_case:
     normalizers += [{"type": "Lowercase"}, {"type": "NFD"},
@@ -208,7 +254,7 @@ def tokenizer_json(tokens: Sequence[str], lower_case: bool = False) -> Dict[str,
            "behavior": "Isolated", "invert": False},
           {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False,
            "use_regex": False}]},
-      "post_processor": bert_post_processor(cls, ids[cls], sep, ids[sep]),
+      "post_processor": bert_post_processor(cls, ids[Role.START], sep, ids[Role.END]),
       # Undo WordPiece's '##', mark word breaks as the byte-level space, then bytes -> text.
       "decoder": {"type": "Sequence", "decoders": [
           {"type": "WordPiece", "prefix": "##", "cleanup": False},

@@ -1,7 +1,12 @@
-"""WordPiece vocabulary files: reading, writing, special tokens, target vocab.
+"""Vocabulary files: reading, writing, the target vocab; WordPiece vocab files' conventions.
 
 Token files are split on '\\n' only and never stripped: real LaBSE tokens
 begin or end with whitespace ('\\xa0', '##\\u202f', '\\u3000').
+
+A WordPiece vocab file (TF Hub's LaBSE, the original release) names its special tokens in
+brackets ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '[unused7]'): `read_vocab` and
+`special_tokens` are that convention, which TF Hub's tokenizer (tf_hub_wordpiece.py) follows.
+Every other tokenizer says which tokens are special itself (`base.Tokenizer.special_rows`).
 """
 
 import os
@@ -26,7 +31,8 @@ def unreachable_token(row: int) -> str:
 
 
 def is_special_token(token: str) -> bool:
-  """True for bracketed tokens such as '[PAD]', '[UNK]', '[unused7]'."""
+  """True for bracketed tokens such as '[PAD]', '[UNK]', '[unused7]' (a WordPiece vocab file's
+  special tokens)."""
   return _SPECIAL_TOKEN.fullmatch(token) is not None
 
 
@@ -56,21 +62,21 @@ def write_token_file(path: str, tokens: Iterable[str]) -> None:
 
 
 def special_tokens(vocab: Sequence[str]) -> List[str]:
-  """Every bracketed special token of `vocab`, in vocab order."""
+  """Every bracketed special token of the WordPiece vocab `vocab`, in vocab order."""
   return [t for t in vocab if is_special_token(t)]
 
 
-def build_target_vocab(original_vocab: Sequence[str],
-                       selections: Sequence[Sequence[str]]) -> List[str]:
+def build_target_vocab(original_vocab: Sequence[str], selections: Sequence[Sequence[str]],
+                       specials: Sequence[str]) -> List[str]:
   """The smaller model's vocab, built as the original release did.
 
   Args:
     original_vocab: the full vocab, in model order.
     selections: per-language selected tokens.
+    specials: the tokenizer's special tokens (`Tokenizer.specials()`), in row order.
 
   Returns:
-    Every special token of `original_vocab` in original order, then the union of
-    the selected (non-special) tokens sorted by code point.
+    `specials`, then the union of the selected (non-special) tokens sorted by code point.
 
   Raises:
     InputError: a selected token is not in `original_vocab`, or nothing is selected.
@@ -83,7 +89,7 @@ def build_target_vocab(original_vocab: Sequence[str],
   if unknown:
     shown = ", ".join(repr(t) for t in unknown[:5])
     raise InputError(f"{len(unknown)} selected tokens are not in the original vocab, e.g. {shown}")
-  specials = special_tokens(original_vocab)
+  specials = list(specials)
   body = sorted(selected - set(specials))
   if not body:
     raise InputError("the selection is empty: no token to keep besides the special tokens")

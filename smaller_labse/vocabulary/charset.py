@@ -1,4 +1,8 @@
-"""Character tokens of a WordPiece vocab: which ones text can reach, and what keeping them proves.
+"""Character tokens of a vocab: which ones text can reach, and what keeping them proves.
+
+The tokenizer says how its pieces mark words (`base.WordBoundary`: WordPiece's 'x' / '##x',
+Unigram's '\u2581x' / 'x') and what its own normalizer and pre-tokenizer do to each
+character (`Tokenizer.char_classes`); this module only counts. For WordPiece:
 
 Greedy WordPiece (longest match first) fails on a word, giving `[UNK]`, only
 when at some position no vocab token matches. A word whose first character `x`
@@ -6,9 +10,10 @@ has the token `x` and whose every later character `y` has `##y` therefore
 never fails, whatever else the vocab holds: a smaller vocab that keeps those
 single-character tokens turns no such word into `[UNK]`.
 
-Which single-character tokens text can reach is decided by the basic
-tokenizer that runs before WordPiece (`tensorflow_text.BertTokenizer`, what
-LaBSE's preprocessor runs). Per character it does one of:
+Which single-character tokens text can reach is decided by what runs before
+WordPiece (for TF Hub's tokenizer, `tensorflow_text.BertTokenizer`'s basic
+tokenizer; for a Hugging Face source, its BertNormalizer and BertPreTokenizer,
+hf_chars.py). Per character it does one of:
 - "word": the character stays inside words (letters, marks, digits, and the
   non-ASCII spaces such as U+00A0, U+202F, U+3000, which RE2's `\\s` does not
   match): a word can start with it (needs `x`) or hold it later (`##x`);
@@ -18,7 +23,7 @@ LaBSE's preprocessor runs). Per character it does one of:
   separators: neither token is reachable;
 - "changed" (only with `lower_case`): case folding / accent stripping turns the
   character into others; its tokens are kept (not proven unreachable).
-The class is found by running the tokenizer itself on 'a' + x + 'a', so it
+TF Hub's tokenizer finds the class by running itself on 'a' + x + 'a', so it
 follows TensorFlow's Unicode tables, not Python's.
 
 Outside the guarantee are only "gap" characters: a word character with `x`
@@ -33,72 +38,33 @@ character that appears only inside longer tokens.
 """
 
 import dataclasses
-from typing import Dict, Iterable, List, Sequence, Set
+from typing import Dict, Iterable, List, Optional, Sequence, Set
 
-from smaller_labse.tokenizers.vocab import is_special_token
+from smaller_labse.tokenizers.base import CHANGED, DROPPED, SPLIT, WORD, Tokenizer, WordBoundary
 
-SUFFIX = "##"
-WORD, SPLIT, DROPPED, CHANGED = "word", "split", "dropped", "changed"
-
-
-def char_token_body(token: str) -> str:
-  """The character of a single-character token ('x' or '##x'), else ''."""
-  if is_special_token(token):
-    return ""
-  if token.startswith(SUFFIX) and len(token) == len(SUFFIX) + 1:
-    return token[-1]
-  return token if len(token) == 1 else ""
+__all__ = ["WORD", "SPLIT", "DROPPED", "CHANGED", "CharCoverage", "analyze", "char_tokens",
+           "is_char_token", "missing_reachable"]
 
 
-def is_char_token(token: str) -> bool:
-  """True for 'x' and '##x' (one code point after the optional '##')."""
-  return bool(char_token_body(token))
+def is_char_token(token: str, boundary: WordBoundary) -> bool:
+  """True for a single-character piece in either form ('x' and '##x' for WordPiece)."""
+  return bool(boundary.char_of(token))
 
 
-def char_tokens(vocab: Iterable[str]) -> List[str]:
-  """The single-character tokens of `vocab`, in vocab order."""
-  return [t for t in vocab if is_char_token(t)]
-
-
-def token_chars(token: str) -> List[str]:
-  """The character tokens that spell `token` one character at a time.
-
-  'abc' -> ['a', '##b', '##c']; '##bc' -> ['##b', '##c']; '##' -> ['#', '###'].
-  """
-  if token.startswith(SUFFIX) and len(token) > len(SUFFIX):
-    return [SUFFIX + ch for ch in token[len(SUFFIX):]]
-  return [ch if i == 0 else SUFFIX + ch for i, ch in enumerate(token)]
-
-
-def classify_chars(chars: Sequence[str], lower_case: bool = False) -> Dict[str, str]:
-  """Each character's fate in BertTokenizer's basic tokenizer: WORD, SPLIT, DROPPED or CHANGED."""
-  if not chars:
-    return {}
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel  (imported when used)
-  from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer  # pylint: disable=import-outside-toplevel
-  basic = BasicTokenizer(lower_case=lower_case)
-  words = basic.tokenize(tf.constant([("a" + ch + "a").encode("utf-8") for ch in chars]))
-  result = {}
-  for ch, row in zip(chars, words.to_list()):
-    got = [w.decode("utf-8") for w in row]
-    if got == ["a" + ch + "a"]:
-      result[ch] = WORD
-    elif got == ["a", ch, "a"]:
-      result[ch] = SPLIT
-    elif got == ["a", "a"]:
-      result[ch] = DROPPED
-    else:
-      result[ch] = CHANGED
-  return result
+def char_tokens(vocab: Iterable[str], boundary: WordBoundary,
+                specials: Iterable[str] = ()) -> List[str]:
+  """The single-character tokens of `vocab` that are not `specials`, in vocab order."""
+  specials = set(specials)
+  return [t for t in vocab if boundary.char_of(t) and t not in specials]
 
 
 @dataclasses.dataclass
 class CharCoverage:
   """What a full vocab's single-character tokens can guarantee.
 
-  reachable: the single-character tokens text can make WordPiece look up (vocab order).
+  reachable: the single-character tokens text can make the tokenizer look up (vocab order).
   unreachable: the others ('##x' of split characters, both forms of dropped ones).
-  gap_chars: word characters missing `x` or `##x` that longer tokens can still spell there.
+  gap_chars: word characters missing a form that longer tokens can still spell there.
   classes: character -> WORD / SPLIT / DROPPED / CHANGED, for every character of a
     single-character token or held by a longer one.
   """
@@ -112,33 +78,28 @@ class CharCoverage:
     return len(self.reachable) + len(self.unreachable)
 
 
-def _spellable_elsewhere(vocab: Iterable[str]) -> Set[str]:
-  """Character tokens ('x' / '##x') that some longer token spells in that position."""
-  found: Set[str] = set()
-  for token in vocab:
-    if not is_special_token(token) and not is_char_token(token):
-      found.update(token_chars(token))
-  return found
-
-
-def analyze(vocab: Sequence[str], lower_case: bool = False) -> CharCoverage:
-  """Sorts `vocab`'s single-character tokens into reachable and unreachable, and finds gaps."""
-  tokens = char_tokens(vocab)
+def analyze(tokenizer: Tokenizer, vocab: Optional[Sequence[str]] = None) -> CharCoverage:
+  """Sorts the single-character tokens of `vocab` (default: the tokenizer's rows) into
+  reachable and unreachable by the tokenizer's own character rules, and finds gaps."""
+  vocab = tokenizer.row_tokens() if vocab is None else vocab
+  boundary = tokenizer.word_boundary()
+  specials = set(tokenizer.specials())
+  tokens = char_tokens(vocab, boundary, specials)
   present = set(tokens)
-  elsewhere = _spellable_elsewhere(vocab)
-  # Characters of single-character tokens, and those only longer tokens hold.
-  chars = sorted({char_token_body(t) for t in tokens} | {form[-1] for form in elsewhere})
-  classes = classify_chars(chars, lower_case)
+  # Character tokens that some longer token spells in that position.
+  elsewhere: Set[str] = set()
+  for token in vocab:
+    if token not in specials and not boundary.char_of(token):
+      elsewhere.update(boundary.spell(token))
+  chars = sorted({boundary.char_of(t) for t in tokens} | {form[-1] for form in elsewhere})
+  classes = tokenizer.char_classes(chars)
+  forms = {ch: boundary.forms(ch, cls) for ch, cls in classes.items()}
   reachable, unreachable = [], []
   for token in tokens:
-    cls = classes[char_token_body(token)]
-    if cls == DROPPED or (cls == SPLIT and token.startswith(SUFFIX)):
-      unreachable.append(token)
-    else:
-      reachable.append(token)
+    (reachable if token in forms[boundary.char_of(token)] else unreachable).append(token)
   # Split characters are words of their own: a longer token can never match them.
   gap_chars = [ch for ch in chars if classes[ch] in (WORD, CHANGED) and any(
-      form not in present and form in elsewhere for form in (ch, SUFFIX + ch))]
+      form not in present and form in elsewhere for form in forms[ch])]
   return CharCoverage(reachable=reachable, unreachable=unreachable, gap_chars=gap_chars,
                       classes=classes)
 

@@ -13,7 +13,8 @@ from typing import Dict, Mapping, Optional, Sequence, Set, Tuple
 
 from smaller_labse import atomic
 from smaller_labse.model.config import EncoderConfig, parameter_table
-from smaller_labse.tokenizers import tf_hub_wordpiece
+from smaller_labse.tokenizers import base
+from smaller_labse.tokenizers.base import Role, Tokenizer
 from smaller_labse.vocabulary import charset
 from smaller_labse.vocabulary.selection import KEEP_CHARS_ALL, KEEP_CHARS_NONE, KEEP_CHARS_USED
 
@@ -35,13 +36,13 @@ def compare_tokenizations(full, small, lines: Sequence[bytes],
   """Counts the lines whose tokenization the smaller vocab keeps, and those gaining [UNK].
 
   Args:
-    full, small: the model's tokenizer (tf_hub_wordpiece.py) over the full and the smaller vocab.
+    full, small: the model's tokenizer over the full vocab, and `full.pruned(rows)`.
     lines: UTF-8 lines (invalid bytes reach a Hugging Face tokenizer as U+FFFD).
 
-  A line 'gains an [UNK]' when the smaller vocab gives it more [UNK] tokens than
-  the full vocab does.
+  A line 'gains an [UNK]' when the smaller vocab gives it more unknown tokens (Role.UNK)
+  than the full vocab does.
   """
-  unk = full.unk_token
+  unk = full.row_tokens()[full.special_ids()[Role.UNK]]
   identical = gain_unk = 0
   for start in range(0, len(lines), batch_size):
     batch = list(lines[start:start + batch_size])
@@ -52,16 +53,19 @@ def compare_tokenizations(full, small, lines: Sequence[bytes],
 
 
 def char_guarantee(full_vocab: Sequence[str], target_vocab: Sequence[str],
-                   lower_case: bool = False, used: Optional[Set[str]] = None) -> Dict[str, object]:
+                   used: Optional[Set[str]] = None, *, tokenizer: Tokenizer
+                   ) -> Dict[str, object]:
   """Which character guarantee `target_vocab` gives, with the figures behind it.
 
   Args:
     used: the character tokens the counted text uses (`used_char_tokens`), when known.
+    tokenizer: the model's, over `full_vocab`: its own character rules decide what text can
+      reach.
 
   Returns:
     {'keep_chars': 'all' | 'used' | 'none', 'statement': one sentence, and counts}.
   """
-  coverage = charset.analyze(full_vocab, lower_case)
+  coverage = charset.analyze(tokenizer, full_vocab)
   missing = charset.missing_reachable(coverage, target_vocab)
   kept = set(target_vocab)
   result: Dict[str, object] = {
@@ -99,13 +103,13 @@ def char_guarantee(full_vocab: Sequence[str], target_vocab: Sequence[str],
 
 def fidelity_report(full_vocab: Sequence[str], target_vocab: Sequence[str],
                     eval_sets: Mapping[str, Sequence[bytes]], config: EncoderConfig,
-                    lower_case: bool = False, config_source: str = "",
-                    used: Optional[Set[str]] = None, tokenizer=None) -> Dict[str, object]:
+                    config_source: str = "", used: Optional[Set[str]] = None, *,
+                    tokenizer: Tokenizer) -> Dict[str, object]:
   """The report: sizes, parameters, the character guarantee, and per label the lines kept
-  identical / gaining [UNK]. `used`: see `char_guarantee`. `tokenizer`: the model's over
-  `full_vocab` (tf_hub_wordpiece.py); None: BertTokenizer, as LaBSE/2's preprocessor."""
-  full = tokenizer or tf_hub_wordpiece.TfHubTokenizer(full_vocab, lower_case)
-  small = full.with_vocab(target_vocab)
+  identical / gaining [UNK]. `used`: see `char_guarantee`. `tokenizer`: the model's, over
+  `full_vocab`."""
+  full = tokenizer
+  small = full.pruned(base.rows_of(target_vocab, full_vocab))
   per_label = {label: compare_tokenizations(full, small, lines)
                for label, lines in sorted(eval_sets.items())}
   total = LabelFidelity(lines=sum(f.lines for f in per_label.values()),
@@ -122,7 +126,7 @@ def fidelity_report(full_vocab: Sequence[str], target_vocab: Sequence[str],
       "smaller": {"vocab_size": len(target_vocab),
                   "parameters": config.with_vocab_size(len(target_vocab)).parameter_counts()},
       "config": config_source,
-      "guarantee": char_guarantee(full_vocab, target_vocab, lower_case, used),
+      "guarantee": char_guarantee(full_vocab, target_vocab, used, tokenizer=tokenizer),
       "per_label": {label: row(f) for label, f in per_label.items()},
       "total": row(total),
   }

@@ -27,8 +27,11 @@ Guaranteed character tokens (`keep_chars`), kept before anything else:
   languages: 16,250 counted themselves, 204 only inside longer tokens). Each
   goes to the files of the languages that need it.
 - "all": every single-character token of the full vocab that text can reach
-  (`charset.analyze`; 21,346 of LaBSE's 29,741): no word made of characters
-  of the vocab can gain [UNK], in any language. Every language's file gets them.
+  by the tokenizer's own character rules (`charset.analyze`; 21,346 of LaBSE's
+  29,741): no word made of characters of the vocab can gain [UNK], in any
+  language. Every language's file gets them.
+The character forms ('x' / '##x', or '\u2581x' / 'x') and the special tokens are the
+model's tokenizer's (`base.Tokenizer`): every function here takes it.
 - "none": no guarantee; character tokens rank by their scores only.
 A budget too small for them keeps the best-scored ones (and says so).
 """
@@ -38,12 +41,12 @@ import dataclasses
 from typing import Dict, List, Mapping, Sequence, Set, Tuple
 
 from smaller_labse.errors import InputError
-from smaller_labse.tokenizers.vocab import build_target_vocab, is_special_token, special_tokens
+from smaller_labse.tokenizers.base import Tokenizer
+from smaller_labse.tokenizers.vocab import build_target_vocab
 from smaller_labse.vocabulary import charset
 from smaller_labse.vocabulary.token_counts import TokenCounts
 
 DEFAULT_THRESHOLD = 0.005  # percent of the lines counted
-SUFFIX = "##"
 KEEP_CHARS_USED, KEEP_CHARS_ALL, KEEP_CHARS_NONE = "used", "all", "none"
 KEEP_CHARS = (KEEP_CHARS_USED, KEEP_CHARS_ALL, KEEP_CHARS_NONE)
 
@@ -97,8 +100,8 @@ def _relative_freqs(counts: TokenCounts) -> Tuple[Dict[str, int], float]:
   return counts.occurrences, float(max(1, sum(counts.occurrences.values())))
 
 
-def language_scores(counts: TokenCounts, vocab: Mapping[str, int],
-                    char_coverage: bool = True) -> Tuple[Dict[str, float], Dict[str, float]]:
+def language_scores(counts: TokenCounts, vocab: Mapping[str, int], char_coverage: bool = True,
+                    *, tokenizer: Tokenizer) -> Tuple[Dict[str, float], Dict[str, float]]:
   """One language's token scores: relative frequency, raised for character tokens.
 
   Returns:
@@ -107,39 +110,42 @@ def language_scores(counts: TokenCounts, vocab: Mapping[str, int],
     non-special tokens of `vocab` only.
   """
   freqs, norm = _relative_freqs(counts)
+  specials = set(tokenizer.specials())
+  boundary = tokenizer.word_boundary()
   own: Dict[str, float] = {}
   char_mass: Dict[str, int] = collections.defaultdict(int)
   for token, value in freqs.items():
-    if value <= 0 or is_special_token(token) or token not in vocab:
+    if value <= 0 or token in specials or token not in vocab:
       continue
     own[token] = value / norm
     if char_coverage:
-      body, initial = (token[2:], False) if token.startswith(SUFFIX) and len(token) > 2 \
-          else (token, True)
-      for i, ch in enumerate(body):
-        char_mass[ch if initial and i == 0 else SUFFIX + ch] += value
+      for char_token in boundary.spell(token):
+        char_mass[char_token] += value
   scores = dict(own)
   for char_token, mass in char_mass.items():
-    if char_token in vocab and not is_special_token(char_token):
+    if char_token in vocab and char_token not in specials:
       scores[char_token] = max(scores.get(char_token, 0.0), mass / norm)
   return scores, own
 
 
-def used_char_tokens(counts: TokenCounts, vocab: Mapping[str, int]) -> Set[str]:
+def used_char_tokens(counts: TokenCounts, vocab: Mapping[str, int], tokenizer: Tokenizer
+                     ) -> Set[str]:
   """The single-character tokens of `vocab` that spell the counted tokens one character at a time.
 
-  'abc' counted needs 'a', '##b', '##c' (where `vocab` has them); a counted
-  single-character token needs itself.
+  'abc' counted needs 'a', '##b', '##c' (where `vocab` has them; the tokenizer's
+  `word_boundary().spell`); a counted single-character token needs itself.
   """
+  specials = set(tokenizer.specials())
+  boundary = tokenizer.word_boundary()
   needed: Set[str] = set()
   for token, value in counts.occurrences.items():
-    if value > 0 and not is_special_token(token) and token in vocab:
-      needed.update(t for t in charset.token_chars(token) if t in vocab)
+    if value > 0 and token not in specials and token in vocab:
+      needed.update(t for t in boundary.spell(token) if t in vocab)
   return needed
 
 
 def guaranteed_tokens(keep_chars: str, counts_by_lang: Mapping[str, TokenCounts],
-                      vocab: Sequence[str], lower_case: bool = False
+                      vocab: Sequence[str], tokenizer: Tokenizer
                       ) -> Tuple[Set[str], Dict[str, Set[str]]]:
   """The character tokens `keep_chars` guarantees: (all of them, lang -> those its file gets)."""
   if keep_chars not in KEEP_CHARS:
@@ -147,16 +153,17 @@ def guaranteed_tokens(keep_chars: str, counts_by_lang: Mapping[str, TokenCounts]
   if keep_chars == KEEP_CHARS_NONE:
     return set(), {lang: set() for lang in counts_by_lang}
   if keep_chars == KEEP_CHARS_ALL:
-    reachable = set(charset.analyze(vocab, lower_case).reachable)
+    reachable = set(charset.analyze(tokenizer, vocab).reachable)
     return reachable, {lang: reachable for lang in counts_by_lang}
   index = {t: i for i, t in enumerate(vocab)}
-  per_lang = {lang: used_char_tokens(counts, index) for lang, counts in counts_by_lang.items()}
+  per_lang = {lang: used_char_tokens(counts, index, tokenizer)
+              for lang, counts in counts_by_lang.items()}
   return set().union(*per_lang.values()), per_lang
 
 
 def select_budget(counts_by_lang: Mapping[str, TokenCounts], vocab: Sequence[str],
                   vocab_size: int, char_coverage: bool = True,
-                  keep_chars: str = KEEP_CHARS_USED, lower_case: bool = False) -> BudgetSelection:
+                  keep_chars: str = KEEP_CHARS_USED, *, tokenizer: Tokenizer) -> BudgetSelection:
   """Spends a final-vocab budget of `vocab_size` tokens across the languages.
 
   The character tokens `keep_chars` guarantees come first (best-scored first
@@ -165,19 +172,19 @@ def select_budget(counts_by_lang: Mapping[str, TokenCounts], vocab: Sequence[str
   Raises:
     InputError: `vocab_size` leaves no room beside the special tokens.
   """
-  specials = special_tokens(vocab)
+  specials = tokenizer.special_rows()
   budget = vocab_size - len(specials)
   if budget < 1:
     raise InputError(f"--vocab_size={vocab_size} is too small: the vocab has {len(specials)} "
                      "special tokens, which the smaller vocab keeps, plus at least one token")
   index = {t: i for i, t in enumerate(vocab)}
   guaranteed, guaranteed_per_lang = guaranteed_tokens(keep_chars, counts_by_lang, vocab,
-                                                      lower_case)
+                                                      tokenizer)
   per_lang_scores = {}
   best: Dict[str, float] = {t: 0.0 for t in guaranteed}
   best_own: Dict[str, float] = {}
   for lang, counts in counts_by_lang.items():
-    scores, own = language_scores(counts, index, char_coverage)
+    scores, own = language_scores(counts, index, char_coverage, tokenizer=tokenizer)
     per_lang_scores[lang] = scores
     for token, score in scores.items():
       best[token] = max(best.get(token, 0.0), score)
@@ -200,17 +207,19 @@ def select_budget(counts_by_lang: Mapping[str, TokenCounts], vocab: Sequence[str
 
 def add_guaranteed(selections: Mapping[str, List[str]], keep_chars: str,
                    counts_by_lang: Mapping[str, TokenCounts], vocab: Sequence[str],
-                   lower_case: bool = False) -> Tuple[Dict[str, List[str]], int]:
+                   *, tokenizer: Tokenizer) -> Tuple[Dict[str, List[str]], int]:
   """doc_frequency + keep_chars: each language's selection plus its guaranteed character tokens.
 
   Returns:
     (lang -> sorted tokens, the number of guaranteed tokens).
   """
-  guaranteed, per_lang = guaranteed_tokens(keep_chars, counts_by_lang, vocab, lower_case)
+  guaranteed, per_lang = guaranteed_tokens(keep_chars, counts_by_lang, vocab, tokenizer)
   return ({lang: sorted(set(tokens) | per_lang[lang]) for lang, tokens in selections.items()},
           len(guaranteed))
 
 
-def target_vocab(full_vocab: Sequence[str], selections: Sequence[Sequence[str]]) -> List[str]:
-  """The smaller vocab stage 3 builds from these selections."""
-  return build_target_vocab(full_vocab, selections)
+def target_vocab(full_vocab: Sequence[str], selections: Sequence[Sequence[str]],
+                 tokenizer: Tokenizer) -> List[str]:
+  """The smaller vocab stage 3 builds from these selections (the tokenizer's special tokens
+  first)."""
+  return build_target_vocab(full_vocab, selections, tokenizer.specials())
