@@ -2,6 +2,8 @@
 
 import contextlib
 import fcntl
+import importlib
+import io
 import os
 import shutil
 import subprocess
@@ -129,3 +131,79 @@ def tiny_labse(tmp_path_factory):
 
   downloads = shared_build(tmp_path_factory, "tiny_labse", build)
   return os.path.join(downloads, "labse-2"), os.path.join(downloads, "labse-2-preprocess")
+
+
+# The commands as a user runs them, and their scripts (smaller_labse.stages.pipeline).
+COMMAND_SCRIPTS = {"convert": "save_as_weight_from_saved_model.py", "select": "select_vocab.py",
+                   "make": "make_smaller_labse.py", "evaluate": "evaluate_tatoeba.py"}
+
+
+def run_command(name: str, *args: str, cwd) -> subprocess.CompletedProcess:
+  """`smaller-labse NAME ARGS` run from `cwd` in this process: the command module's
+  main(argv), its stdout and stderr captured (Python's streams; TensorFlow's C++ logs are not).
+  Returns its exit status and output as a CompletedProcess. An exception the command does not
+  turn into an exit status propagates (a real process would print it and exit 1).
+  tests/test_startup.py runs each entry point once as a process: the real exit status, the
+  one-line stderr."""
+  module = importlib.import_module(f"smaller_labse.commands.{name}")
+  out, err = io.StringIO(), io.StringIO()
+  with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    status = module.main([COMMAND_SCRIPTS[name], *args])
+  return subprocess.CompletedProcess([COMMAND_SCRIPTS[name], *args], status, out.getvalue(),
+                                     err.getvalue())
+
+
+# Stage 2's selection for en and fr on tiny_vocab(), shared by the stage 3 tests: whole words of
+# both languages, a '##' suffix, whitespace tokens (never stripped), and the Latin characters.
+EN_FR = ["the", "weather", "is", "nice", "today", "where", "station", "il", "fait", "beau",
+         "aujourd", "est", "la", "gare", "où", "##s", "\xa0", "##\u202f"]
+
+
+def latin_chars() -> List[str]:
+  """The single-character tokens (plain and '##') of tiny_vocab(), minus Cyrillic."""
+  vocab_set = set(tiny_vocab())
+  chars = [t for t in tiny_vocab() if len(t) == 1 and t.isascii() or t in "àèéêùç"]
+  return [c for c in chars if c in vocab_set] + ["##" + c for c in chars if "##" + c in vocab_set]
+
+
+def write_en_fr_selection(selected_dir: str) -> None:
+  from smaller_labse.tokenizers import vocab
+  vocab.write_token_file(os.path.join(selected_dir, "selected_en_tokens.txt"),
+                         EN_FR[:7] + latin_chars() + ["\xa0"])
+  vocab.write_token_file(os.path.join(selected_dir, "selected_fr_tokens.txt"),
+                         EN_FR[7:] + latin_chars())
+
+
+def _run_into(path: str, name: str, *args: str) -> None:
+  """Runs command `name` from `path` (shared_build's directory); keeps its stdout in
+  `name`.stdout there. A failure is the fixture's error."""
+  result = run_command(name, *args, cwd=path)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  with open(os.path.join(path, f"{name}.stdout"), "w", encoding="utf-8") as f:
+    f.write(result.stdout)
+
+
+@pytest.fixture(scope="session")
+def tiny_stage1(tiny_labse, tmp_path_factory):
+  """A work directory after stage 1, run once per session as a user runs it (no flags, from a
+  directory holding downloads/labse-2, the tiny LaBSE): models/labse, models/labse_st; the
+  command's stdout is convert.stdout. Read it or copy it, never write to it."""
+  def build(path: str) -> None:
+    os.makedirs(os.path.join(path, "downloads"))
+    os.symlink(tiny_labse[0], os.path.join(path, "downloads", "labse-2"))
+    _run_into(path, "convert")
+  return shared_build(tmp_path_factory, "tiny_stage1", build)
+
+
+@pytest.fixture(scope="session")
+def tiny_en_fr(tiny_stage1, tmp_path_factory):
+  """A work directory after stages 1, 2 (write_en_fr_selection) and 3 (`make --langs=en,fr`,
+  default formats, run once per session): models/labse, selected_tokens/, models/LaBSE_en-fr
+  (+ _preprocess, _st), models/vocab-en-fr.txt; stage 3's stdout is make.stdout. Read it or
+  copy it (copy_tree), never write to it."""
+  def build(path: str) -> None:
+    shutil.copytree(os.path.join(tiny_stage1, "models", "labse"),
+                    os.path.join(path, "models", "labse"))
+    write_en_fr_selection(os.path.join(path, "selected_tokens"))
+    _run_into(path, "make", "--langs=en,fr")
+  return shared_build(tmp_path_factory, "tiny_en_fr", build)

@@ -2,8 +2,6 @@
 
 import os
 import random
-import subprocess
-import sys
 from typing import List, Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,13 +52,6 @@ def hard_lines(seed: int = 0, n: int = 300) -> List[bytes]:
   for _ in range(n):
     lines.append("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))).encode("utf-8"))
   return lines
-
-
-def start_script(script: str, *args: str, cwd: str) -> subprocess.Popen:
-  """Starts a top-level script as a user would, from `cwd` (text stdout/stderr pipes)."""
-  env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
-  return subprocess.Popen([sys.executable, os.path.join(ROOT, script), *args], cwd=cwd, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def compare_vocabs(full: Sequence[str], small: Sequence[str], lines: Sequence[bytes]):

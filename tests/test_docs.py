@@ -8,7 +8,7 @@ import shlex
 from typing import List
 
 from helpers_docs import ROOT, anchors, code_blocks, lines_outside_code, read, section, slug
-from conftest import run_script
+from conftest import COMMAND_SCRIPTS, run_command
 from helpers_vocab import tiny_vocab, write_lines, write_vocab
 from smaller_labse.model.config import EncoderConfig
 
@@ -116,7 +116,8 @@ def test_own_corpus_command_runs_verbatim(tmp_path):
   write_lines(os.path.join(work, "b.txt"), ["where is the station"] * 3)
   python, script, *args = shlex.split(command)
   assert python == "python"
-  result = run_script(script, *args, cwd=work)
+  (name,) = [n for n, s in COMMAND_SCRIPTS.items() if s == script]
+  result = run_command(name, *args, cwd=work)
   assert result.returncode == 0, result.stderr[-3000:]
   counts = {lang: json.load(open(os.path.join(work, "tokens_freqs", f"{lang}_freqs.json")))
             for lang in ("en", "fr")}

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script, shared_build, tiny_vocab
+from conftest import ROOT, run_command, shared_build, tiny_vocab
 from smaller_labse.tokenizers import vocab
 
 EN_FR = ["the", "weather", "is", "nice", "today", "where", "station", "il", "fait", "beau",
@@ -45,13 +45,13 @@ def _latin_chars():
 def _run_stages(source: str, workdir) -> dict:
   """Stages 1 and 3 from `source`, as a user runs them; returns their results."""
   workdir.mkdir(exist_ok=True)
-  stage1 = run_script("save_as_weight_from_saved_model.py", f"--saved_model={source}",
+  stage1 = run_command("convert", f"--saved_model={source}",
                       cwd=str(workdir))
   assert stage1.returncode == 0, stage1.stderr[-3000:]
   for lang, tokens in (("en", EN_FR[:7]), ("fr", EN_FR[7:])):
     vocab.write_token_file(str(workdir / "selected_tokens" / f"selected_{lang}_tokens.txt"),
                            tokens + _latin_chars() + [".", "?"])
-  stage3 = run_script("make_smaller_labse.py", "--langs=en,fr", cwd=str(workdir))
+  stage3 = run_command("make", "--langs=en,fr", cwd=str(workdir))
   assert stage3.returncode == 0, stage3.stderr[-3000:]
   return {"stage1": stage1, "stage3": stage3}
 
@@ -68,36 +68,42 @@ def hf_run(hf_models, tmp_path_factory):
   return workdir, _run_stages(hf_models["hf"], workdir)
 
 
-# What real sentence_transformers / transformers give, in a process without TensorFlow.
+# What real sentence_transformers / transformers give, in a process without TensorFlow: for each
+# request [kind, path, sentences, out] of the JSON list argv[1], in turn, one line of JSON.
 _REAL = r"""
 import json, sys, numpy as np, torch
 from sentence_transformers import SentenceTransformer
 from transformers import AutoModel, AutoTokenizer
-kind, path, sentences, out = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
-tokenizer = AutoTokenizer.from_pretrained(path)
-tokens = [tokenizer.convert_ids_to_tokens(tokenizer(s)["input_ids"]) for s in sentences]
-if kind == "st":
-  model = SentenceTransformer(path, device="cpu")
-  embeddings = model.encode(sentences, batch_size=len(sentences))
-  length = model.max_seq_length
-else:
-  bert = AutoModel.from_pretrained(path).eval()
-  batch = tokenizer(sentences, padding=True, return_tensors="pt")
-  with torch.no_grad():
-    embeddings = torch.nn.functional.normalize(bert(**batch).pooler_output, dim=-1).numpy()
-  length = 0
-np.save(out, embeddings)
-print(json.dumps({"tokens": tokens, "max_seq_length": length}))
+for kind, path, sentences, out in json.load(open(sys.argv[1], encoding="utf-8")):
+  tokenizer = AutoTokenizer.from_pretrained(path)
+  tokens = [tokenizer.convert_ids_to_tokens(tokenizer(s)["input_ids"]) for s in sentences]
+  if kind == "st":
+    model = SentenceTransformer(path, device="cpu")
+    embeddings = model.encode(sentences, batch_size=len(sentences))
+    length = model.max_seq_length
+  else:
+    bert = AutoModel.from_pretrained(path).eval()
+    batch = tokenizer(sentences, padding=True, return_tensors="pt")
+    with torch.no_grad():
+      embeddings = torch.nn.functional.normalize(bert(**batch).pooler_output, dim=-1).numpy()
+    length = 0
+  np.save(out, embeddings)
+  print(json.dumps({"tokens": tokens, "max_seq_length": length}), flush=True)
 """
 
 
-def _real(kind: str, path: str, sentences, tmp_path):
-  out = tmp_path / f"{kind}_{abs(hash(path))}.npy"
-  result = subprocess.run([sys.executable, "-c", _REAL, kind, path, json.dumps(sentences),
-                           str(out)], capture_output=True, text=True, timeout=600)
+def _real(requests, tmp_path):
+  """(tokens, embeddings, max_seq_length) for each request (kind 'st' or 'hf', path,
+  sentences), all answered by one process (importing torch and the libraries takes seconds)."""
+  outs = [str(tmp_path / f"real_{i}.npy") for i in range(len(requests))]
+  (tmp_path / "real.json").write_text(
+      json.dumps([[kind, str(path), list(sentences), out]
+                  for (kind, path, sentences), out in zip(requests, outs)]), encoding="utf-8")
+  result = subprocess.run([sys.executable, "-c", _REAL, str(tmp_path / "real.json")],
+                          capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
-  info = json.loads(result.stdout.strip().split("\n")[-1])
-  return info["tokens"], np.load(out), info["max_seq_length"]
+  infos = [json.loads(line) for line in result.stdout.strip().split("\n")[-len(requests):]]
+  return [(info["tokens"], np.load(out), info["max_seq_length"]) for info, out in zip(infos, outs)]
 
 
 def test_stage1_proves_a_sentence_transformers_source_against_transformers(st_run):
@@ -124,8 +130,8 @@ def test_trimmed_sentence_transformer_keeps_the_source_embeddings(hf_models, st_
   source_modules = json.loads(open(os.path.join(hf_models["st"], "modules.json")).read())
   assert json.loads((trimmed / "modules.json").read_text()) == source_modules  # its own layout
   sentences = KEPT + PRUNED
-  src_tokens, src_emb, src_len = _real("st", hf_models["st"], sentences, tmp_path)
-  new_tokens, new_emb, new_len = _real("st", str(trimmed), sentences, tmp_path)
+  (src_tokens, src_emb, src_len), (new_tokens, new_emb, new_len) = _real(
+      [("st", hf_models["st"], sentences), ("st", trimmed, sentences)], tmp_path)
   assert new_len == src_len == 256  # the source's max_seq_length
   kept = len(KEPT)
   assert new_tokens[:kept] == src_tokens[:kept]
@@ -157,7 +163,7 @@ def test_tf_hub_pair_from_a_sentence_transformers_source(hf_models, st_run, tmp_
   assert "verified: " in runs["stage3"].stdout
   encoder = tf.saved_model.load(str(workdir / "models" / "st_en-fr" / "1"))
   preprocess = tf.saved_model.load(str(workdir / "models" / "st_en-fr_preprocess" / "1"))
-  src_tokens, src_emb, _ = _real("st", hf_models["st"], KEPT, tmp_path)
+  ((src_tokens, src_emb, _),) = _real([("st", hf_models["st"], KEPT)], tmp_path)
   tokens = vocab.read_token_file(str(workdir / "models" / "vocab-en-fr.txt"))
   ids = preprocess.tokenize(tf.constant(KEPT)).merge_dims(1, 2).to_list()
   assert [["[CLS]"] + [tokens[i] for i in row] + ["[SEP]"] for row in ids] == src_tokens
@@ -176,9 +182,8 @@ def test_plain_hugging_face_source_keeps_pooler_output(hf_models, hf_run, tmp_pa
   modules = [m["path"] for m in json.loads((trimmed / "modules.json").read_text())]
   assert modules == ["", "1_Pooling", "2_Dense", "3_Normalize"]
   assert json.loads((trimmed / "config.json").read_text())["hidden_act"] == "gelu"
-  src_tokens, src_emb, _ = _real("hf", hf_models["hf"], KEPT, tmp_path)
-  new_tokens, new_emb, _ = _real("hf", str(trimmed), KEPT, tmp_path)
-  _, st_emb, _ = _real("st", str(trimmed), KEPT, tmp_path)
+  (src_tokens, src_emb, _), (new_tokens, new_emb, _), (_, st_emb, _) = _real(
+      [("hf", hf_models["hf"], KEPT), ("hf", trimmed, KEPT), ("st", trimmed, KEPT)], tmp_path)
   assert new_tokens == src_tokens
   assert np.abs(new_emb - src_emb).max() <= 1e-6  # AutoModel(...).pooler_output, normalised
   assert np.abs(st_emb - src_emb).max() <= 1e-6  # SentenceTransformer: CLS -> Dense -> Normalize
@@ -220,7 +225,7 @@ def _edit_json(name, **values):
 ])
 def test_bad_sources_one_line_error(hf_models, tmp_path, change, message):
   source = _broken_source(hf_models, tmp_path, change)
-  result = run_script("save_as_weight_from_saved_model.py", f"--saved_model={source}",
+  result = run_command("convert", f"--saved_model={source}",
                       cwd=str(tmp_path))
   assert result.returncode == 2
   last = result.stderr.strip().split("\n")[-1]
@@ -231,7 +236,7 @@ def test_bad_sources_one_line_error(hf_models, tmp_path, change, message):
 
 def test_stage3_refuses_a_source_changed_since_stage1(hf_models, tmp_path):
   source = _broken_source(hf_models, tmp_path, lambda path: None)
-  assert run_script("save_as_weight_from_saved_model.py", f"--saved_model={source}",
+  assert run_command("convert", f"--saved_model={source}",
                     cwd=str(tmp_path)).returncode == 0
   weights = os.path.join(source, "model.safetensors")
   data = bytearray(open(weights, "rb").read())
@@ -239,7 +244,7 @@ def test_stage3_refuses_a_source_changed_since_stage1(hf_models, tmp_path):
   open(weights, "wb").write(bytes(data))
   os.utime(weights, ns=(0, 0))
   vocab.write_token_file(str(tmp_path / "selected_tokens" / "selected_en_tokens.txt"), EN_FR)
-  result = run_script("make_smaller_labse.py", "--langs=en", cwd=str(tmp_path))
+  result = run_command("make", "--langs=en", cwd=str(tmp_path))
   assert result.returncode == 2
   assert "changed since stage 1" in result.stderr.strip().split("\n")[-1]
 
@@ -254,7 +259,7 @@ def test_pytorch_bin_source(hf_models, tmp_path):
     torch.save(tensors, str(path / "pytorch_model.bin"))
     (path / "model.safetensors").unlink()
   source = _broken_source(hf_models, tmp_path, to_bin)
-  result = run_script("save_as_weight_from_saved_model.py", f"--saved_model={source}",
+  result = run_command("convert", f"--saved_model={source}",
                       cwd=str(tmp_path))
   assert result.returncode == 0, result.stderr[-3000:]
   assert "proof holds" in result.stdout
@@ -280,7 +285,7 @@ def test_stage2_counts_with_the_source_tokenizer(hf_run, tmp_path):
   workdir, _ = hf_run
   corpus = tmp_path / "corpus.txt"
   corpus.write_text("the\xa0weather is nice today\n" * 3, encoding="utf-8")
-  result = run_script("select_vocab.py", f"--corpus=en:{corpus}", f"--counts_dir={tmp_path}/c",
+  result = run_command("select", f"--corpus=en:{corpus}", f"--counts_dir={tmp_path}/c",
                       f"--selected_dir={tmp_path}/s", cwd=str(workdir))
   assert result.returncode == 0, result.stderr[-3000:]
   counts = json.loads((tmp_path / "c" / "en_freqs.json").read_text())
@@ -339,25 +344,25 @@ def test_pipeline_from_a_hub_repository(hf_models, tmp_path):
               "(LaBSE/2 is the default source; for another TF Hub export run the stages with "
               "--saved_model=DIR)"),
 ])
-def test_pipeline_source_that_is_not_a_hugging_face_model(tmp_path, source, message):
+def test_pipeline_source_that_is_not_a_hugging_face_model(tmp_path, monkeypatch, capsys, source,
+                                                          message):
+  from smaller_labse.stages import pipeline
   os.makedirs(tmp_path / "empty")
   os.makedirs(tmp_path / "tfhub")
   (tmp_path / "tfhub" / "saved_model.pb").write_bytes(b"")
-  result = subprocess.run([sys.executable, "-m", "smaller_labse.stages.pipeline", f"--source={source}",
-                           f"--workdir={tmp_path / 'work'}"], env=dict(os.environ, PYTHONPATH=ROOT),
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
-  assert result.returncode == 2
-  assert result.stderr.strip() == f"error: --source={source}: {message}"
+  monkeypatch.chdir(tmp_path)
+  status = pipeline.main([f"--source={source}", f"--workdir={tmp_path / 'work'}"])
+  assert status == 2
+  assert capsys.readouterr().err.strip() == f"error: --source={source}: {message}"
   assert not (tmp_path / "work").exists()
 
 
-def test_this_projects_own_export_as_a_source(tiny_labse, tmp_path):
+def test_this_projects_own_export_as_a_source(tiny_stage1, tmp_path):
   """A Sentence Transformers export of ours (or a fine-tune of one) runs TF Hub's BertTokenizer
-  (its tokenizer.json is that tokenizer's twin): read back as such, and proven."""
-  first = run_script("save_as_weight_from_saved_model.py", f"--saved_model={tiny_labse[0]}",
-                     "--output_dir=a/labse", "--st_output_dir=a/labse_st", cwd=str(tmp_path))
-  assert first.returncode == 0, first.stderr[-3000:]
-  again = run_script("save_as_weight_from_saved_model.py", "--saved_model=a/labse_st",
+  (its tokenizer.json is that tokenizer's twin): read back as such, and proven. The export is
+  stage 1's of the tiny LaBSE (conftest.tiny_stage1)."""
+  export = os.path.join(tiny_stage1, "models", "labse_st")
+  again = run_command("convert", f"--saved_model={export}",
                      "--output_dir=b/labse", cwd=str(tmp_path))
   assert again.returncode == 0, again.stderr[-3000:]
   assert "|transformers - rebuilt|" in again.stdout and "proof holds" in again.stdout

@@ -7,9 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import shared_build
 from smaller_labse import tatoeba
-from smaller_labse.stages import conversion
 from smaller_labse.tatoeba import notebook
 from smaller_labse.errors import InputError
 
@@ -17,13 +15,10 @@ SENTENCES = ["the weather is nice today", "où est la gare\u202f?", "il fait bea
              "the weather is nice today"]
 
 
-@pytest.fixture(scope="module")
-def st_export(tiny_labse, tmp_path_factory):
-  """Stage 1's Sentence Transformers export of the tiny LaBSE (models/labse_st)."""
-  def build(path):
-    conversion.convert(tiny_labse[0], os.path.join(path, "labse"),
-                       st_dir=os.path.join(path, "labse_st"))
-  return os.path.join(shared_build(tmp_path_factory, "tiny_labse_st", build), "labse_st")
+@pytest.fixture
+def st_export(tiny_stage1):
+  """Stage 1's Sentence Transformers export of the tiny LaBSE (models/labse_st): read only."""
+  return os.path.join(tiny_stage1, "models", "labse_st")
 
 
 def test_default_preprocess_follows_the_projects_layouts(tmp_path):

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from conftest import ROOT
-from helpers_quiet import LOG_LINE, assert_no_chatter
+from helpers_quiet import LOG_LINE
 from smaller_labse import quiet
 
 def test_requested_verbosity_reads_absl_forms():
@@ -28,18 +28,14 @@ def _start_demo_inputs(workdir, *args):
                           text=True)
 
 
-def test_logs_only_with_verbosity(tmp_path):
-  """The demo's inputs (two SavedModel exports): chatter with --verbosity=1, none without
-  (the whole demo pipeline's quietness is test_pipeline_demo.py's)."""
+def test_logs_with_verbosity(tmp_path):
+  """The demo's inputs (two SavedModel exports) with --verbosity=1 show TensorFlow's and absl's
+  logs. Without it they show none: test_pipeline_demo.py's test_demo_shows_no_log_chatter, on
+  the whole demo (these inputs included), run in a user's environment as this run is."""
   verbose = _start_demo_inputs(tmp_path / "verbose", "--verbosity=1")
-  quiet_run = _start_demo_inputs(tmp_path / "quiet")
   _, verbose_err = verbose.communicate(timeout=300)
-  quiet_out, quiet_err = quiet_run.communicate(timeout=300)
   assert verbose.returncode == 0, verbose_err[-3000:]
   for line in ("Sharding callback duration", "Assets written to", "which will be renamed",
                "demo vocab:"):
     assert line in verbose_err
   assert LOG_LINE.search(verbose_err)
-  assert quiet_run.returncode == 0, quiet_err[-3000:]
-  assert_no_chatter(quiet_out + quiet_err)
-  assert "demo vocab:" not in quiet_err

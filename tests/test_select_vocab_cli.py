@@ -4,8 +4,8 @@ import json
 import os
 
 from smaller_labse.model.config import EncoderConfig
-from conftest import run_script
-from tests.helpers_vocab import start_script, tiny_vocab, write_lines, write_vocab
+from conftest import run_command
+from tests.helpers_vocab import tiny_vocab, write_lines, write_vocab
 
 EN = ["the weather is nice today", "where is the station", "the weather is nice", "today"] * 30
 FR = ["il fait beau", "où est la gare\u202f?", "quoi\u202f? il fait beau", "la gare"] * 30
@@ -33,7 +33,7 @@ def _files(root):
 
 def test_default_run_then_budget_from_counts_with_report(tmp_path):
   work = _workdir(tmp_path)
-  r = run_script("select_vocab.py", "--langs=en,fr", cwd=work)
+  r = run_command("select", "--langs=en,fr", cwd=work)
   assert r.returncode == 0, r.stderr
   outputs = {k: v for k, v in _files(work).items() if not k.startswith(("data", "models"))}
   assert sorted(outputs) == sorted([
@@ -48,7 +48,7 @@ def test_default_run_then_budget_from_counts_with_report(tmp_path):
   eval_file = write_lines(os.path.join(work, "eval", "tatoeba.fra-eng.fra"),
                           ["il fait beau\u202f!", "la gare"])
   n_special = 7
-  r = run_script("select_vocab.py", "--langs=en,fr", "--from_counts", f"--vocab_size={n_special + 12}",
+  r = run_command("select", "--langs=en,fr", "--from_counts", f"--vocab_size={n_special + 12}",
                  f"--eval_files={eval_file},eng:{os.path.join(work, 'data', 'en.txt')}", cwd=work)
   assert r.returncode == 0, r.stderr
   report = json.loads(open(os.path.join(work, "selected_tokens", "report.json")).read())
@@ -85,41 +85,34 @@ def _bad_case(work, case):
 
 
 def test_bad_input_one_line_error_no_output(tmp_path):
-  # The cases run at once: each is mostly TensorFlow's start-up.
-  runs = {}
   for case in BAD_CASES:
     work = _workdir(tmp_path / case)
     args, named = _bad_case(work, case)
-    runs[case] = (work, named, _files(work), start_script("select_vocab.py", "--langs=en,fr",
-                                                          *args, cwd=work))
-  help_run = start_script("select_vocab.py", "--help", cwd=str(tmp_path))
-  for case, (work, named, before, proc) in runs.items():
-    _, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 2, (case, stderr)
-    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and named in errors[0], (case, stderr)
-    assert "Traceback" not in stderr, case
+    before = _files(work)
+    result = run_command("select", "--langs=en,fr", *args, cwd=work)
+    assert result.returncode == 2, (case, result.stderr)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and named in errors[0], (case, result.stderr)
+    assert "Traceback" not in result.stderr, case
     assert _files(work) == before, case  # nothing written, no temporary file left
-  stdout, _ = help_run.communicate(timeout=300)
-  assert help_run.returncode == 0  # absl's --help exits 1; run_cli makes it 0
+  help_run = run_command("select", "--help", cwd=tmp_path)
+  assert help_run.returncode == 0  # absl's --help exits 1; the command's main returns 0
   for flag in ("--corpus", "--min_chars", "--max_sentences", "--threshold", "--vocab_size",
                "--from_counts", "--eval_files", "--vocab_file", "--langs", "--keep_chars"):
-    assert flag in stdout
+    assert flag in help_run.stdout
 
 
 def test_keep_chars_and_the_guarantee_in_the_report(tmp_path):
   work = _workdir(tmp_path)
-  assert run_script("select_vocab.py", "--langs=en,fr", cwd=work).returncode == 0
+  assert run_command("select", "--langs=en,fr", cwd=work).returncode == 0
   eval_file = write_lines(os.path.join(work, "eval", "x.txt"), ["il fait beau\u202f!", "zebra"])
   n_vocab = len(tiny_vocab())
-  runs = {kc: start_script("select_vocab.py", "--langs=en,fr", "--from_counts",
-                           f"--vocab_size={n_vocab - 20}", f"--keep_chars={kc}",
-                           f"--eval_files={eval_file}", f"--report_dir=report_{kc}",
-                           f"--selected_dir=sel_{kc}", cwd=work)
-          for kc in ("all", "used")}
-  for kc, proc in runs.items():
-    stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 0, stderr
+  for kc in ("all", "used"):
+    result = run_command("select", "--langs=en,fr", "--from_counts", f"--vocab_size={n_vocab - 20}",
+                         f"--keep_chars={kc}", f"--eval_files={eval_file}",
+                         f"--report_dir=report_{kc}", f"--selected_dir=sel_{kc}", cwd=work)
+    stdout = result.stdout
+    assert result.returncode == 0, result.stderr
     report = json.loads(open(os.path.join(work, f"report_{kc}", "report.json")).read())
     assert report["guarantee"]["keep_chars"] == kc, report["guarantee"]
     assert report["smaller"]["vocab_size"] <= n_vocab - 20  # (used: fewer candidates)
@@ -136,7 +129,7 @@ def test_vocab_from_the_downloaded_model_before_stage_1(tmp_path):
   write_demo_model(os.path.join(work, "downloads"), tiny_vocab(),
                    shape={**DEMO_CONFIG, "do_lower_case": True})
   write_lines(os.path.join(work, "data", "en.txt"), ["The Weather is nice Today"] * 10)
-  r = run_script("select_vocab.py", "--langs=en", cwd=work)
+  r = run_command("select", "--langs=en", cwd=work)
   assert r.returncode == 0, r.stderr
   vocab_asset = os.path.join("downloads", "labse-2", "assets", "cased_vocab.txt")
   assert vocab_asset in r.stdout and "do_lower_case=True" in r.stdout

@@ -11,6 +11,7 @@ import filecmp
 import importlib.util
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -21,15 +22,13 @@ import tensorflow as tf
 import tensorflow_hub as hub
 import tensorflow_text  # noqa: F401  (registers the preprocessor's ops)
 
-from conftest import MODELGARDEN_STRESS, ROOT, SHARED, run_script, tiny_vocab
+from conftest import MODELGARDEN_STRESS, ROOT, SHARED, copy_tree, run_command, tiny_vocab
 from helpers_docs import code_blocks, section
 from smaller_labse.formats import st_export, store
 from smaller_labse.model import numpy_reference, verification
 from smaller_labse.stages import conversion
 from smaller_labse.tokenizers import vocab
 
-EN = ["the", "weather", "is", "nice", "today", "where", "station", "\xa0"]
-FR = ["il", "fait", "beau", "aujourd", "est", "la", "gare", "où", "##s", "##\u202f"]
 SENTENCES = ["the weather is nice today", "où est la gare\u202f?", "il fait beau",
              "where\xa0is the station", "сегодня хорошая погода", "", "[CLS] the [SEP]",
              "zero\u200bwidth soft\xadhyphen", "e\u0301 今天 😀", "x" * 101,
@@ -40,27 +39,16 @@ ST_FILES = ["1_Pooling/config.json", "2_Dense/config.json", "2_Dense/model.safet
             "tokenizer.json", "tokenizer_config.json", "vocab.txt"]
 
 
-def _chars():
-  return sorted({c for t in tiny_vocab() if len(t) == 1 and t.isascii() for c in t})
+@pytest.fixture
+def workdir(tiny_en_fr):
+  """The session's work directory after stages 1-3 for en, fr (conftest.tiny_en_fr): read only."""
+  return pathlib.Path(tiny_en_fr)
 
 
-@pytest.fixture(scope="module")
-def workdir(tiny_labse, tmp_path_factory):
-  """models/labse (stage 1) and selected_tokens/ for en and fr."""
-  root = tmp_path_factory.mktemp("st_work")
-  conversion.convert(tiny_labse[0], str(root / "models" / "labse"))
-  chars = _chars() + ["##" + c for c in _chars() if "##" + c in tiny_vocab()]
-  vocab.write_token_file(str(root / "selected_tokens" / "selected_en_tokens.txt"), EN + chars)
-  vocab.write_token_file(str(root / "selected_tokens" / "selected_fr_tokens.txt"), FR + chars)
-  return root
-
-
-@pytest.fixture(scope="module")
-def smaller(workdir):
-  """Runs make_smaller_labse.py with the default formats; returns the run's stdout."""
-  result = run_script("make_smaller_labse.py", "--langs=en,fr", cwd=str(workdir))
-  assert result.returncode == 0, result.stderr
-  return result.stdout
+@pytest.fixture
+def smaller(tiny_en_fr):
+  """Stage 3's stdout (make_smaller_labse.py --langs=en,fr, the default formats)."""
+  return (pathlib.Path(tiny_en_fr) / "make.stdout").read_text(encoding="utf-8")
 
 
 def _st_dir(workdir):
@@ -211,15 +199,15 @@ def test_tokenizer_json_agrees_on_every_tatoeba_line_and_hard_case():
 
 
 def test_formats_flag(workdir, smaller, tmp_path):
-  only_st = run_script("make_smaller_labse.py", "--langs=en,fr", "--formats=st",
-                       f"--output_dir={tmp_path / 'out'}", cwd=str(workdir))
+  only_st = run_command("make", "--langs=en,fr", "--formats=st",
+                       f"--output_dir={tmp_path / 'out'}", cwd=workdir)
   assert only_st.returncode == 0, only_st.stderr
   assert sorted(os.listdir(tmp_path / "out")) == ["LaBSE_en-fr_st", "vocab-en-fr.txt"]
   for name in _files(_st_dir(workdir)):  # Same inputs, byte-identical outputs.
     assert filecmp.cmp(_st_dir(workdir) / name, tmp_path / "out" / "LaBSE_en-fr_st" / name,
                        shallow=False), name
-  bad = run_script("make_smaller_labse.py", "--langs=en,fr", "--formats=tfhub,onnx",
-                   f"--output_dir={tmp_path / 'bad'}", cwd=str(workdir))
+  bad = run_command("make", "--langs=en,fr", "--formats=tfhub,onnx",
+                   f"--output_dir={tmp_path / 'bad'}", cwd=workdir)
   assert bad.returncode == 2
   assert bad.stderr.strip().split("\n")[-1] == (
       "error: --formats=tfhub,onnx: unknown format onnx; choose from tfhub,st")
@@ -232,8 +220,8 @@ def test_a_different_model_in_the_st_directory_is_refused(workdir, smaller, tmp_
   with open(out / "LaBSE_en-fr_st" / "vocab.txt", "a", encoding="utf-8") as f:
     f.write("another\n")
   before = {n: open(out / "LaBSE_en-fr_st" / n, "rb").read() for n in ST_FILES}
-  result = run_script("make_smaller_labse.py", "--langs=en,fr", f"--output_dir={out}",
-                      cwd=str(workdir))
+  result = run_command("make", "--langs=en,fr", f"--output_dir={out}",
+                      cwd=workdir)
   assert result.returncode == 2
   assert result.stderr.strip().split("\n")[-1] == (
       f"error: {out}/LaBSE_en-fr_st: already holds a different model; remove it or pass "
@@ -242,21 +230,17 @@ def test_a_different_model_in_the_st_directory_is_refused(workdir, smaller, tmp_
   assert {n: open(out / "LaBSE_en-fr_st" / n, "rb").read() for n in ST_FILES} == before
 
 
-def test_stage1_writes_the_full_model(tiny_labse, tmp_path):
-  (tmp_path / "downloads").mkdir()
-  os.symlink(tiny_labse[0], tmp_path / "downloads" / "labse-2")
-  result = run_script("save_as_weight_from_saved_model.py", cwd=str(tmp_path))
-  assert result.returncode == 0, result.stderr
-  assert "verified the Sentence Transformers export" in result.stdout
-  st = tmp_path / "models" / "labse_st"
+def test_stage1_writes_the_full_model(tiny_stage1, tmp_path):
+  assert "verified the Sentence Transformers export" in \
+      (pathlib.Path(tiny_stage1) / "convert.stdout").read_text(encoding="utf-8")
+  st = pathlib.Path(tiny_stage1) / "models" / "labse_st"
   assert _files(st) == ST_FILES
   assert vocab.read_token_file(str(st / "vocab.txt")) == tiny_vocab()
-  again = run_script("save_as_weight_from_saved_model.py", "--st_output_dir=",
-                     "--output_dir=models/labse2", cwd=str(tmp_path))
+  work = copy_tree(tiny_stage1, str(tmp_path / "work"))
+  again = run_command("convert", "--st_output_dir=", "--output_dir=models/labse2", cwd=work)
   assert again.returncode == 0, again.stderr
-  assert sorted(os.listdir(tmp_path / "models")) == ["labse", "labse2", "labse_st"]
-  bad = run_script("save_as_weight_from_saved_model.py", "--st_max_seq_length=513",
-                   "--overwrite", cwd=str(tmp_path))
+  assert sorted(os.listdir(tmp_path / "work" / "models")) == ["labse", "labse2", "labse_st"]
+  bad = run_command("convert", "--st_max_seq_length=513", "--overwrite", cwd=work)
   assert bad.returncode == 2
   assert bad.stderr.strip().split("\n")[-1] == (
       "error: max_seq_length 513: must be between 3 and the model's 512 positions")
@@ -327,31 +311,43 @@ def _doc_snippets(page: str, heading: str):
   return code_blocks(section(page, heading), "python")
 
 
-def _run_snippet(snippet: str, workdir, python: str = sys.executable):
-  """Runs a documented snippet from the work directory, the default model's names pointing at
-  the test's en-fr model."""
-  models = workdir / "models"
+def _models_view(workdir, cwd) -> None:
+  """`cwd`/models names the default model's directories after the en-fr model of `workdir`
+  (links: the shared work directory is not written)."""
+  models = pathlib.Path(cwd) / "models"
+  models.mkdir(parents=True, exist_ok=True)
   for suffix in ("", "_preprocess", "_st"):
-    link = models / f"{DEFAULT_MODEL}{suffix}"
-    if not link.exists():
-      os.symlink(models / f"LaBSE_en-fr{suffix}", link)
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  return subprocess.run([python, "-c", snippet], cwd=workdir, env=env, capture_output=True,
-                        text=True, timeout=600)
+    os.symlink(workdir / "models" / f"LaBSE_en-fr{suffix}", models / f"{DEFAULT_MODEL}{suffix}")
 
 
-def test_documented_tensorflow_fine_tuning_example_runs(workdir, smaller):
+# Runs each snippet of the JSON list argv[1] in turn, each in fresh globals as `python -c` would,
+# after a line naming it.
+_RUN_EACH = r"""
+import json, sys
+for i, snippet in enumerate(json.load(open(sys.argv[1], encoding="utf-8"))):
+  print(f"=== snippet {i}", flush=True)
+  exec(compile(snippet, f"<snippet {i}>", "exec"), {"__name__": "__main__"})
+"""
+
+
+def test_documented_tensorflow_fine_tuning_example_runs(workdir, tmp_path, monkeypatch, capsys):
+  """Run in this process (TensorFlow is loaded here), from a directory of the test's own."""
   tf_example = _doc_snippets("docs/fine-tuning.md", "Fine-tuning")[0]
   assert "hub.KerasLayer" in tf_example and f'model = "models/{DEFAULT_MODEL}"' in tf_example
-  result = _run_snippet(tf_example, workdir)
-  assert result.returncode == 0, result.stderr[-3000:]
-  losses = [float(line.split("loss ")[1]) for line in result.stdout.split("\n") if "loss" in line]
+  _models_view(workdir, tmp_path)
+  monkeypatch.chdir(tmp_path)
+  capsys.readouterr()
+  exec(compile(tf_example, "docs/fine-tuning.md", "exec"), {"__name__": "__main__"})  # pylint: disable=exec-used
+  stdout = capsys.readouterr().out
+  losses = [float(line.split("loss ")[1]) for line in stdout.split("\n") if "loss" in line]
   assert len(losses) == 2 and all(np.isfinite(losses))
 
 
 @pytest.mark.skipif(importlib.util.find_spec("sentence_transformers") is None,
                     reason="sentence_transformers not installed")
-def test_documented_pytorch_examples_run(workdir, smaller):
+def test_documented_pytorch_examples_run(workdir, tmp_path):
+  """The PyTorch snippets, verbatim, in one process without TensorFlow (as their users run
+  them), one after the other, each in fresh globals."""
   readme = [snippet for snippet in _doc_snippets("README.md", "Using the smaller model")
             if "sentence_transformers" in snippet]
   snippets = _doc_snippets("docs/formats.md", "The Sentence Transformers / Hugging Face format")
@@ -359,7 +355,13 @@ def test_documented_pytorch_examples_run(workdir, smaller):
   assert len(readme) == 1 and "SentenceTransformer(" in readme[0]
   assert "SentenceTransformer(" in snippets[0] and "AutoModel" in snippets[1]
   assert "torch.optim.Adam" in torch_example
-  for snippet in dict.fromkeys(readme + snippets + [torch_example]):  # each distinct one once
-    result = _run_snippet(snippet, workdir)
-    assert result.returncode == 0, result.stderr[-3000:]
-  assert result.stdout.count("loss") == 2
+  distinct = list(dict.fromkeys(readme + snippets + [torch_example]))  # each distinct one once
+  _models_view(workdir, tmp_path)
+  (tmp_path / "snippets.json").write_text(json.dumps(distinct), encoding="utf-8")
+  result = subprocess.run([sys.executable, "-c", _RUN_EACH, str(tmp_path / "snippets.json")],
+                          cwd=tmp_path, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+                          capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+  outputs = result.stdout.split("=== snippet ")[1:]
+  assert len(outputs) == len(distinct)  # every snippet ran to its end
+  assert outputs[-1].count("loss") == 2  # the fine-tuning example's two steps

@@ -2,11 +2,12 @@
 
 import json
 import os
+import pathlib
 
 import numpy as np
 import pytest
 
-from conftest import run_script, tiny_vocab
+from conftest import run_command, tiny_vocab
 from smaller_labse.formats import store, tf_hub
 from smaller_labse.model import verification
 from smaller_labse.stages import conversion
@@ -58,20 +59,16 @@ def test_verification_failure_writes_nothing(tiny_labse, tmp_path):
   assert os.listdir(tmp_path) == []
 
 
-def test_cli_from_another_directory(tiny_labse, tmp_path):
-  encoder_dir, _ = tiny_labse
-  downloads = tmp_path / "downloads"
-  downloads.mkdir()
-  os.symlink(encoder_dir, downloads / "labse-2")
-  result = run_script("save_as_weight_from_saved_model.py", cwd=str(tmp_path))
-  assert result.returncode == 0, result.stderr
-  lines = result.stdout.splitlines()
+def test_cli_from_another_directory(tiny_stage1):
+  """conftest.tiny_stage1: the command with no flags, from a directory with downloads/labse-2."""
+  lines = (pathlib.Path(tiny_stage1) / "convert.stdout").read_text(encoding="utf-8").splitlines()
   assert lines[0].startswith("Layer-by-layer proof on 21 sentences")
   assert [l.split()[0] for l in lines[1:4]] == ["embeddings", "layer_1", "pooler"]
   assert all(l.rstrip().endswith(" ok") for l in lines[1:4])
   assert lines[4].startswith("end to end, pooled_output: ")
   assert "proof holds" in lines[5]
-  assert json.load(open(tmp_path / "models" / "labse" / "config.json"))["num_layers"] == 2
+  config = pathlib.Path(tiny_stage1) / "models" / "labse" / "config.json"
+  assert json.load(open(config))["num_layers"] == 2
 
 
 @pytest.mark.parametrize("make_input,message", [
@@ -80,8 +77,7 @@ def test_cli_from_another_directory(tiny_labse, tmp_path):
 ])
 def test_cli_bad_input_one_line_error(tmp_path, make_input, message):
   path = make_input(tmp_path)
-  result = run_script("save_as_weight_from_saved_model.py", f"--saved_model={path}",
-                      cwd=str(tmp_path))
+  result = run_command("convert", f"--saved_model={path}", cwd=tmp_path)
   assert result.returncode == 2
   lines = result.stderr.strip().split("\n")
   assert lines[-1].startswith(f"error: {path}: ") and message in lines[-1]

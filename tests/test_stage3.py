@@ -1,5 +1,6 @@
 """Stage 3: the smaller model is a drop-in replacement that keeps the original's embeddings."""
 
+import pathlib
 import shutil
 
 import numpy as np
@@ -8,44 +9,26 @@ import tensorflow as tf
 import tensorflow_hub as hub
 import tensorflow_text as text
 
-from conftest import SPECIALS, run_script, tiny_vocab
+from conftest import EN_FR, SPECIALS, copy_tree, latin_chars, run_command, tiny_vocab
 from smaller_labse.formats import tf_hub
-from smaller_labse.stages import conversion, pruning
+from smaller_labse.stages import pruning
 from smaller_labse.tokenizers import vocab
 from smaller_labse.errors import InputError
 
-EN_FR = ["the", "weather", "is", "nice", "today", "where", "station", "il", "fait", "beau",
-         "aujourd", "est", "la", "gare", "où", "##s", "\xa0", "##\u202f"]
 KEPT = ["the weather is nice today", "où est la gare\u202f?", "il fait beau", "where\xa0is"]
 PRUNED = ["сегодня хорошая погода", "the weather\u3000today"]
 
 
-def _latin_chars():
-  """The single-character tokens (plain and '##') of the vocab, minus Cyrillic."""
-  vocab_set = set(tiny_vocab())
-  chars = [t for t in tiny_vocab() if len(t) == 1 and t.isascii() or t in "àèéêùç"]
-  return [c for c in chars if c in vocab_set] + ["##" + c for c in chars if "##" + c in vocab_set]
+@pytest.fixture
+def workdir(tiny_en_fr):
+  """The session's work directory after stages 1-3 for en, fr (conftest.tiny_en_fr): read only."""
+  return pathlib.Path(tiny_en_fr)
 
 
-@pytest.fixture(scope="module")
-def workdir(tiny_labse, tmp_path_factory):
-  """A work directory after stages 1 and 2: models/labse and selected_tokens/ for en, fr."""
-  encoder_dir, _ = tiny_labse
-  root = tmp_path_factory.mktemp("work")
-  conversion.convert(encoder_dir, str(root / "models" / "labse"))
-  vocab.write_token_file(str(root / "selected_tokens" / "selected_en_tokens.txt"),
-                         EN_FR[:7] + _latin_chars() + ["\xa0"])
-  vocab.write_token_file(str(root / "selected_tokens" / "selected_fr_tokens.txt"),
-                         EN_FR[7:] + _latin_chars())
-  return root
-
-
-@pytest.fixture(scope="module")
-def smaller(workdir):
-  """Runs make_smaller_labse.py as a user would, from the work directory."""
-  result = run_script("make_smaller_labse.py", "--langs=en,fr", cwd=str(workdir))
-  assert result.returncode == 0, result.stderr
-  return result
+@pytest.fixture
+def smaller(tiny_en_fr):
+  """Stage 3's stdout (make_smaller_labse.py --langs=en,fr, run as a user would)."""
+  return (pathlib.Path(tiny_en_fr) / "make.stdout").read_text(encoding="utf-8")
 
 
 def _token_strings(tokenized, tokens):
@@ -56,13 +39,13 @@ def test_outputs_and_vocab(workdir, smaller):
   target = vocab.read_token_file(str(workdir / "models" / "vocab-en-fr.txt"))
   assert target[:len(SPECIALS)] == SPECIALS
   body = target[len(SPECIALS):]
-  assert body == sorted(set(EN_FR) | set(_latin_chars()))
+  assert body == sorted(set(EN_FR) | set(latin_chars()))
   assert "##\u202f" in body and "\xa0" in body  # Never stripped.
   for path in ("LaBSE_en-fr/1", "LaBSE_en-fr_preprocess/1"):
     assert vocab.read_token_file(str(workdir / "models" / path / "assets" / "cased_vocab.txt")) \
         == target
-  assert "| LaBSE_en-fr |" in smaller.stdout and "#param(word embedding)" in smaller.stdout
-  assert "max abs difference 0" in smaller.stdout
+  assert "| LaBSE_en-fr |" in smaller and "#param(word embedding)" in smaller
+  assert "max abs difference 0" in smaller
   small_config = tf_hub.load_encoder(str(workdir / "models" / "LaBSE_en-fr" / "1"))[1]
   assert small_config.vocab_size == len(target)
 
@@ -104,8 +87,9 @@ def test_pruned_sentences_get_the_smaller_vocab_tokenization(workdir, smaller, t
   assert "[UNK]" in small[0]  # Cyrillic was not selected.
 
 
-def test_rerun_is_allowed_but_another_model_is_refused(workdir, smaller):
-  again = run_script("make_smaller_labse.py", "--langs=en,fr", cwd=str(workdir))
+def test_rerun_is_allowed_but_another_model_is_refused(tiny_en_fr, tmp_path):
+  workdir = pathlib.Path(copy_tree(tiny_en_fr, str(tmp_path / "work")))
+  again = run_command("make", "--langs=en,fr", cwd=workdir)
   assert again.returncode == 0, again.stderr
   other = workdir / "other_selection"
   vocab.write_token_file(str(other / "selected_en_tokens.txt"), ["the"])
@@ -144,6 +128,6 @@ def test_vocab_not_matching_the_weights(workdir, tmp_path):
 
 
 def test_cli_unknown_language_one_line_error(workdir):
-  result = run_script("make_smaller_labse.py", "--langs=en,xx", cwd=str(workdir))
+  result = run_command("make", "--langs=en,xx", cwd=workdir)
   assert result.returncode == 2
   assert result.stderr.strip().split("\n")[-1].startswith("error: unknown language code 'xx'")

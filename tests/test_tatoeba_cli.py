@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, run_command
 from smaller_labse import languages, tatoeba
 from helpers_tatoeba import same_retrieval, shared_models, write_tatoeba
 
@@ -67,7 +67,7 @@ def test_one_language_original_method_agrees(workdir, all_languages):
   """--lang (the original's form) with the original method gives the fast method's numbers."""
   root, rel = workdir
   assert all_languages.returncode == 0, all_languages.stderr[-2000:]
-  proc = run_script("evaluate_tatoeba.py", "--lang=rus", "--method=original",
+  proc = run_command("evaluate", "--lang=rus", "--method=original",
                     *_model_flags(rel)[:2], "--name=small", "--output=results/rus.json", cwd=root)
   assert proc.returncode == 0, proc.stderr[-2000:]
   rus = json.load(open(os.path.join(root, "results", "rus.json"), encoding="utf-8"))["results"]
@@ -87,7 +87,7 @@ def test_one_language_original_method_agrees(workdir, all_languages):
 ])
 def test_bad_input_is_one_error_line(workdir, args, message):
   root, rel = workdir
-  proc = run_script("evaluate_tatoeba.py", f"--preprocess={rel['original'][1]}",
+  proc = run_command("evaluate", f"--preprocess={rel['original'][1]}",
                     f"--model={rel['original'][0]}", *args, cwd=root)
   assert proc.returncode == 2
   last = proc.stderr.strip().splitlines()[-1]
