@@ -333,3 +333,25 @@ def test_fidelity_report_lines_are_utf8_bytes(layouts):
   kept = fidelity.compare_tokenizations(ours, smaller, lines)
   assert kept == fidelity.compare_tokenizations(ours, smaller, texts)
   assert kept.lines == len(lines) and 0 < kept.identical < len(lines)
+
+
+def test_stage2_counts_a_hugging_face_source_in_its_own_batch_size(layouts, corpus, monkeypatch):
+  """Stage 2's default batch size is the tokenizer's own (16,384 lines for the tokenizers
+  library, the size benchmarked), not TF counting's 2,048; --batch_size still wins."""
+  from smaller_labse.stages import vocab_selection
+  from smaller_labse.vocabulary import hf_counting
+  ours = load_model_dir(layouts[0]["vocab_cased"])
+  vocab = ours.row_tokens(ours.num_ids)
+  seen, real = [], hf_counting.count_corpus
+
+  def spy(*args, batch_size=hf_counting.DEFAULT_BATCH_LINES, **kwargs):
+    seen.append(batch_size)
+    return real(*args, batch_size=batch_size, **kwargs)
+
+  monkeypatch.setattr(hf_counting, "count_corpus", spy)
+  default = vocab_selection.count_all(vocab_selection.Settings(), ["en"], {"en": corpus}, vocab,
+                                      ours)
+  given = vocab_selection.count_all(vocab_selection.Settings(batch_size=37), ["en"],
+                                    {"en": corpus}, vocab, ours)
+  assert seen == [hf_counting.DEFAULT_BATCH_LINES, 37] and hf_counting.DEFAULT_BATCH_LINES == 16384
+  assert default["en"].occurrences == given["en"].occurrences and default["en"].num_lines > 0

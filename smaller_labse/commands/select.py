@@ -67,7 +67,9 @@ flags.DEFINE_integer("min_chars", token_counts.DEFAULT_MIN_CHARS,
 flags.DEFINE_integer("max_sentences", token_counts.DEFAULT_MAX_SENTENCES,
                      "Count at most this many lines per language.", lower_bound=1,
                      flag_values=FLAGS)
-flags.DEFINE_integer("batch_size", token_counts.DEFAULT_BATCH_SIZE, "Lines per tokenizer call.",
+flags.DEFINE_integer("batch_size", None, "Lines per tokenizer call. Default: the model's "
+                     f"tokenizer's own ({token_counts.DEFAULT_BATCH_SIZE:,} for TF Hub's, "
+                     f"{token_counts.DEFAULT_HF_BATCH_LINES:,} for a Hugging Face tokenizer.json).",
                      lower_bound=1, flag_values=FLAGS)
 flags.DEFINE_boolean("exact_only", False, "Tokenize every line with BertTokenizer (slower; "
                      "the default routes only lines FastBertTokenizer could get wrong).",

@@ -47,7 +47,7 @@ class Settings:
   lower_case: Optional[bool] = None
   min_chars: int = token_counts.DEFAULT_MIN_CHARS
   max_sentences: int = token_counts.DEFAULT_MAX_SENTENCES
-  batch_size: int = token_counts.DEFAULT_BATCH_SIZE
+  batch_size: Optional[int] = None  # None: the tokenizer's own (Tokenizer.count_corpus)
   exact_only: bool = False
   report_dir: Optional[str] = None  # Default: selected_dir.
 
@@ -188,10 +188,11 @@ def count_all(settings: Settings, langs: Sequence[str], corpora: Mapping[str, Se
            for lang in langs}
   for lang in langs:  # fail before counting anything
     token_counts.check_corpus_files(paths[lang])
+  # Each tokenizer counts in batches of its own benchmarked size unless one is asked for.
+  batch = {} if settings.batch_size is None else {"batch_size": settings.batch_size}
   return {lang: tokenizer.count_corpus(paths[lang], vocab, exact_only=settings.exact_only,
                                        min_chars=settings.min_chars,
-                                       max_sentences=settings.max_sentences,
-                                       batch_size=settings.batch_size, desc=lang)
+                                       max_sentences=settings.max_sentences, desc=lang, **batch)
           for lang in langs}
 
 

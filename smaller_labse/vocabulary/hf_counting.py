@@ -25,7 +25,7 @@ from smaller_labse.vocabulary import token_counts
 if TYPE_CHECKING:
   from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer
 
-DEFAULT_BATCH_LINES = 16384
+DEFAULT_BATCH_LINES = token_counts.DEFAULT_HF_BATCH_LINES
 _READ_BYTES = 1 << 22
 _MAX_CACHED_WORDS = 500_000  # Peak memory +160 MB, measured with made-up words.
 _WORDS_PER_TEXT = 256  # New words encoded together (a text per word costs ~5x more).

@@ -20,8 +20,10 @@ from smaller_labse.errors import InputError
 
 DEFAULT_MIN_CHARS = 5
 DEFAULT_MAX_SENTENCES = 1_000_000
-# Lines per tokenizer call of tf_counting (here, with no TensorFlow, for stage 2's --batch_size).
+# Lines per tokenizer call: tf_counting's and hf_counting's own (benchmarked) sizes, here with
+# no TensorFlow for stage 2's --batch_size help; each counter uses its own unless one is given.
 DEFAULT_BATCH_SIZE = 2048
+DEFAULT_HF_BATCH_LINES = 16384
 
 
 @dataclasses.dataclass
