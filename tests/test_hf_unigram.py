@@ -3,7 +3,6 @@ sentencepiece_model) against the real libraries: tokenizers, transformers.AutoTo
 sentencepiece, on small tokenizers built here in exactly XLM-R's format (a sentencepiece
 Unigram model trained with nmt_nfkc, converted and saved by transformers)."""
 
-import base64
 import glob
 import json
 import os
@@ -16,14 +15,13 @@ from smaller_labse.demo import demo_data
 from smaller_labse.errors import InputError
 from smaller_labse.tokenizers import hf_unigram
 from smaller_labse.tokenizers.hf_unigram import HfUnigramTokenizer, Role
+from tests.helpers_vocab import SHARED_TATOEBA  # ../shared, when present
 
 spm = pytest.importorskip("sentencepiece")  # requirements.txt; skipped only where not installed
 tokenizers = pytest.importorskip("tokenizers")
 transformers = pytest.importorskip("transformers")
 
-SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__)))), "shared")
-TATOEBA = sorted(glob.glob(os.path.join(SHARED, "data", "tatoeba_dev", "tatoeba.*")))
+TATOEBA = sorted(glob.glob(os.path.join(SHARED_TATOEBA, "tatoeba.*")))
 
 TRICKY = ["hello  world ", " leading space", "trailing   ", "", "   ", "tab\there",
           "ideographic\u3000space", "no\xa0break", "Ｆｕｌｌ ｗｉｄｔｈ", "e\u0301 \u0301x",
