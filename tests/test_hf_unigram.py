@@ -405,3 +405,9 @@ def test_bad_keep_rows(dirs):
   with pytest.raises(InputError, match="does not fit"):
     tok.row_tokens(tok.num_ids - 1)
   assert len(tok.row_tokens(tok.num_ids + 35)) == tok.num_ids + 35
+
+
+def test_char_classes(dirs):
+  tok = HfUnigramTokenizer.from_model_dir(dirs["hub"])
+  assert tok.char_classes(["a", " ", "\u3000", "ａ", "\u2581"]) == {
+      "a": "word", " ": "dropped", "\u3000": "dropped", "ａ": "changed", "\u2581": "word"}

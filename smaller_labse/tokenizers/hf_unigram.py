@@ -250,7 +250,10 @@ def _special_token_names(config: Optional[dict], special_map: Optional[dict], pa
   return names
 
 
-class HfUnigramTokenizer:
+_PROTOCOL_BASES = (_base.Tokenizer,) if _base is not None else ()  # its shared helpers
+
+
+class HfUnigramTokenizer(*_PROTOCOL_BASES):
   """A source's XLM-R Unigram tokenizer: its files as data, and the pipeline transformers runs.
 
   Attributes:
@@ -437,10 +440,14 @@ class HfUnigramTokenizer:
 
   def char_classes(self, chars: Iterable[str]) -> Dict[str, str]:
     """The protocol's classes: whitespace is dropped, a character the normalizer changes is
-    CHANGED, every other character stays in its word (WORD)."""
+    CHANGED, every other character stays in its word (WORD); the marker is WORD (the
+    pre-tokenizer writes it, whatever text holds)."""
     normalizer = self.library().normalizer
     classes = {}
     for char in dict.fromkeys(chars):
+      if char == MARKER:
+        classes[char] = "word"
+        continue
       normalized = normalizer.normalize_str(char) if normalizer is not None else char
       classes[char] = ("dropped" if not normalized.strip() else
                        "word" if normalized == char else "changed")
