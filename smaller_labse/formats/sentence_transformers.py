@@ -283,8 +283,11 @@ def read_dense_file(path: str) -> Dense:
 def check_max_seq_length(max_seq_length: int, config: EncoderConfig) -> None:
   """Raises InputError unless [CLS] + at least one token + [SEP] fit the positions."""
   if not 2 < max_seq_length <= config.max_tokens:
-    raise InputError(f"max_seq_length {max_seq_length}: must be between 3 and the "
-                     f"{config.max_tokens} tokens the model's positions hold")
+    held = (f"{config.max_position_embeddings} positions" if config.max_tokens
+            == config.max_position_embeddings else f"{config.max_position_embeddings} "
+            f"positions, which hold {config.max_tokens} tokens")
+    raise InputError(f"max_seq_length {max_seq_length}: must be between 3 and the model's "
+                     f"{held}")
 
 
 def holds_same_model(st_dir: str, tokens: Sequence[str], source: str,
