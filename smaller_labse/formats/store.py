@@ -77,9 +77,10 @@ def write_store(store_dir: str, model: sources.Model, source_text: str,
   model.tokenizer.save(store_dir)
   dense = model.dense
   if dense is not None:
-    write_safetensors(os.path.join(store_dir, DENSE_FILE),
-                      [("linear.weight", dense.weight.shape, iter([dense.weight])),
-                       ("linear.bias", dense.bias.shape, iter([dense.bias]))])
+    tensors = [("linear.weight", dense.weight.shape, iter([dense.weight]))]
+    if dense.bias is not None:
+      tensors.append(("linear.bias", dense.bias.shape, iter([dense.bias])))
+    write_safetensors(os.path.join(store_dir, DENSE_FILE), tensors)
   written = None
   if not reads_weights_in_place(model):
     written = os.path.join(store_dir, MODEL_FILE)

@@ -50,7 +50,8 @@ def _float64_outputs(config, weights: Mapping[str, object],
   for i in range(1, config.num_layers):
     layers.append(blocks.layer(i, layers[-1], inputs))
   return {"encoder_outputs": layers, "sequence_output": layers[-1],
-          "pooled_output": blocks.pool(layers[-1][:, 0]), "by": sources.PROOF_FLOAT64}
+          "pooled_output": blocks.pool(layers[-1], np.asarray(inputs["input_mask"])),
+          "by": sources.PROOF_FLOAT64}
 
 
 def prove_source(model: sources.Model, budget_factor: float = verification.BUDGET_FACTOR
@@ -78,7 +79,7 @@ def prove_source(model: sources.Model, budget_factor: float = verification.BUDGE
     reference = _float64_outputs(config, weights, ours_inputs)
   by = reference["by"]
   print(f"Layer-by-layer proof on {len(sentences)} sentences (inputs {ids.shape[0]} x "
-        f"{ids.shape[1]}); each block is fed {sources.PROOF_BY[by]}'s own output of the block "
+        f"{ids.shape[1]}); each block is fed {sources.proof_by(model, by)}'s own output of the block "
         "before:", flush=True)
   proof = verification.prove(reference, ours_inputs, verification.EncoderBlocks(ours), config,
                              weights, budget_factor,
