@@ -15,6 +15,7 @@ from smaller_labse.demo import demo_data
 from smaller_labse.errors import InputError
 from smaller_labse.tokenizers import hf_unigram
 from smaller_labse.tokenizers.hf_unigram import HfUnigramTokenizer, Role
+from tests import helpers_unigram
 from tests.helpers_vocab import SHARED_TATOEBA  # ../shared, when present
 
 spm = pytest.importorskip("sentencepiece")  # requirements.txt; skipped only where not installed
@@ -29,54 +30,11 @@ TRICKY = ["hello  world ", " leading space", "trailing   ", "", "   ", "tab\ther
           "emoji 👍🏽 ok", "ﬁne ligature", "mixed Где ist 駅?", "Où est la gare\u202f?"]
 
 
-def _corpus_lines():
-  lines = []
-  for lang in ("en", "fr", "de", "ru"):
-    lines += [l for l in demo_data.CORPORA[lang] if len(l) > 5]
-  for pairs in demo_data.PARALLEL.values():
-    lines += [a for a, _ in pairs] + [b for _, b in pairs]
-  return lines
-
-
-def _build_xlmr(root: str, vocab_size: int = 700) -> str:
-  """A sentencepiece Unigram model (nmt_nfkc) saved by transformers as XLM-R's tokenizer:
-  tokenizer.json + tokenizer_config.json, and sentencepiece.bpe.model beside them."""
-  lines = _corpus_lines()
-  train = os.path.join(root, "train.txt")
-  with open(train, "w", encoding="utf-8") as f:
-    f.write("\n".join(lines[::2]) + "\n")  # Every other line: the rest has unseen words.
-  spm.SentencePieceTrainer.train(input=train, model_prefix=os.path.join(root, "m"),
-                                 vocab_size=vocab_size, model_type="unigram",
-                                 normalization_rule_name="nmt_nfkc", character_coverage=0.9995,
-                                 minloglevel=2)
-  spm_dir = os.path.join(root, "spm")
-  os.makedirs(spm_dir)
-  shutil.copy(os.path.join(root, "m.model"), os.path.join(spm_dir, "sentencepiece.bpe.model"))
-  out = os.path.join(root, "xlmr")
-  transformers.XLMRobertaTokenizer.from_pretrained(spm_dir).save_pretrained(out)
-  shutil.copy(os.path.join(root, "m.model"), os.path.join(out, "sentencepiece.bpe.model"))
-  return out
-
-
-def _hub_style(source: str, target: str, tokenizer_class: str = "XLMRobertaTokenizer") -> str:
-  """The same tokenizer as the hub's XLM-R repositories write it: Precompiled + Replace
-  normalizer, Metaspace alone, <mask> lstrip, added_tokens_decoder in tokenizer_config.json."""
-  shutil.copytree(source, target)
-  path = os.path.join(target, "tokenizer.json")
-  data = json.load(open(path, encoding="utf-8"))
-  data["normalizer"] = {"type": "Sequence", "normalizers": [
-      data["normalizer"], {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
-  data["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581",
-                           "prepend_scheme": "always", "split": True}
-  for token in data["added_tokens"]:
-    token["lstrip"] = token["content"] == "<mask>"
-  json.dump(data, open(path, "w", encoding="utf-8"), ensure_ascii=False, indent=2)
-  config = {"tokenizer_class": tokenizer_class, "model_max_length": 512,
-            "bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
-            "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>",
-            "added_tokens_decoder": {str(t["id"]): t for t in data["added_tokens"]}}
-  json.dump(config, open(os.path.join(target, "tokenizer_config.json"), "w"), indent=2)
-  return target
+# The builders live in tests/helpers_unigram.py (shared with the pipeline and sources tests);
+# their old names stay for the modules that import them from here.
+_corpus_lines = helpers_unigram.corpus_lines
+_build_xlmr = helpers_unigram.build_xlmr
+_hub_style = helpers_unigram.hub_style
 
 
 @pytest.fixture(scope="module")

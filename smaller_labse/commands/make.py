@@ -29,10 +29,12 @@ flags.DEFINE_string("selected_tokens_dir", "selected_tokens",
 flags.DEFINE_string("output_dir", "models", "Where the vocab and the SavedModels are written.")
 flags.DEFINE_bool("overwrite", False, "Replace outputs that hold another model.")
 flags.DEFINE_float("tolerance", 1e-6, "Largest pooled_output difference accepted.")
-flags.DEFINE_string("formats", ",".join(st_export.FORMATS),
+flags.DEFINE_string("formats", None,
                     "Comma-separated output formats: tfhub (encoder + preprocessor "
                     "SavedModels, LaBSE/2's format), st (Sentence Transformers / Hugging Face "
-                    "directory models/{name}_{langs}_st).")
+                    "directory models/{name}_{langs}_st). Default: tfhub,st; st alone for a "
+                    "source whose tokenizer has no TF Hub preprocessor (XLM-R's SentencePiece: "
+                    "multilingual-e5, paraphrase-multilingual, bge-m3), which refuses tfhub.")
 flags.DEFINE_integer("st_max_seq_length", None,
                      "The Sentence Transformers export's max_seq_length. Default: a Sentence "
                      "Transformers source's own, else 128 (what the TF Hub preprocessor packs to).")
@@ -43,7 +45,7 @@ flags.DEFINE_string("name", None, "The smaller model's name, {name}_{langs}. Def
 def main(argv):
   del argv  # run_cli rejects arguments left after the flags
   f = flags.FLAGS
-  formats = st_export.parse_formats(f.formats)
+  formats = None if f.formats is None else st_export.parse_formats(f.formats)
   langs = languages.parse_lang_list(f.langs, languages.corpus_langs())
   try:
     paths, table, figures, st_figures = pruning.make_smaller_labse(
@@ -57,7 +59,7 @@ def main(argv):
   if st_figures:
     print(st_export.summary(st_figures))
   print(table, end="")
-  written = [paths.vocab] + ([paths.encoder, paths.preprocess] if "tfhub" in formats else [])
+  written = [paths.vocab] + [p for p in (paths.encoder, paths.preprocess) if p]
   print("".join(f"wrote {path}\n" for path in written + ([paths.st] if st_figures else [])),
         end="")
 

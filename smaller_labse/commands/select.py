@@ -60,7 +60,9 @@ flags.DEFINE_integer("min_chars", token_counts.DEFAULT_MIN_CHARS,
                      "Count lines of more than this many characters.", lower_bound=0)
 flags.DEFINE_integer("max_sentences", token_counts.DEFAULT_MAX_SENTENCES,
                      "Count at most this many lines per language.", lower_bound=1)
-flags.DEFINE_integer("batch_size", tf_counting.DEFAULT_BATCH_SIZE, "Lines per tokenizer call.",
+flags.DEFINE_integer("batch_size", None, "Lines per tokenizer call. Default: the tokenizer's "
+                     f"own ({tf_counting.DEFAULT_BATCH_SIZE:,} for TF Hub's, 16,384 for a "
+                     "Hugging Face source's).",
                      lower_bound=1)
 flags.DEFINE_boolean("exact_only", False, "Tokenize every line with BertTokenizer (slower; "
                      "the default routes only lines FastBertTokenizer could get wrong).")

@@ -265,6 +265,7 @@ class HfUnigramTokenizer(*_PROTOCOL_BASES):
   """
   kind = KIND
   lower_case = False
+  tf_hub_export = False  # No TF Hub preprocessor: stage 3 writes the ST directory only.
   export_note = ("Its tokenizer is the source's XLM-R SentencePiece Unigram, pruned to the kept "
                  "pieces in their original order with their scores (tokenizer.json and "
                  "sentencepiece.bpe.model).")
@@ -398,6 +399,33 @@ class HfUnigramTokenizer(*_PROTOCOL_BASES):
     """The rows every pruning keeps: special_rows() and min_score_row() (module docstring)."""
     return sorted(set(self.special_rows()) | {self.min_score_row()})
 
+  def smaller_vocab(self, full_vocab: Sequence[str], selections: Sequence[Sequence[str]]
+                    ) -> List[str]:
+    """The pieces of `required_rows()` and of the selections, in their original order: the
+    special tokens keep their ids (<s> 0, <pad> 1, </s> 2, <unk> 3, <mask> last), every piece
+    its score, and the lowest score stays (the `<unk>` penalty: module docstring). Rows of
+    `full_vocab` beyond the pieces (an embedding table larger than the tokenizer) are never
+    kept.
+
+    Raises:
+      InputError: a selected token is not a piece, or nothing is selected.
+    """
+    selected = set()
+    for tokens in selections:
+      selected.update(tokens)
+    unknown = sorted(t for t in selected if t not in self._ids)
+    if unknown:
+      shown = ", ".join(repr(t) for t in unknown[:5])
+      raise InputError(f"{len(unknown)} selected tokens are not in the original vocab, e.g. "
+                       f"{shown}")
+    required = set(self.required_rows())
+    rows = {self._ids[t] for t in selected} | required
+    if not rows - required:
+      raise InputError("the selection is empty: no token to keep besides the special tokens")
+    if list(full_vocab[:len(self.pieces)]) != list(self.pieces):
+      raise InputError(f"{self.source}: the vocab is not this tokenizer's pieces")
+    return [self.pieces[r] for r in sorted(rows)]
+
   def word_boundary(self) -> WordBoundary:
     return WordBoundary(word_start_marker=MARKER)
 
@@ -527,6 +555,15 @@ class HfUnigramTokenizer(*_PROTOCOL_BASES):
 
   def tokenize(self, lines: Sequence[Union[str, bytes]]) -> List[List[str]]:
     return [[self.pieces[i] for i in ids] for ids in self.encode_batch(lines)]
+
+  def count_corpus(self, paths: Sequence[str], vocab: Sequence[str], exact_only: bool = False,
+                   **kwargs):
+    """Stage 2's counts (hf_counting.count_corpus's lines and TokenCounts), each line encoded
+    as `encode_flat` does (the word cache, equal to whole lines); exact_only encodes every line
+    whole. kwargs: min_chars, max_sentences, batch_size (None: hf_counting's), desc."""
+    from smaller_labse.vocabulary import hf_counting  # pylint: disable=import-outside-toplevel
+    encode = (lambda lines: _flatten(self.encode_exact(lines))) if exact_only else self.encode_flat
+    return hf_counting.count_corpus(self, paths, vocab, encode=encode, **kwargs)
 
   # --- Pruning -------------------------------------------------------------------------------
 
