@@ -163,6 +163,7 @@ def _open_hugging_face(path: str, kind: str) -> Model:
     raise InputError(f"{bert_dir}/vocab.txt: {len(tokens)} tokens, but {config_path} says "
                      f"vocab_size={config.vocab_size}")
   _check_pad(config, tokenizer, config_path)
+  _check_pad_held(values, tokenizer, config_path)
   dense = None
   if kind == SENTENCE_TRANSFORMERS:
     layout = st_layout.read_layout(path, config)
@@ -202,6 +203,19 @@ def _check_pad(config: EncoderConfig, tokenizer: Tokenizer, config_path: str) ->
     raise InputError(f"{config_path}: pad_token_id {config.pad_token_id} ({held}) is not the "
                      f"tokenizer's padding token (id {pad}): XLMRobertaModel's positions would "
                      "not skip the padding")
+
+
+def _check_pad_held(values: Mapping[str, object], tokenizer: Tokenizer, config_path: str) -> None:
+  """config.json's pad_token_id, where it declares one, must be a token of the tokenizer (the
+  rows beyond it, as multilingual-e5-small's 35, are never produced: a smaller vocab drops
+  them)."""
+  pad = values.get("pad_token_id")
+  if pad is None:
+    return
+  held = len(tokenizer.row_tokens())
+  if type(pad) is not int or not 0 <= pad < held:
+    raise InputError(f"{config_path}: pad_token_id {pad!r} is not a token of the tokenizer "
+                     f"({held:,} tokens)")
 
 
 def fingerprint(model: Model) -> Dict[str, object]:
