@@ -21,7 +21,7 @@ from smaller_labse.errors import InputError
 from smaller_labse.formats import sources, st_export
 from smaller_labse.model import verification
 from smaller_labse.model.config import WORD_EMBEDDINGS as WORD
-from smaller_labse.model.encoder import Encoder
+from smaller_labse.model.encoder import Encoder, PooledOutputEncoder
 from smaller_labse.stages import conversion
 from smaller_labse.tokenizers.base import Role
 from tests.test_hf_unigram import _build_xlmr, _hub_style  # XLM-R's tokenizer, built small
@@ -131,6 +131,25 @@ def test_encoder_equals_sentence_transformers(built, name):
   ours = _encode(model, [prompt + s for s in KEPT])
   assert theirs.shape == ours.shape
   assert np.max(np.abs(theirs - ours)) < 2e-6
+
+
+@pytest.mark.parametrize("name", ["xlmr_st", "bert_st", "xlmr_max_st", "xlmr_cls_st"])
+def test_fast_encoder_proven_against_transformers(built, name):
+  """PooledOutputEncoder (stage 4's TF engine): its last layer computes every row unless the
+  head pools [CLS]; proven block by block against transformers and the ST modules."""
+  model = sources.open_source(os.path.join(built, name))
+  inputs = model.tokenizer.pack_ids(model.tokenizer.encode(verification.VERIFICATION_SENTENCES))
+  ids = inputs["input_word_ids"]
+  used, remapped = np.unique(ids, return_inverse=True)
+  config = model.config.with_vocab_size(len(used))
+  weights = model.weights_for_rows(used)
+  fast = PooledOutputEncoder(config, Encoder(config, weights).weights)
+  assert fast.cls_only == (name == "xlmr_cls_st")
+  ours = dict(inputs, input_word_ids=remapped.reshape(ids.shape).astype(np.int32))
+  proof = verification.prove(sources.own_outputs(model, inputs), ours,
+                             verification.PooledOutputBlocks(fast, config.num_layers), config,
+                             weights)
+  assert proof.holds, [c.line() for c in proof.checks]
 
 
 def test_xlmr_hf_pooler_output_equals_automodel(built):
