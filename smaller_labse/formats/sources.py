@@ -251,7 +251,7 @@ PROOF_BY = {PROOF_SAVEDMODEL: "the SavedModel", PROOF_TRANSFORMERS: "transformer
 def proof_by(model: Model, by: str) -> str:
   """Who computed the proof's reference outputs, in words (naming transformers' class)."""
   if by == PROOF_TRANSFORMERS:
-    return f"transformers' {hf_bert.ARCHITECTURES[model.config.model_type]}"
+    return f"transformers' {hf_bert.ARCHITECTURES[model.bert_config['model_type']]}"
   return PROOF_BY[by]
 
 
@@ -283,8 +283,9 @@ def own_outputs(model: Model, inputs: Mapping[str, np.ndarray]
   ids = np.asarray(inputs["input_word_ids"])
   mask = torch.from_numpy(np.asarray(inputs["input_mask"], np.int64))
   used = np.unique(ids)
-  if model.config.model_type == "xlm-roberta":  # Its positions skip the pad id: keep its row.
-    used = np.union1d(used, [model.config.pad_token_id])
+  # The source's own config.json decides (not the rebuild's reading of it).
+  if model.bert_config.get("model_type") == "xlm-roberta":  # Positions skip the pad id: keep its row.
+    used = np.union1d(used, [int(model.bert_config.get("pad_token_id", 1))])
   remapped = np.searchsorted(used, ids)
   encoder = _transformers_model(model, used, torch, transformers)
   with torch.no_grad():
@@ -303,8 +304,8 @@ def _transformers_model(model: Model, used: np.ndarray, torch, transformers):
   only the word embedding rows `used` (its ids are positions in `used`; an XLM-R pad id
   too): the whole computation is the library's own, without the gigabyte-sized table."""
   values = dict(model.bert_config, vocab_size=len(used))
-  if model.config.model_type == "xlm-roberta":
-    values["pad_token_id"] = int(np.searchsorted(used, model.config.pad_token_id))
+  if values.get("model_type") == "xlm-roberta":
+    values["pad_token_id"] = int(np.searchsorted(used, values.get("pad_token_id", 1)))
     config = transformers.XLMRobertaConfig.from_dict(values)
     cls = transformers.XLMRobertaModel
   else:
