@@ -13,7 +13,7 @@ import os
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from smaller_labse import languages, quiet, tatoeba
-from smaller_labse.formats import FORMATS, parse_formats, store
+from smaller_labse.formats import parse_formats, store
 from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.stages import vocab_selection
 from smaller_labse.tokenizers import vocab as vocab_lib
@@ -187,7 +187,7 @@ def _parameters(config: EncoderConfig) -> Dict[str, int]:
 
 
 def make(model_dir: str, langs: Sequence[str], output_dir: str = "models",
-         selected_dir: str = "selected_tokens", formats: Sequence[str] = FORMATS,
+         selected_dir: str = "selected_tokens", formats: Optional[Sequence[str]] = None,
          overwrite: bool = False, tolerance: float = 1e-6,
          st_max_seq_length: Optional[int] = None, name: Optional[str] = None) -> SmallerModel:
   """Stage 3 (`smaller-labse make`): the smaller model of `langs`' selections, exported and
@@ -198,7 +198,9 @@ def make(model_dir: str, langs: Sequence[str], output_dir: str = "models",
     langs: the languages whose selections (SELECTED_DIR/selected_{lang}_tokens.txt) are kept.
     output_dir: where vocab-{langs}.txt and the models go.
     selected_dir: stage 2's selections.
-    formats: 'tfhub' (encoder + preprocessor SavedModels) and/or 'st' (Sentence Transformers).
+    formats: 'tfhub' (encoder + preprocessor SavedModels) and/or 'st' (Sentence Transformers);
+      None: both, or 'st' alone for a source whose tokenizer has no TF Hub preprocessor
+      (XLM-R's SentencePiece), which refuses 'tfhub'.
     overwrite: replace outputs that hold another model.
     tolerance: the largest pooled_output difference accepted.
     st_max_seq_length: the Sentence Transformers export's max_seq_length (None: a Sentence
@@ -207,22 +209,22 @@ def make(model_dir: str, langs: Sequence[str], output_dir: str = "models",
   """
   from smaller_labse.stages import pruning  # pylint: disable=import-outside-toplevel
   _quiet()
-  formats = parse_formats(formats if isinstance(formats, str) else ",".join(formats))
+  if formats is not None:
+    formats = parse_formats(formats if isinstance(formats, str) else ",".join(formats))
   paths, table, figures, st_figures = pruning.make_smaller_labse(
       model_dir, selected_dir, list(langs), output_dir, overwrite, tolerance, formats,
       st_max_seq_length, name)
   config = EncoderConfig.load(os.path.join(model_dir, store.CONFIG_FILE))
   small = config.with_vocab_size(len(vocab_lib.read_token_file(paths.vocab)))
-  tfhub = "tfhub" in formats
-  return SmallerModel(paths.vocab, paths.encoder if tfhub else "",
-                      paths.preprocess if tfhub else "", paths.st if st_figures else "",
+  return SmallerModel(paths.vocab, paths.encoder, paths.preprocess,
+                      paths.st if st_figures else "",
                       figures, st_figures,
                       {"original": _parameters(config), "smaller": _parameters(small)}, table)
 
 
 def trim(source: str, langs: Sequence[str], output_dir: str,
          corpus: Optional[Mapping[str, Paths]] = None, vocab_size: Optional[int] = None,
-         formats: Sequence[str] = FORMATS,
+         formats: Optional[Sequence[str]] = None,
          eval_files: Optional[Mapping[str, Paths]] = None, from_counts: bool = False,
          counts_dir: Optional[str] = None, preprocess: Optional[str] = None,
          overwrite: bool = False, **settings) -> TrimResult:

@@ -218,7 +218,8 @@ def _edit_json(name, **values):
 
 
 @pytest.mark.parametrize("change,message", [
-    (_edit_json("config.json", model_type="xlm-roberta"), "model_type 'xlm-roberta' is not BERT"),
+    (_edit_json("config.json", model_type="distilbert", architectures=["DistilBertModel"]),
+     "model_type 'distilbert' (DistilBertModel) is not supported"),
     (_edit_json("config.json", hidden_act="swish"), "hidden_act 'swish' is not supported"),
     (_edit_json("config.json", intermediate_size=48), "intermediate.dense.weight' has shape"),
     (_edit_json("config.json", vocab_size=100), "does not fit the embedding table"),

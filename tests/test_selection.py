@@ -203,7 +203,8 @@ def test_report_is_deterministic(tmp_path, vocab):
   assert first == [open(p, "rb").read() for p in paths]
   data = json.loads(first[0])
   assert data["smaller"]["vocab_size"] == len(target)
-  assert data["total"] == {"lines": 2, "identical": 2, "identical_pct": 100.0, "gain_unk": 0}
+  assert data["total"] == {"lines": 2, "identical": 2, "identical_pct": 100.0, "gain_unk": 0,
+                           "kept_lines": 2, "kept_lines_moved": 0}
   assert "| **all** | 2 | 100.00% | 0 |" in first[1].decode()
 
 

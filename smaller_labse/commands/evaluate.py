@@ -64,6 +64,11 @@ flags.DEFINE_enum("engine", "auto", ["auto", "rebuilt", "savedmodel"],
 flags.DEFINE_bool("allow_tf32", False, "Let GPUs that have it (Ampere and later) run float32 "
                   "matmuls in TF32: faster, but embeddings then differ from float32 by ~1e-3.",
                   flag_values=FLAGS)
+flags.DEFINE_string("prompt_name", None, "A Sentence Transformers model's prompt put before "
+                    "every sentence (config_sentence_transformers.json's prompts: e.g. query for "
+                    "multilingual-e5's 'query: '), for each such model. Default: the model's own "
+                    "for queries (its default_prompt_name, else 'query' where it has one); "
+                    "--prompt_name= for none.", flag_values=FLAGS)
 flags.DEFINE_enum("method", "fast", ["fast", "original"],
                   "original: the original's batches of 32 padded to 128 in file order (slow; "
                   "for checking).", flag_values=FLAGS)
@@ -114,7 +119,8 @@ def _evaluate() -> None:
   # TensorFlow enables TF32 on such GPUs by default; exact float32 keeps the original's numbers.
   tf.config.experimental.enable_tensor_float_32_execution(FLAGS.allow_tf32)
   logging.info("Tatoeba: %s", ", ".join(f"{p.lang} ({len(p)} pairs)" for p in pairs))
-  models = [tatoeba.load_pytorch_model(enc, name) if tatoeba.is_pytorch_model_dir(enc)
+  models = [tatoeba.load_pytorch_model(enc, name, prompt_name=FLAGS.prompt_name)
+            if tatoeba.is_pytorch_model_dir(enc)
             else tatoeba.load_model(enc, pre, name, FLAGS.engine) for enc, pre, name in specs]
   start = time.perf_counter()
   results, identical = tatoeba.evaluate(models, pairs, FLAGS.scoring, FLAGS.max_seq_length,

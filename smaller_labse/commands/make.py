@@ -19,7 +19,7 @@ from absl import flags
 
 from smaller_labse import commands, languages
 from smaller_labse.errors import InputError
-from smaller_labse.formats import FORMATS, parse_formats
+from smaller_labse.formats import parse_formats
 from smaller_labse.stages import pruning  # TensorFlow: imported once the inputs are checked
 
 FLAGS = commands.new_flags()
@@ -35,10 +35,13 @@ flags.DEFINE_string("output_dir", "models", "Where the vocab and the SavedModels
 flags.DEFINE_bool("overwrite", False, "Replace outputs that hold another model.", flag_values=FLAGS)
 flags.DEFINE_float("tolerance", 1e-6, "Largest pooled_output difference accepted.",
                    flag_values=FLAGS)
-flags.DEFINE_string("formats", ",".join(FORMATS),
+flags.DEFINE_string("formats", None,
                     "Comma-separated output formats: tfhub (encoder + preprocessor "
                     "SavedModels, LaBSE/2's format), st (Sentence Transformers / Hugging Face "
-                    "directory models/{name}_{langs}_st).", flag_values=FLAGS)
+                    "directory models/{name}_{langs}_st). Default: tfhub,st; st alone for a "
+                    "source whose tokenizer has no TF Hub preprocessor (XLM-R's SentencePiece: "
+                    "multilingual-e5, paraphrase-multilingual, bge-m3), which refuses tfhub.",
+                    flag_values=FLAGS)
 flags.DEFINE_integer("st_max_seq_length", None,
                      "The Sentence Transformers export's max_seq_length. Default: a Sentence "
                      "Transformers source's own, else 128 (what the TF Hub preprocessor packs to).",
@@ -56,7 +59,7 @@ def main(argv: Sequence[str]) -> int:
 
 def _make() -> None:
   f = FLAGS
-  formats = parse_formats(f.formats)
+  formats = None if f.formats is None else parse_formats(f.formats)
   langs = languages.parse_lang_list(f.langs, languages.corpus_langs())
   try:
     paths, table, figures, st_figures = pruning.make_smaller_labse(
@@ -71,7 +74,7 @@ def _make() -> None:
   if st_figures:
     print(st_export.summary(st_figures))
   print(table, end="")
-  written = [paths.vocab] + ([paths.encoder, paths.preprocess] if "tfhub" in formats else [])
+  written = [paths.vocab] + [p for p in (paths.encoder, paths.preprocess) if p]
   print("".join(f"wrote {path}\n" for path in written + ([paths.st] if st_figures else [])),
         end="")
 

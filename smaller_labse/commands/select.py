@@ -1,6 +1,6 @@
 """Stage 2: count the tokens each language uses and select the vocabulary to keep.
 
-  python select_vocab.py                        # the original method, 16 languages
+  python select_vocab.py                        # the original strategy, 16 languages (+ --keep_chars=used)
   python select_vocab.py --from_counts --vocab_size=205000 \\
       --eval_files='fra:tatoeba.fra-eng.fra,eng:tatoeba.fra-eng.eng'
 
@@ -21,10 +21,15 @@ Strategies:
     languages, character tokens raised to cover the text (--char_coverage).
     Works with our counts and with the original release's.
 
---keep_chars: character tokens ('x', '##x') kept before anything else. used
-(default with --vocab_size): those the counted text needs to spell its tokens
-character by character; all: every one text can reach (no word made of
-characters of the vocab can gain [UNK]); none (default with doc_frequency).
+--keep_chars: character tokens ('x', '##x'; '\u2581x', 'x' for XLM-R's
+SentencePiece) kept before anything else. used (the default, every strategy):
+those the counted text needs to spell its tokens character by character (both
+forms of its characters for SentencePiece); all: every one text can reach (no
+word made of characters of the vocab can gain [UNK]); none (with doc_frequency,
+the original release's method exactly).
+
+A Sentence Transformers source's prompts (config_sentence_transformers.json,
+e.g. multilingual-e5's "query: ") have their pieces kept too.
 
 Before stage 1 has written models/labse/vocab.txt, the vocab is read where the
 original read it: downloads/labse-2/assets/cased_vocab.txt, with that
@@ -94,9 +99,10 @@ flags.DEFINE_boolean("char_coverage", True, "vocab_size: rank each single-charac
                      "become [UNK].", flag_values=FLAGS)
 flags.DEFINE_enum("keep_chars", None, list(selection.KEEP_CHARS),
                   "Character tokens kept before anything else. used: every 'x'/'##x' the counted "
-                  "text needs to spell its tokens character by character; all: every one text "
-                  "can reach (no word made of characters of the vocab can gain [UNK]); none. "
-                  "Default: used with --vocab_size, none with doc_frequency (the original method).",
+                  "text needs to spell its tokens character by character (both forms of its "
+                  "characters for SentencePiece); all: every one text can reach (no word made "
+                  "of characters of the vocab can gain [UNK]); none (with doc_frequency: the "
+                  "original release's method). Default: used, with every strategy.",
                   flag_values=FLAGS)
 flags.DEFINE_list("eval_files", [], "[LABEL:]PATH entries (globs allowed) of text to measure "
                   "fidelity on: per label, the share of lines tokenized identically and the lines "

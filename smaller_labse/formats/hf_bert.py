@@ -135,22 +135,35 @@ _REQUIRED_CONFIG = ("vocab_size", "hidden_size", "num_hidden_layers", "num_atten
                     "intermediate_size", "max_position_embeddings", "type_vocab_size")
 
 
-def read_bert_config(path: str) -> Tuple[EncoderConfig, Dict[str, object]]:
-  """A Hugging Face BertModel's config.json: our EncoderConfig, and the file's own values.
+# The architectures read, by config.json's model_type (the same parameter names; XLM-R numbers
+# positions from padding_idx + 1 and has one token type).
+ARCHITECTURES = {"bert": "BertModel", "xlm-roberta": "XLMRobertaModel"}
+# Where a model saved inside another one (BertForMaskedLM, XLMRobertaForMaskedLM...) keeps them.
+_PREFIXES = ("bert.", "roberta.")
 
-  do_lower_case is left False: the tokenizer says how it normalises text.
+
+def read_bert_config(path: str) -> Tuple[EncoderConfig, Dict[str, object]]:
+  """A Hugging Face BertModel's or XLMRobertaModel's config.json: our EncoderConfig, and the
+  file's own values.
+
+  do_lower_case is left False: the tokenizer says how it normalises text. The sentence head
+  is left LaBSE's (the pooler); a Sentence Transformers layout sets its own.
 
   Raises:
-    InputError: not a BERT encoder this project computes (another model_type, relative
+    InputError: not an encoder this project computes (another model_type, relative
       positions, a decoder), a missing value, or an unsupported hidden_act.
   """
   values = files.read_json(path, "config.json")
   if not isinstance(values, dict):
     raise InputError(f"{path}: not a model config (not a JSON object)")
   model_type = values.get("model_type")
-  if model_type != "bert":
-    raise InputError(f"{path}: model_type {model_type!r} is not BERT; smaller-LaBSE reads "
-                     "BERT encoders (LaBSE, LEALLA and models fine-tuned from them)")
+  if model_type not in ARCHITECTURES:
+    architectures = values.get("architectures")
+    named = (f" ({', '.join(map(str, architectures))})" if isinstance(architectures, list)
+             and architectures else "")
+    raise InputError(f"{path}: model_type {model_type!r}{named} is not supported: smaller-LaBSE "
+                     "reads BertModel (LaBSE, LEALLA, multilingual MiniLM and e5-small) and "
+                     "XLMRobertaModel (multilingual-e5, bge-m3) encoders")
   if values.get("position_embedding_type", "absolute") != "absolute":
     raise InputError(f"{path}: position_embedding_type {values['position_embedding_type']!r}: "
                      "only absolute position embeddings are supported")
@@ -160,6 +173,11 @@ def read_bert_config(path: str) -> Tuple[EncoderConfig, Dict[str, object]]:
   missing = [k for k in _REQUIRED_CONFIG if not isinstance(values.get(k), int)]
   if missing:
     raise InputError(f"{path}: {', '.join(missing)} missing or not an integer")
+  pad = values.get("pad_token_id", 1 if model_type == "xlm-roberta" else 0)
+  if model_type == "xlm-roberta" and not (isinstance(pad, int) and 0 <= pad
+                                          and pad + 2 <= values["max_position_embeddings"]):
+    raise InputError(f"{path}: pad_token_id {pad!r}: XLMRobertaModel numbers positions from "
+                     f"pad_token_id + 1, which needs an integer below max_position_embeddings - 1")
   if values["hidden_size"] % values["num_attention_heads"]:
     raise InputError(f"{path}: hidden_size {values['hidden_size']} is not a multiple of "
                      f"num_attention_heads {values['num_attention_heads']}")
@@ -173,7 +191,8 @@ def read_bert_config(path: str) -> Tuple[EncoderConfig, Dict[str, object]]:
         dropout_rate=float(values.get("hidden_dropout_prob", 0.1)),
         attention_dropout_rate=float(values.get("attention_probs_dropout_prob", 0.1)),
         layer_norm_epsilon=float(values.get("layer_norm_eps", 1e-12)),
-        hidden_act=str(values.get("hidden_act", "gelu")))
+        hidden_act=str(values.get("hidden_act", "gelu")),
+        model_type=model_type, pad_token_id=pad if isinstance(pad, int) else 0)
   except InputError as e:
     raise InputError(f"{path}: {e}") from None
   return config, values
@@ -283,12 +302,13 @@ class RowReader:
 
 @dataclasses.dataclass(frozen=True)
 class Dense:
-  """A Sentence Transformers Dense module (tanh, bias): weight [out, in], bias [out], float32.
+  """A Sentence Transformers Dense module: weight [out, in], bias [out] (None without one),
+  float32.
 
   The sentence head a `BertWeights` serves as `pooler_transform/*` when one is given.
   """
   weight: np.ndarray
-  bias: np.ndarray
+  bias: Optional[np.ndarray]
 
 
 class BertWeights(MappingABC):
@@ -309,13 +329,15 @@ class BertWeights(MappingABC):
     self.files = list(paths)
     self._tensors = TensorFiles(paths)
     names = set(self._tensors.names())
-    # A BertModel saved inside another model (BertForMaskedLM ...) has its names under "bert.".
-    prefix = "bert." if f"bert.{_WORD}" in names and _WORD not in names else ""
+    # A model saved inside another one (BertForMaskedLM...) has its names under "bert.".
+    prefix = "" if _WORD in names else next(
+        (p for p in _PREFIXES if p + _WORD in names), "")
     self._hf = {labse: (prefix + hf, how) for hf, (labse, how) in hf_weight_names(config).items()}
     shapes = weight_shapes(config)
     has_pooler = prefix + "pooler.dense.weight" in names
     for labse, (hf, how) in self._hf.items():
-      if labse.startswith("pooler_transform/") and (dense is not None or not has_pooler):
+      if labse.startswith("pooler_transform/") and (dense is not None or not has_pooler
+                                                    or not config.has_dense):
         continue
       if hf not in names:
         raise InputError(f"{self.files[0]}: no tensor {hf!r}: not the weights of a BertModel "
@@ -324,9 +346,14 @@ class BertWeights(MappingABC):
       if tuple(self._tensors.shape(hf)) != want:
         raise InputError(f"{self._tensors.where(hf)}: tensor {hf!r} has shape "
                          f"{tuple(self._tensors.shape(hf))}, but {config_path} gives {want}")
-    if dense is None and not has_pooler:
+    if config.has_dense and dense is None and not has_pooler:
       raise InputError(f"{self.files[0]}: the BertModel has no pooler (pooler.dense), and no "
                        "Sentence Transformers Dense module gives the sentence embedding")
+    if dense is not None and tuple(dense.weight.shape) != hf_shape(
+        shapes["pooler_transform/kernel"], "in_out"):
+      raise InputError(f"{self.files[0]}: the Dense module's weight has shape "
+                       f"{tuple(dense.weight.shape)}, but its config gives "
+                       f"{hf_shape(shapes['pooler_transform/kernel'], 'in_out')}")
     self.dense = dense
     self._prefix = prefix
     self.bert_pooler = ({"weight": self._tensors.tensor(prefix + "pooler.dense.weight"),
@@ -339,6 +366,8 @@ class BertWeights(MappingABC):
       return RowReader(self._tensors, self._hf[name][0])
     if name.startswith("pooler_transform/") and self.dense is not None:
       value = self.dense.weight if name.endswith("kernel") else self.dense.bias
+      if value is None:  # A Dense module without a bias: zeros.
+        return np.zeros(shape, np.float32)
       return labse_layout(value, "in_out" if name.endswith("kernel") else "copy", shape)
     hf, how = self._hf[name]
     return labse_layout(self._tensors.tensor(hf), how, shape)
@@ -347,7 +376,7 @@ class BertWeights(MappingABC):
     return iter(weight_shapes(self.config))
 
   def __len__(self) -> int:
-    return len(self._hf)
+    return len(weight_shapes(self.config))
 
   def hf_state(self, word_rows: np.ndarray) -> Dict[str, np.ndarray]:
     """BertModel's state dict as stored (Hugging Face names and layouts, float32), with only
@@ -370,8 +399,11 @@ SENTENCE_HEAD = "sentence head"  # bert_tensors' bert_pooler: the pooler is the 
 
 def bert_config(config: EncoderConfig, pad_id: int,
                 base: Optional[Mapping[str, object]] = None) -> Dict[str, object]:
-  """config.json: the source's own (`base`) with the new vocab size, or LaBSE's."""
+  """config.json: the source's own (`base`) with the new vocab size, or LaBSE's. An
+  XLMRobertaModel's pad_token_id (its positions' padding_idx) stays the source's."""
   if base is not None:
+    if config.model_type == "xlm-roberta":
+      pad_id = config.pad_token_id
     return dict(base, vocab_size=config.vocab_size, pad_token_id=pad_id)
   return {
       "architectures": ["BertModel"],
@@ -405,8 +437,8 @@ def bert_tensors(config: EncoderConfig, weights: Mapping[str, WeightValue],
   shapes = weight_shapes(config)
   tensors = []
   for hf, (name, how) in hf_weight_names(config).items():
-    if hf.startswith("pooler.") and bert_pooler is not SENTENCE_HEAD:
-      if bert_pooler is not None:
+    if hf.startswith("pooler.") and (bert_pooler is not SENTENCE_HEAD or not config.has_dense):
+      if bert_pooler is not None and bert_pooler is not SENTENCE_HEAD:
         value = bert_pooler[hf.split(".")[-1]]
         tensors.append((hf, tuple(value.shape), iter([value])))
       continue

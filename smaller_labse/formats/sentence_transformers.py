@@ -37,7 +37,7 @@ from smaller_labse.errors import InputError
 from smaller_labse.formats.hf_bert import (MODEL_FILE, SENTENCE_HEAD, TORCH_FILE, Dense,
                                            TensorFiles, WeightValue, bert_tensors, hf_layout)
 from smaller_labse.formats.safetensors_io import read_metadata, write_safetensors
-from smaller_labse.model.config import EncoderConfig
+from smaller_labse.model.config import DENSE_ACTIVATIONS, NO_DENSE, POOLING_MODES, EncoderConfig
 from smaller_labse.tokenizers import vocab as vocab_lib
 
 DEFAULT_MAX_SEQ_LENGTH = 128  # What the TF Hub preprocessor packs to.
@@ -54,23 +54,26 @@ def _module_kind(module: Mapping[str, object]) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class StLayout:
-  """A Sentence Transformers model's modules: Transformer -> Pooling (CLS) -> Dense (tanh)
-  -> [Normalize], as sentence-transformers/LaBSE has them.
+  """A Sentence Transformers model's modules: Transformer -> Pooling -> [Dense] ->
+  [Normalize] (sentence-transformers/LaBSE: CLS pooling, a tanh Dense, Normalize).
 
   Attributes:
     modules: modules.json's entries, as written.
     files: relative path -> text of the module configuration files (sentence_bert_config.json,
-      config_sentence_transformers.json, the modules' config.json files).
-    transformer_dir, dense_dir: the Transformer and Dense modules' folders ("" = the root).
+      config_sentence_transformers.json (its prompts), the modules' config.json files).
+    transformer_dir, dense_dir: the Transformer and Dense modules' folders ("" = the root;
+      dense_dir None: no Dense module).
     max_seq_length: sentence_bert_config.json's.
     normalize: whether a Normalize module ends the model.
+    pooling: the Pooling module's mode (config.POOLING_MODES).
   """
   modules: Tuple[Dict[str, object], ...]
   files: Dict[str, str]
   transformer_dir: str
-  dense_dir: str
+  dense_dir: Optional[str]
   max_seq_length: int
   normalize: bool
+  pooling: str = "cls"
 
   def with_max_seq_length(self, max_seq_length: int) -> "StLayout":
     """The same layout truncating at `max_seq_length` (sentence_bert_config.json keeps it only
@@ -124,37 +127,36 @@ def default_layout(config: EncoderConfig,
 
 
 def read_layout(source_dir: str, config: EncoderConfig) -> StLayout:
-  """A Sentence Transformers source's modules, checked to be LaBSE's layout.
+  """A Sentence Transformers source's modules: Transformer -> Pooling -> [Dense] ->
+  [Normalize], the Pooling in a mode the encoder computes.
 
   Raises:
-    InputError: another layout (mean pooling, no Dense, several Dense ...), a Dense that is not
-      D -> D with bias and tanh, or Sentence Transformers' own lower-casing.
+    InputError: another layout (no Pooling, several Dense, other modules...), a pooling mode
+      that is not supported (named), a Dense module that is not (see `sentence_head`), or
+      Sentence Transformers' own lower-casing.
   """
   path = os.path.join(source_dir, "modules.json")
   modules = files.read_json(path, "modules.json")
   kinds = [_module_kind(m) for m in modules] if isinstance(modules, list) else []
-  if kinds not in (["Transformer", "Pooling", "Dense", "Normalize"],
-                   ["Transformer", "Pooling", "Dense"]):
-    raise InputError(f"{path}: modules {kinds or modules!r}: smaller-LaBSE reads LaBSE's layout, "
-                     "Transformer -> Pooling (CLS) -> Dense (tanh) [-> Normalize]")
+  if kinds not in _LAYOUTS:
+    raise InputError(f"{path}: modules {kinds or modules!r}: smaller-LaBSE reads Transformer -> "
+                     "Pooling -> [Dense] -> [Normalize]")
   folder = {kind: str(m.get("path", "")) for kind, m in zip(kinds, modules)}
   texts = {"modules.json": files.read_bytes(path).decode("utf-8")}
   for kind in kinds[1:]:  # Each module's configuration, kept as the source has it.
     name = os.path.join(folder[kind], "config.json")
     if os.path.isfile(os.path.join(source_dir, name)):
       texts[name] = files.read_bytes(os.path.join(source_dir, name)).decode("utf-8")
-  pooling_path, dense_path = (os.path.join(source_dir, folder[k], "config.json")
-                              for k in ("Pooling", "Dense"))
-  if not is_cls_pooling(files.read_json(pooling_path, "Pooling config")):
-    raise InputError(f"{pooling_path}: only CLS pooling is supported (LaBSE's)")
-  dense = files.read_json(dense_path, "Dense config")
-  d = config.hidden_size
-  activation = dense.get("activation_function", "torch.nn.modules.activation.Tanh")
-  if (dense.get("in_features"), dense.get("out_features"), dense.get("bias", True),
-      activation, dense.get("use_residual", False)) != (
-          d, d, True, "torch.nn.modules.activation.Tanh", False):
-    raise InputError(f"{dense_path}: the Dense module must be {d} -> {d} with a bias and tanh "
-                     f"(LaBSE's pooler), got {dense}")
+  pooling_path = os.path.join(source_dir, folder["Pooling"], "config.json")
+  pooling = files.read_json(pooling_path, "Pooling config")
+  mode = pooling_mode(pooling, pooling_path)
+  width = pooling.get("embedding_dimension", pooling.get("word_embedding_dimension"))
+  if width is not None and width != config.hidden_size:
+    raise InputError(f"{pooling_path}: embedding dimension {width}, but the model's hidden size "
+                     f"is {config.hidden_size}")
+  if pooling.get("include_prompt", True) is not True:
+    raise InputError(f"{pooling_path}: include_prompt false (pooling that leaves the prompt "
+                     "out) is not supported")
   transformer = folder["Transformer"]
   st_config_name = os.path.join(transformer, "sentence_bert_config.json")
   st_config = files.read_json(os.path.join(source_dir, st_config_name), "sentence_bert_config.json")
@@ -165,9 +167,41 @@ def read_layout(source_dir: str, config: EncoderConfig) -> StLayout:
   extra = os.path.join(source_dir, "config_sentence_transformers.json")
   if os.path.isfile(extra):
     texts["config_sentence_transformers.json"] = files.read_bytes(extra).decode("utf-8")
-  return StLayout(tuple(modules), texts, transformer, folder["Dense"],
+  return StLayout(tuple(modules), texts, transformer, folder.get("Dense"),
                   _max_seq_length(source_dir, transformer, st_config, config),
-                  "Normalize" in kinds)
+                  "Normalize" in kinds, mode)
+
+
+_LAYOUTS = ([k for k in ("Transformer", "Pooling", "Dense", "Normalize") if k not in drop]
+            for drop in ((), ("Normalize",), ("Dense",), ("Dense", "Normalize")))
+_LAYOUTS = tuple(_LAYOUTS)
+# Sentence Transformers' older Pooling configuration: one boolean per mode.
+_LEGACY_MODES = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max",
+                 "pooling_mode_mean_tokens": "mean",
+                 "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+                 "pooling_mode_weightedmean_tokens": "weightedmean",
+                 "pooling_mode_lasttoken": "lasttoken"}
+
+
+def pooling_mode(pooling: Mapping[str, object], path: str = "Pooling config") -> str:
+  """A Pooling module's mode as Sentence Transformers reads its config.json: "pooling_mode"
+  (a name or a list), else the older booleans (none set: "mean").
+
+  Raises:
+    InputError: a mode the encoder does not compute, or several concatenated (named).
+  """
+  if "pooling_mode" in pooling:
+    modes = pooling["pooling_mode"]
+    modes = list(modes) if isinstance(modes, (list, tuple)) else [modes]
+  else:
+    modes = [mode for key, mode in _LEGACY_MODES.items() if pooling.get(key)] or ["mean"]
+  if len(modes) != 1:
+    raise InputError(f"{path}: pooling modes {', '.join(map(str, modes))} concatenated: only one "
+                     f"pooling mode is supported ({', '.join(POOLING_MODES)})")
+  if modes[0] not in POOLING_MODES:
+    raise InputError(f"{path}: pooling mode {modes[0]!r} is not supported (supported: "
+                     f"{', '.join(POOLING_MODES)})")
+  return str(modes[0])
 
 
 def is_cls_pooling(pooling: Mapping[str, object]) -> bool:
@@ -180,6 +214,38 @@ def is_cls_pooling(pooling: Mapping[str, object]) -> bool:
       and k != "pooling_mode_cls_token")
 
 
+def sentence_head(source_dir: str, layout: StLayout, config: EncoderConfig) -> EncoderConfig:
+  """`config` with the sentence head the layout declares: its pooling mode and its Dense
+  module (activation, out features, bias), or none.
+
+  Raises:
+    InputError: a Dense module whose input is not the pooled vector, an activation the
+      encoder does not compute, a residual connection, other input/output names.
+  """
+  if layout.dense_dir is None:
+    return dataclasses.replace(config, pooling=layout.pooling, dense_activation=NO_DENSE,
+                               dense_out_features=0, dense_bias=True)
+  dense_path = os.path.join(source_dir, layout.dense_dir, "config.json")
+  dense = files.read_json(dense_path, "Dense config")
+  d = config.hidden_size
+  activation = dense.get("activation_function", "torch.nn.modules.activation.Tanh")
+  out = dense.get("out_features")
+  if dense.get("in_features") != d or not isinstance(out, int) or out < 1:
+    raise InputError(f"{dense_path}: the Dense module must take the pooled {d} values, got "
+                     f"in_features {dense.get('in_features')!r}, out_features {out!r}")
+  if activation not in DENSE_ACTIVATIONS:
+    raise InputError(f"{dense_path}: activation_function {activation!r} is not supported "
+                     f"(supported: {', '.join(DENSE_ACTIVATIONS)})")
+  if dense.get("use_residual", False) or dense.get("module_input_name", "sentence_embedding") \
+      != "sentence_embedding" or dense.get("module_output_name") not in (None,
+                                                                         "sentence_embedding"):
+    raise InputError(f"{dense_path}: a Dense module with a residual or other inputs/outputs "
+                     "is not supported")
+  return dataclasses.replace(config, pooling=layout.pooling,
+                             dense_activation=DENSE_ACTIVATIONS[activation],
+                             dense_out_features=out, dense_bias=bool(dense.get("bias", True)))
+
+
 def _max_seq_length(source_dir: str, transformer: str, st_config: Mapping[str, object],
                     config: EncoderConfig) -> int:
   """What Sentence Transformers truncates to: sentence_bert_config.json's max_seq_length
@@ -188,13 +254,16 @@ def _max_seq_length(source_dir: str, transformer: str, st_config: Mapping[str, o
   tokenizer_config = os.path.join(source_dir, transformer, "tokenizer_config.json")
   if value is None and os.path.isfile(tokenizer_config):
     value = files.read_json(tokenizer_config).get("model_max_length")
-  if not isinstance(value, int) or value > config.max_position_embeddings:
-    value = config.max_position_embeddings
+  if not isinstance(value, int) or value > config.max_tokens:
+    value = config.max_tokens
   return value
 
 
-def read_dense(source_dir: str, layout: StLayout) -> Dense:
-  """The Dense module's weights (model.safetensors, or pytorch_model.bin with PyTorch)."""
+def read_dense(source_dir: str, layout: StLayout) -> Optional[Dense]:
+  """The Dense module's weights (model.safetensors, or pytorch_model.bin with PyTorch); None
+  without a Dense module."""
+  if layout.dense_dir is None:
+    return None
   folder = os.path.join(source_dir, layout.dense_dir)
   paths = [p for p in (os.path.join(folder, MODEL_FILE), os.path.join(folder, TORCH_FILE))
            if os.path.isfile(p)]
@@ -206,19 +275,22 @@ def read_dense(source_dir: str, layout: StLayout) -> Dense:
 def read_dense_file(path: str) -> Dense:
   """A Dense module's weights file (safetensors, or a torch file with PyTorch)."""
   tensors = TensorFiles([path])
-  for name in ("linear.weight", "linear.bias"):
-    if name not in tensors.names():
-      raise InputError(f"{path}: no tensor {name!r}: not a Dense module's weights")
-  return Dense(tensors.tensor("linear.weight"), tensors.tensor("linear.bias"))
+  if "linear.weight" not in tensors.names():
+    raise InputError(f"{path}: no tensor 'linear.weight': not a Dense module's weights")
+  return Dense(tensors.tensor("linear.weight"),
+               tensors.tensor("linear.bias") if "linear.bias" in tensors.names() else None)
 
 
 # --- Writing --------------------------------------------------------------------------------
 
 def check_max_seq_length(max_seq_length: int, config: EncoderConfig) -> None:
   """Raises InputError unless [CLS] + at least one token + [SEP] fit the positions."""
-  if not 2 < max_seq_length <= config.max_position_embeddings:
+  if not 2 < max_seq_length <= config.max_tokens:
+    held = (f"{config.max_position_embeddings} positions" if config.max_tokens
+            == config.max_position_embeddings else f"{config.max_position_embeddings} "
+            f"positions, which hold {config.max_tokens} tokens")
     raise InputError(f"max_seq_length {max_seq_length}: must be between 3 and the model's "
-                     f"{config.max_position_embeddings} positions")
+                     f"{held}")
 
 
 def holds_same_model(st_dir: str, tokens: Sequence[str], source: str,
@@ -262,15 +334,22 @@ def write_st_model(st_dir: str, config: EncoderConfig, weights: Mapping[str, Wei
   else:
     write_safetensors(target, bert_tensors(config, weights, bert_pooler),
                       {"format": "pt", _METADATA_SOURCE: source})
-  d = config.hidden_size
-  write_safetensors(os.path.join(st_dir, layout.dense_dir, MODEL_FILE), [
-      ("linear.weight", (d, d), hf_layout(weights, "pooler_transform/kernel", "in_out")),
-      ("linear.bias", (d,), hf_layout(weights, "pooler_transform/bias", "copy"))],
-      {"format": "pt"})
+  if layout.dense_dir is not None:  # The sentence head's Dense module (LaBSE's pooler).
+    d, out = config.hidden_size, config.sentence_size
+    tensors = [("linear.weight", (out, d),
+                hf_layout(weights, "pooler_transform/kernel", "in_out"))]
+    if config.dense_bias:
+      tensors.append(("linear.bias", (out,), hf_layout(weights, "pooler_transform/bias", "copy")))
+    write_safetensors(os.path.join(st_dir, layout.dense_dir, MODEL_FILE), tensors,
+                      {"format": "pt"})
   texts = dict(layout.files)
   texts.update({os.path.join(layout.transformer_dir, name): text
                 for name, text in text_files.items()})
   for name, text in texts.items():
+    if isinstance(text, bytes):  # sentencepiece.bpe.model
+      with open(os.path.join(st_dir, name), "wb") as f:
+        f.write(text)
+      continue
     with open(os.path.join(st_dir, name), "w", encoding="utf-8", newline="") as f:
       f.write(text)
 

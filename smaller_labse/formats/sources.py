@@ -5,8 +5,8 @@ Three kinds of source, told apart by their files:
 | kind | files | configuration | tokenizer | sentence embedding |
 |---|---|---|---|---|
 | `tfhub` | saved_model.pb (LaBSE/2's format) | inferred from variable shapes | BertTokenizer on assets/cased_vocab.txt | pooled_output |
-| `sentence-transformers` | modules.json | config.json (+ sentence_bert_config.json) | tokenizer.json (else vocab.txt) | Dense (tanh) + Normalize |
-| `huggingface` | config.json (a BertModel) | config.json | tokenizer.json (else vocab.txt) | normalised pooler_output |
+| `sentence-transformers` | modules.json | config.json (+ sentence_bert_config.json) | tokenizer.json (else vocab.txt) | Pooling [+ Dense] [+ Normalize] |
+| `huggingface` | config.json (a BertModel or XLMRobertaModel) | config.json | tokenizer.json (else vocab.txt) | normalised pooler_output |
 
 `open_source` reads any of them into a `Model`; stage 1's weight store (store.py) reads
 back into the same `Model`, so stages 2-4 do not care where a model came from. A
@@ -17,6 +17,7 @@ Transformers Dense module for such a source, the pooler otherwise.
 import dataclasses
 import hashlib
 import os
+import re
 from typing import Dict, List, Mapping, Optional
 
 import numpy as np
@@ -25,7 +26,7 @@ from smaller_labse import files
 from smaller_labse.formats import hf_bert
 from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.tokenizers import tf_hub_wordpiece
-from smaller_labse.tokenizers.base import Tokenizer
+from smaller_labse.tokenizers.base import Role, Tokenizer
 from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig
 from smaller_labse.errors import InputError
 
@@ -78,6 +79,9 @@ class Model:
   @property
   def embedding(self) -> str:
     """What the source's users call its sentence embedding."""
+    if self.kind == SENTENCE_TRANSFORMERS and self.layout is not None:
+      normalised = ", normalised" if self.layout.normalize else ""
+      return f"{self.config.head_description()}{normalised} (the source's modules)"
     return EMBEDDING[self.kind]
 
   def weights_for_rows(self, rows: np.ndarray) -> Dict[str, object]:
@@ -151,15 +155,19 @@ def _open_hugging_face(path: str, kind: str) -> Model:
   config_path = os.path.join(bert_dir, "config.json")
   config, values = hf_bert.read_bert_config(config_path)
   # This project's own exports (and their fine-tunes) run TF Hub's BertTokenizer.
-  tokenizer = tf_hub_wordpiece.read_tfhub_twin(bert_dir) or hf_loading.load_model_dir(bert_dir)
+  tokenizer = (tf_hub_wordpiece.read_tfhub_twin(bert_dir) or _unigram_tokenizer(bert_dir)
+               or hf_loading.load_model_dir(bert_dir))
   config = dataclasses.replace(config, do_lower_case=tokenizer.lower_case)
   tokens = tokenizer.row_tokens(config.vocab_size)
   if len(tokens) != config.vocab_size:
     raise InputError(f"{bert_dir}/vocab.txt: {len(tokens)} tokens, but {config_path} says "
                      f"vocab_size={config.vocab_size}")
+  _check_pad(config, tokenizer, config_path)
+  _check_pad_held(values, tokenizer, config_path)
   dense = None
   if kind == SENTENCE_TRANSFORMERS:
     layout = st_layout.read_layout(path, config)
+    config = st_layout.sentence_head(path, layout, config)
     dense = st_layout.read_dense(path, layout)
   weight_files = hf_bert.find_weight_files(bert_dir)
   weights = hf_bert.BertWeights(config, weight_files, config_path, dense)
@@ -168,6 +176,46 @@ def _open_hugging_face(path: str, kind: str) -> Model:
                config=config, tokenizer=tokenizer, tokens=tokens, weights=weights,
                bert_pooler=bert_pooler, layout=layout, bert_config=values,
                weight_files=weight_files)
+
+
+def _unigram_tokenizer(model_dir: str) -> Optional[Tokenizer]:
+  """A SentencePiece Unigram tokenizer.json's tokenizer (XLM-R's), else None."""
+  path = os.path.join(model_dir, "tokenizer.json")
+  if not os.path.isfile(path):
+    return None
+  with open(path, "rb") as f:  # The model's type, without parsing 10 MB twice for WordPiece.
+    if not re.search(rb'"type"\s*:\s*"Unigram"', f.read()):
+      return None
+  from smaller_labse.tokenizers.hf_unigram import HfUnigramTokenizer  # pylint: disable=import-outside-toplevel
+  return HfUnigramTokenizer.from_model_dir(model_dir)
+
+
+def _check_pad(config: EncoderConfig, tokenizer: Tokenizer, config_path: str) -> None:
+  """An XLMRobertaModel numbers positions from its pad_token_id: it must be the tokenizer's
+  padding token, which marks the padding the positions skip."""
+  if config.model_type != "xlm-roberta":
+    return
+  pad = tokenizer.special_ids().get(Role.PAD)
+  if config.pad_token_id != pad:
+    tokens = tokenizer.row_tokens(config.vocab_size)
+    held = (repr(tokens[config.pad_token_id]) if 0 <= config.pad_token_id < len(tokens)
+            else "no token")
+    raise InputError(f"{config_path}: pad_token_id {config.pad_token_id} ({held}) is not the "
+                     f"tokenizer's padding token (id {pad}): XLMRobertaModel's positions would "
+                     "not skip the padding")
+
+
+def _check_pad_held(values: Mapping[str, object], tokenizer: Tokenizer, config_path: str) -> None:
+  """config.json's pad_token_id, where it declares one, must be a token of the tokenizer (the
+  rows beyond it, as multilingual-e5-small's 35, are never produced: a smaller vocab drops
+  them)."""
+  pad = values.get("pad_token_id")
+  if pad is None:
+    return
+  held = len(tokenizer.row_tokens())
+  if type(pad) is not int or not 0 <= pad < held:
+    raise InputError(f"{config_path}: pad_token_id {pad!r} is not a token of the tokenizer "
+                     f"({held:,} tokens)")
 
 
 def fingerprint(model: Model) -> Dict[str, object]:
@@ -200,6 +248,13 @@ PROOF_BY = {PROOF_SAVEDMODEL: "the SavedModel", PROOF_TRANSFORMERS: "transformer
             PROOF_FLOAT64: "a float64 evaluation of the source's weights"}
 
 
+def proof_by(model: Model, by: str) -> str:
+  """Who computed the proof's reference outputs, in words (naming transformers' class)."""
+  if by == PROOF_TRANSFORMERS:
+    return f"transformers' {hf_bert.ARCHITECTURES[model.bert_config['model_type']]}"
+  return PROOF_BY[by]
+
+
 def own_outputs(model: Model, inputs: Mapping[str, np.ndarray]
                 ) -> Optional[Dict[str, object]]:
   """The source run by its own library on `inputs` (int32 [B, S] 'input_word_ids' = rows,
@@ -226,45 +281,85 @@ def own_outputs(model: Model, inputs: Mapping[str, np.ndarray]
   except ImportError:
     return None
   ids = np.asarray(inputs["input_word_ids"])
-  used, remapped = np.unique(ids, return_inverse=True)
-  bert = _transformers_bert(model, used, torch, transformers)
+  mask = torch.from_numpy(np.asarray(inputs["input_mask"], np.int64))
+  used = np.unique(ids)
+  # The source's own config.json decides (not the rebuild's reading of it).
+  if model.bert_config.get("model_type") == "xlm-roberta":  # Positions skip the pad id: keep its row.
+    used = np.union1d(used, [int(model.bert_config.get("pad_token_id", 1))])
+  remapped = np.searchsorted(used, ids)
+  encoder = _transformers_model(model, used, torch, transformers)
   with torch.no_grad():
-    out = bert(input_ids=torch.from_numpy(remapped.reshape(ids.shape).astype(np.int64)),
-               attention_mask=torch.from_numpy(np.asarray(inputs["input_mask"], np.int64)),
-               token_type_ids=torch.from_numpy(np.asarray(inputs["input_type_ids"], np.int64)),
-               output_hidden_states=True)
-    cls = out.last_hidden_state[:, 0]
+    out = encoder(input_ids=torch.from_numpy(remapped.astype(np.int64)), attention_mask=mask,
+                  token_type_ids=torch.from_numpy(np.asarray(inputs["input_type_ids"], np.int64)),
+                  output_hidden_states=True)
     pooled = (out.pooler_output if model.layout is None
-              else _sentence_transformers_dense(model, cls, torch))
+              else _sentence_transformers_head(model, out.last_hidden_state, mask, torch))
   return {"encoder_outputs": [h.numpy() for h in out.hidden_states[1:]],
           "sequence_output": out.last_hidden_state.numpy(), "pooled_output": pooled.numpy(),
           "by": PROOF_TRANSFORMERS}
 
 
-def _transformers_bert(model: Model, used: np.ndarray, torch, transformers):
-  """transformers' BertModel of the source's config.json and weights, with only the word
-  embedding rows `used` (its ids are positions in `used`): the whole computation is the
-  library's own, without the gigabyte-sized table."""
-  config = transformers.BertConfig.from_dict(dict(model.bert_config, vocab_size=len(used)))
-  bert = transformers.BertModel(config, add_pooling_layer=model.bert_pooler is not None)
+def _transformers_model(model: Model, used: np.ndarray, torch, transformers):
+  """transformers' BertModel or XLMRobertaModel of the source's config.json and weights, with
+  only the word embedding rows `used` (its ids are positions in `used`; an XLM-R pad id
+  too): the whole computation is the library's own, without the gigabyte-sized table."""
+  values = dict(model.bert_config, vocab_size=len(used))
+  if values.get("model_type") == "xlm-roberta":
+    values["pad_token_id"] = int(np.searchsorted(used, values.get("pad_token_id", 1)))
+    config = transformers.XLMRobertaConfig.from_dict(values)
+    cls = transformers.XLMRobertaModel
+  else:
+    config = transformers.BertConfig.from_dict(values)
+    cls = transformers.BertModel
+  encoder = cls(config, add_pooling_layer=model.bert_pooler is not None)
   state = {name: torch.from_numpy(np.ascontiguousarray(value))
            for name, value in model.weights.hf_state(used).items()
            if name.startswith("pooler.") <= (model.bert_pooler is not None)}
-  missing, unexpected = bert.load_state_dict(state, strict=False)
+  missing, unexpected = encoder.load_state_dict(state, strict=False)
   missing = [m for m in missing if not m.endswith(("position_ids", "token_type_ids"))]
   if missing or unexpected:
-    raise InputError(f"{model.path}: transformers' BertModel does not take these weights "
+    raise InputError(f"{model.path}: transformers' {cls.__name__} does not take these weights "
                      f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-  return bert.eval()
+  return encoder.eval()
 
 
-def _sentence_transformers_dense(model: Model, cls, torch):
-  """The source's Dense module on the [CLS] rows, as Sentence Transformers runs it."""
-  folder = os.path.join(model.path, model.layout.dense_dir)
-  try:
-    from sentence_transformers.models import Dense  # pylint: disable=import-outside-toplevel
-    return Dense.load(folder)({"sentence_embedding": cls})["sentence_embedding"]
-  except ImportError:  # Sentence Transformers' Dense is tanh(nn.Linear).
-    weight = torch.from_numpy(model.weights.dense.weight)
-    return torch.tanh(torch.nn.functional.linear(cls, weight,
-                                                 torch.from_numpy(model.weights.dense.bias)))
+def _sentence_transformers_head(model: Model, token_embeddings, mask, torch):
+  """The source's Pooling and Dense modules on the last layer, as Sentence Transformers runs
+  them (its Normalize is left out: pooled_output is the head before it)."""
+  layout = model.layout
+  try:  # Sentence Transformers 6's module paths, else the older ones.
+    from sentence_transformers.base.modules import Dense  # pylint: disable=import-outside-toplevel
+    from sentence_transformers.sentence_transformer.modules import Pooling  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    try:
+      from sentence_transformers.models import Dense, Pooling  # pylint: disable=import-outside-toplevel
+    except ImportError:
+      return _torch_head(model, token_embeddings, mask, torch)
+  pooling = next(str(m.get("path", "")) for m in layout.modules
+                 if str(m.get("type", "")).endswith("Pooling"))
+  features = {"token_embeddings": token_embeddings, "attention_mask": mask}
+  features = Pooling.load(os.path.join(model.path, pooling))(features)
+  if layout.dense_dir is not None:
+    features = Dense.load(os.path.join(model.path, layout.dense_dir))(features)
+  return features["sentence_embedding"]
+
+
+def _torch_head(model: Model, x, mask, torch):
+  """Sentence Transformers' Pooling and Dense, written in torch, when it is not installed."""
+  config = model.config
+  m = mask.unsqueeze(-1).to(x.dtype)
+  if config.pooling == "cls":
+    pooled = x[:, 0]
+  elif config.pooling == "max":
+    pooled = x.masked_fill(m == 0, float("-inf")).max(dim=1).values
+  else:
+    count = torch.clamp(m.sum(dim=1), min=1e-9)
+    pooled = (x * m).sum(dim=1) / (count if config.pooling == "mean" else torch.sqrt(count))
+  if not config.has_dense:
+    return pooled
+  dense = model.weights.dense
+  bias = None if dense.bias is None else torch.from_numpy(dense.bias)
+  linear = torch.nn.functional.linear(pooled, torch.from_numpy(dense.weight), bias)
+  return {"tanh": torch.tanh, "identity": lambda t: t, "relu": torch.relu,
+          "gelu": torch.nn.functional.gelu, "sigmoid": torch.sigmoid,
+          "silu": torch.nn.functional.silu}[config.dense_activation](linear)

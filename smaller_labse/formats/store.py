@@ -77,9 +77,10 @@ def write_store(store_dir: str, model: sources.Model, source_text: str,
   model.tokenizer.save(store_dir)
   dense = model.dense
   if dense is not None:
-    write_safetensors(os.path.join(store_dir, DENSE_FILE),
-                      [("linear.weight", dense.weight.shape, iter([dense.weight])),
-                       ("linear.bias", dense.bias.shape, iter([dense.bias]))])
+    tensors = [("linear.weight", dense.weight.shape, iter([dense.weight]))]
+    if dense.bias is not None:
+      tensors.append(("linear.bias", dense.bias.shape, iter([dense.bias])))
+    write_safetensors(os.path.join(store_dir, DENSE_FILE), tensors)
   written = None
   if not reads_weights_in_place(model):
     written = os.path.join(store_dir, MODEL_FILE)
@@ -201,3 +202,20 @@ def store_text(store_dir: str) -> str:
   """source.json's text ('' when absent): with the vocab, it identifies exports of the store."""
   path = os.path.join(store_dir, SOURCE_FILE)
   return files.read_bytes(path).decode("utf-8") if os.path.isfile(path) else ""
+
+
+def source_prompts(vocab_file: str) -> Dict[str, str]:
+  """The prompts (name -> text) of the Sentence Transformers source whose store holds
+  `vocab_file` (config_sentence_transformers.json's, as stage 1 recorded its layout); {} for
+  another vocab file, a source without prompts or another kind."""
+  store_dir = os.path.dirname(vocab_file)
+  if (os.path.basename(vocab_file) != VOCAB_FILE
+      or not os.path.isfile(os.path.join(store_dir, SOURCE_FILE))):
+    return {}
+  layout = _read_source(store_dir).get("layout") or {}
+  text = (layout.get("files") or {}).get("config_sentence_transformers.json")
+  if not text:
+    return {}
+  prompts = json.loads(text).get("prompts") or {}
+  return {str(k): v for k, v in prompts.items() if isinstance(v, str)} if isinstance(
+      prompts, dict) else {}

@@ -21,6 +21,25 @@ TF_HUB_HIDDEN_ACT = "gelu_new"
 # (verification.py); here, without TensorFlow, for stage 1's --budget_factor.
 BUDGET_FACTOR = 4.0
 
+# How positions are numbered (Hugging Face's model_type): BERT's 0..S-1, or RoBERTa's
+# padding_idx + 1, + 2... over the tokens (create_position_ids_from_input_ids), so that
+# XLM-R's 514 positions hold 512 tokens.
+BERT, XLM_ROBERTA = "bert", "xlm-roberta"
+MODEL_TYPES = (BERT, XLM_ROBERTA)
+
+# The sentence head: Sentence Transformers' Pooling modes computed here, and the Dense
+# module's activations by the torch class name sentence-transformers writes -> our name.
+POOLING_MODES = ("cls", "mean", "max", "mean_sqrt_len_tokens")
+DENSE_ACTIVATIONS = {
+    "torch.nn.modules.activation.Tanh": "tanh",
+    "torch.nn.modules.linear.Identity": "identity",
+    "torch.nn.modules.activation.ReLU": "relu",
+    "torch.nn.modules.activation.GELU": "gelu",  # nn.GELU(): the erf form.
+    "torch.nn.modules.activation.Sigmoid": "sigmoid",
+    "torch.nn.modules.activation.SiLU": "silu",
+}
+NO_DENSE = ""  # dense_activation of a head without a Dense module.
+
 
 @dataclasses.dataclass(frozen=True)
 class EncoderConfig:
@@ -38,11 +57,29 @@ class EncoderConfig:
   attention_dropout_rate: float = 0.1
   layer_norm_epsilon: float = 1e-12
   hidden_act: str = TF_HUB_HIDDEN_ACT  # see GELU_ERF, GELU_TANH
+  # How positions are numbered (BERT or XLM_ROBERTA) and RoBERTa's padding_idx.
+  model_type: str = BERT
+  pad_token_id: int = 0
+  # The sentence head (`pooled_output`): Pooling mode (POOLING_MODES), then a Dense module
+  # (activation: a value of DENSE_ACTIVATIONS, or NO_DENSE; out features, 0 = hidden_size;
+  # bias). LaBSE's: [CLS], tanh, D -> D with bias (its pooler).
+  pooling: str = "cls"
+  dense_activation: str = "tanh"
+  dense_out_features: int = 0
+  dense_bias: bool = True
 
   def __post_init__(self):
     if self.hidden_act not in GELU_ERF + GELU_TANH:
       raise InputError(f"hidden_act {self.hidden_act!r} is not supported (the encoder computes "
                        f"{', '.join(GELU_ERF + GELU_TANH)})")
+    if self.model_type not in MODEL_TYPES:
+      raise InputError(f"model_type {self.model_type!r} is not supported ({', '.join(MODEL_TYPES)})")
+    if self.pooling not in POOLING_MODES:
+      raise InputError(f"pooling mode {self.pooling!r} is not supported "
+                       f"({', '.join(POOLING_MODES)})")
+    if self.dense_activation not in set(DENSE_ACTIVATIONS.values()) | {NO_DENSE}:
+      raise InputError(f"Dense activation {self.dense_activation!r} is not supported "
+                       f"({', '.join(DENSE_ACTIVATIONS)})")
 
   @property
   def approximate_gelu(self) -> bool:
@@ -52,6 +89,36 @@ class EncoderConfig:
   @property
   def head_size(self) -> int:
     return self.hidden_size // self.num_heads
+
+  @property
+  def has_dense(self) -> bool:
+    """Whether the sentence head has a Dense module (`pooler_transform/*`)."""
+    return self.dense_activation != NO_DENSE
+
+  @property
+  def sentence_size(self) -> int:
+    """The width of `pooled_output`: the Dense module's out features, else hidden_size."""
+    return (self.dense_out_features or self.hidden_size) if self.has_dense else self.hidden_size
+
+  @property
+  def max_tokens(self) -> int:
+    """The longest packed line the position table holds (XLM-R: 514 positions, 512 tokens)."""
+    if self.model_type == XLM_ROBERTA:
+      return self.max_position_embeddings - self.pad_token_id - 1
+    return self.max_position_embeddings
+
+  @property
+  def is_labse_head(self) -> bool:
+    """Whether the sentence head is LaBSE's: tanh(Dense D -> D) on [CLS]."""
+    return (self.pooling, self.dense_activation, self.sentence_size, self.dense_bias) == (
+        "cls", "tanh", self.hidden_size, True)
+
+  def head_description(self) -> str:
+    """'mean pooling', '[CLS] + Dense (tanh)'..."""
+    pooled = "[CLS]" if self.pooling == "cls" else f"{self.pooling} pooling"
+    if not self.has_dense:
+      return pooled
+    return f"{pooled} + Dense ({self.dense_activation}, {self.hidden_size} -> {self.sentence_size})"
 
   def with_vocab_size(self, vocab_size: int) -> "EncoderConfig":
     return dataclasses.replace(self, vocab_size=vocab_size)
@@ -70,8 +137,10 @@ class EncoderConfig:
                  + 2 * 2 * h)  # two layer norms
     transformer = self.num_layers * per_layer
     word_embedding = self.vocab_size * h
+    head = (h * self.sentence_size + self.sentence_size * self.dense_bias if self.has_dense
+            else 0)  # pooler_transform: the Dense module
     other = (self.max_position_embeddings * h + self.type_vocab_size * h + 2 * h  # embeddings
-             + h * h + h)  # pooler_transform
+             + head)
     return {"transformer": transformer, "word_embedding": word_embedding,
             "model": transformer + word_embedding + other}
 
@@ -114,13 +183,26 @@ def position_ids(config: object, mask):
     mask: int [B, S] (1 = a token, 0 = padding), a numpy array or a TF tensor.
 
   Returns:
-    int [1, S] of the same library, broadcast over the batch: BERT's positions 0..S-1, the
-    same for every line (the mask's values are not used).
+    int of the same library: BERT's positions 0..S-1, [1, S] (broadcast over the batch; the
+    mask's values are not used); XLM-R's (RoBERTa's create_position_ids_from_input_ids),
+    [B, S]: padding_idx + 1, + 2... over the tokens, padding_idx on padding.
+
+  transformers numbers RoBERTa positions from `input_ids != padding_idx`: the same as the
+  mask, except for a `<pad>` token written literally inside a line's text.
   """
-  del config  # Every supported encoder numbers positions as BERT does.
+  if isinstance(config, EncoderConfig):
+    model_type, pad = config.model_type, config.pad_token_id
+  else:
+    model_type, pad = config.get("model_type", BERT), config.get("pad_token_id", 0)
   if isinstance(mask, np.ndarray):
+    if model_type == XLM_ROBERTA:
+      mask = (mask != 0).astype(np.int64)
+      return np.cumsum(mask, axis=1) * mask + pad
     return np.arange(mask.shape[1])[np.newaxis]
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  if model_type == XLM_ROBERTA:
+    mask = tf.cast(tf.not_equal(mask, 0), tf.int32)
+    return tf.cumsum(mask, axis=1) * mask + pad
   return tf.range(tf.shape(mask)[1])[tf.newaxis]
 
 
@@ -135,12 +217,16 @@ def position_embeddings(config: object, table, seq_length, mask=None):
 
   Returns:
     float32 [1, S, D] (broadcast over the batch) for BERT's positions 0..S-1, taken as a slice
-    of the table so that the exported graph stays what it always was; the rows of
-    `position_ids` otherwise.
+    of the table so that the exported graph stays what it always was; [B, S, D], the rows of
+    `position_ids`, for XLM-R's ([1, S, D] without a mask).
   """
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  del config, mask  # BERT's positions depend on neither.
-  return table[tf.newaxis, :seq_length]
+  if config.model_type == BERT:  # Positions depend on neither the mask nor the batch.
+    return table[tf.newaxis, :seq_length]
+  if mask is None:
+    mask = tf.ones([1, seq_length], tf.int32)
+  return tf.gather(table, position_ids(config, mask))
+
 
 def infer_config(shapes: Mapping[str, Sequence[int]], do_lower_case: bool = False) -> EncoderConfig:
   """Infers the configuration from LaBSE/2 variable names and shapes.
@@ -202,8 +288,9 @@ def weight_shapes(config: EncoderConfig) -> Dict[str, Tuple[int, ...]]:
     shapes[p + "output/bias"] = (d,)
     shapes[p + "output_layer_norm/gamma"] = (d,)
     shapes[p + "output_layer_norm/beta"] = (d,)
-  shapes["pooler_transform/kernel"] = (d, d)
-  shapes["pooler_transform/bias"] = (d,)
+  if config.has_dense:  # The sentence head's Dense module (LaBSE's pooler).
+    shapes["pooler_transform/kernel"] = (d, config.sentence_size)
+    shapes["pooler_transform/bias"] = (config.sentence_size,)
   return shapes
 
 

@@ -39,6 +39,35 @@ def _gelu(x: tf.Tensor, approximate: bool = True) -> tf.Tensor:
   return tf.nn.gelu(x, approximate=approximate)
 
 
+_ACTIVATIONS = {"tanh": tf.tanh, "identity": tf.identity, "relu": tf.nn.relu,
+                "gelu": lambda x: tf.nn.gelu(x, approximate=False), "sigmoid": tf.sigmoid,
+                "silu": tf.nn.silu}
+
+
+def pool_tokens(x: tf.Tensor, mask: Optional[tf.Tensor], mode: str) -> tf.Tensor:
+  """Sentence Transformers' Pooling: x [B, S, D] (for "cls" also the first rows [B, D]) and
+  the input mask [B, S] -> [B, D]. "mean": the mean over the tokens; "mean_sqrt_len_tokens":
+  their sum / sqrt(count); "max": the largest value over the tokens, per dimension."""
+  if mode == "cls":
+    return x if x.shape.rank == 2 else x[:, 0]
+  m = tf.cast(mask, x.dtype)[:, :, tf.newaxis]
+  if mode == "max":
+    return tf.reduce_max(tf.where(m > 0, x, tf.constant(-np.inf, x.dtype)), axis=1)
+  total = tf.reduce_sum(x * m, axis=1)
+  count = tf.maximum(tf.reduce_sum(m, axis=1), 1e-9)
+  return total / (count if mode == "mean" else tf.sqrt(count))
+
+
+def sentence_head(config: EncoderConfig, x: tf.Tensor, mask: Optional[tf.Tensor],
+                  kernel: Optional[tf.Tensor], bias: Optional[tf.Tensor]) -> tf.Tensor:
+  """The sentence head `pooled_output`: Pooling, then the Dense module when there is one
+  (activation(pooled @ kernel + bias))."""
+  pooled = pool_tokens(x, mask, config.pooling)
+  if not config.has_dense:
+    return pooled
+  return _ACTIVATIONS[config.dense_activation](tf.nn.bias_add(tf.matmul(pooled, kernel), bias))
+
+
 class Encoder(tf.Module):
   """LaBSE's BERT encoder.
 
@@ -128,10 +157,14 @@ class Encoder(tf.Module):
     return _layer_norm(x + out, self._w(p + "output_layer_norm/gamma"),
                        self._w(p + "output_layer_norm/beta"), eps)
 
-  def pool(self, first_token: tf.Tensor) -> tf.Tensor:
-    """The pooler: [B, D] (the last layer's [CLS] rows) -> tanh(. @ kernel + bias) [B, D]."""
-    return tf.tanh(tf.matmul(first_token, self._w("pooler_transform/kernel"))
-                   + self._w("pooler_transform/bias"))
+  def pool(self, sequence_output: tf.Tensor, mask: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """The sentence head: the last layer [B, S, D] (for [CLS] pooling also its first rows
+    [B, D]) and the input mask [B, S] -> pooled_output [B, D'] (LaBSE's: tanh(CLS @ kernel +
+    bias), the pooler)."""
+    dense = self.config.has_dense
+    return sentence_head(self.config, sequence_output, mask,
+                         self._w("pooler_transform/kernel") if dense else None,
+                         self._w("pooler_transform/bias") if dense else None)
 
   def __call__(self, inputs: Mapping[str, tf.Tensor], training: bool = False
                ) -> Dict[str, Union[tf.Tensor, List[tf.Tensor]]]:
@@ -144,7 +177,8 @@ class Encoder(tf.Module):
     Returns:
       'sequence_output': [B, S, D] float32, the last layer;
       'encoder_outputs': list of [B, S, D], one per layer;
-      'pooled_output' and 'default': [B, D], tanh(first token @ pooler).
+      'pooled_output' and 'default': [B, D'], the sentence head (LaBSE's: tanh(first token @
+      pooler)).
     """
     word_ids = tf.cast(inputs["input_word_ids"], tf.int32)
     type_ids = tf.cast(inputs["input_type_ids"], tf.int32)
@@ -154,7 +188,7 @@ class Encoder(tf.Module):
     for layer in range(self.config.num_layers):
       x = self.transformer_layer(x, bias, layer, training)
       encoder_outputs.append(x)
-    pooled = self.pool(x[:, 0, :])
+    pooled = self.pool(x, inputs["input_mask"])
     return {"sequence_output": x, "encoder_outputs": encoder_outputs,
             "pooled_output": pooled, "default": pooled}
 
@@ -164,8 +198,8 @@ class PooledOutputEncoder(tf.Module):
 
   Same network and weights as `Encoder` (shared, not copied): activations are 2-D
   [B*S, D] so every projection is one large matmul, Q/K/V are one [D, 3D] matmul,
-  and the last layer computes attention, feed-forward and norms for the [CLS] row
-  only (the only one the pooler reads). No dropout: inference only.
+  and, for [CLS] pooling, the last layer computes attention, feed-forward and norms for the
+  [CLS] row only (the only one the pooler reads). No dropout: inference only.
   """
 
   def __init__(self, config: EncoderConfig, weights: Mapping[str, tf.Variable]):
@@ -225,14 +259,23 @@ class PooledOutputEncoder(tf.Module):
   def layer(self, x: tf.Tensor, bias: tf.Tensor, batch: tf.Tensor, layer: int) -> tf.Tensor:
     """Transformer layer `layer`. x: [B*S, D]; bias: `attention_bias` [B, 1, 1, S].
 
-    Returns [B*S, D], or for the last layer only the [CLS] rows, [B, D].
+    Returns [B*S, D], or for the last layer of a [CLS]-pooling model only the [CLS] rows,
+    [B, D].
     """
-    return self._layer(x, bias, batch, self._layers[layer], layer == self._num_layers - 1)
+    return self._layer(x, bias, batch, self._layers[layer],
+                       self.cls_only and layer == self._num_layers - 1)
 
-  def pool(self, first_token: tf.Tensor) -> tf.Tensor:
-    """The pooler: [B, D] -> [B, D]."""
-    return tf.tanh(tf.nn.bias_add(tf.matmul(first_token, self._v["pooler_transform/kernel"]),
-                                  self._v["pooler_transform/bias"]))
+  @property
+  def cls_only(self) -> bool:
+    """Whether the last layer computes the [CLS] rows only (the head reads nothing else)."""
+    return self._config.pooling == "cls"
+
+  def pool(self, sequence_output: tf.Tensor, mask: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """The sentence head: [B, D] ([CLS] rows) or [B, S, D] and the mask -> [B, D']."""
+    dense = self._config.has_dense
+    return sentence_head(self._config, sequence_output, mask,
+                         self._v["pooler_transform/kernel"] if dense else None,
+                         self._v["pooler_transform/bias"] if dense else None)
 
   def _layer(self, x: tf.Tensor, attention_bias: tf.Tensor, batch: tf.Tensor,
              w: Dict[str, tf.Tensor], cls_only: bool) -> tf.Tensor:
@@ -258,10 +301,12 @@ class PooledOutputEncoder(tf.Module):
   @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 3)
   def pooled_output(self, word_ids: tf.Tensor, mask: tf.Tensor, type_ids: tf.Tensor
                     ) -> tf.Tensor:
-    """word_ids, mask, type_ids: int32 [B, S] -> pooled_output float32 [B, D]."""
+    """word_ids, mask, type_ids: int32 [B, S] -> pooled_output float32 [B, D']."""
     batch = tf.shape(word_ids)[0]
     x = self.embed(word_ids, type_ids, mask)
     bias = attention_bias(mask)
     for layer in range(self._num_layers):
       x = self.layer(x, bias, batch, layer)
-    return self.pool(x)
+    if not self.cls_only:
+      x = tf.reshape(x, [batch, -1, self._hidden])
+    return self.pool(x, mask)

@@ -1,9 +1,10 @@
 """An independent numpy reading of a Sentence Transformers export, to prove it equal.
 
-Reads only the exported files (config.json, model.safetensors, modules.json,
-1_Pooling/, 2_Dense/) and computes what Hugging Face's `BertModel` followed by
-the Sentence Transformers modules computes, with their conventions (`nn.Linear`
-is x @ W.T + b, activation named by config.json's `hidden_act`), in float64. It
+Reads only the exported files (config.json, model.safetensors, modules.json, the Pooling
+and Dense modules) and computes what Hugging Face's `BertModel` or `XLMRobertaModel` followed
+by the Sentence Transformers modules computes, with their conventions (`nn.Linear` is
+x @ W.T + b, activation named by config.json's `hidden_act`, RoBERTa's positions), in
+float64. It
 shares no code with the exporter or the TensorFlow encoder, so a wrong name,
 transpose or reshape in the export shows up as an O(1) difference.
 
@@ -25,7 +26,21 @@ from smaller_labse.model.config import position_ids
 # over n = 3,072 terms accumulates about sqrt(n) of those (3e-6); 1e-4 leaves a margin of
 # 30 for the softmax, layer norm and GELU, while a mis-mapped weight is off by O(1).
 LAYER_RTOL = 1e-4
-_LAYOUTS = (["Transformer", "Pooling", "Dense", "Normalize"], ["Transformer", "Pooling", "Dense"])
+_LAYOUTS = (["Transformer", "Pooling", "Dense", "Normalize"], ["Transformer", "Pooling", "Dense"],
+            ["Transformer", "Pooling", "Normalize"], ["Transformer", "Pooling"])
+# Sentence Transformers' Dense activations (the torch class it writes) in float64.
+_DENSE_ACTIVATIONS = {
+    "torch.nn.modules.activation.Tanh": np.tanh,
+    "torch.nn.modules.linear.Identity": lambda x: x,
+    "torch.nn.modules.activation.ReLU": lambda x: np.maximum(x, 0.0),
+    "torch.nn.modules.activation.GELU": lambda x: 0.5 * x * (
+        1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0))),
+    "torch.nn.modules.activation.Sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+    "torch.nn.modules.activation.SiLU": lambda x: x / (1.0 + np.exp(-x)),
+}
+_OLD_POOLING = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean",
+                "pooling_mode_max_tokens": "max",
+                "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens"}
 
 
 def _kind(module: Mapping[str, object]) -> str:
@@ -79,13 +94,23 @@ class NumpyStModel:
     self.config = files.read_json(os.path.join(bert_dir, "config.json"))
     self.normalize = "Normalize" in kinds
     pooling = files.read_json(os.path.join(st_dir, modules[1]["path"], "config.json"))
-    if pooling.get("pooling_mode", "cls" if pooling.get("pooling_mode_cls_token") else "") \
-        not in ("cls", ["cls"]):
-      raise InputError(f"{st_dir}: the numpy check supports [CLS] pooling only")
-    dense_config = files.read_json(os.path.join(st_dir, modules[2]["path"], "config.json"))
-    activation = dense_config.get("activation_function", "torch.nn.modules.activation.Tanh")
-    if activation != "torch.nn.modules.activation.Tanh":
-      raise InputError(f"{st_dir}: 2_Dense activation {activation}")
+    mode = pooling.get("pooling_mode")
+    if mode is None:
+      mode = [m for k, m in _OLD_POOLING.items() if pooling.get(k)] or ["mean"]
+    self.pooling = mode[0] if isinstance(mode, list) and len(mode) == 1 else mode
+    if self.pooling not in ("cls", "mean", "max", "mean_sqrt_len_tokens"):
+      raise InputError(f"{st_dir}: the numpy check does not compute pooling {self.pooling!r}")
+    self._activation = None
+    self.dense: Dict[str, np.ndarray] = {}
+    if "Dense" in kinds:
+      dense_dir = os.path.join(st_dir, modules[2]["path"])
+      dense_config = files.read_json(os.path.join(dense_dir, "config.json"))
+      activation = dense_config.get("activation_function", "torch.nn.modules.activation.Tanh")
+      if activation not in _DENSE_ACTIVATIONS:
+        raise InputError(f"{st_dir}: Dense activation {activation}")
+      self._activation = _DENSE_ACTIVATIONS[activation]
+      with safe_open(os.path.join(dense_dir, "model.safetensors"), framework="numpy") as f:
+        self.dense = {name: f.get_tensor(name).astype(np.float64) for name in f.keys()}
     self._path = os.path.join(bert_dir, "model.safetensors")
     self._rows: Optional[Dict[int, int]] = None
     self._table: Optional[np.ndarray] = None  # Word embedding rows read, float32.
@@ -97,9 +122,6 @@ class NumpyStModel:
         table = f.get_slice(word)
         self._table = np.stack([table[i:i + 1][0] for i in ids])
         self._rows = {token: row for row, token in enumerate(ids)}
-    with safe_open(os.path.join(st_dir, modules[2]["path"], "model.safetensors"),
-                   framework="numpy") as f:
-      self.dense = {name: f.get_tensor(name).astype(np.float64) for name in f.keys()}
 
   def _f64(self, name: str) -> np.ndarray:
     """One tensor of model.safetensors as float64, read when used (nothing is kept)."""
@@ -165,14 +187,29 @@ class NumpyStModel:
     """BertModel's pooler_output: [B, D] -> tanh(x @ W.T + b) [B, D]."""
     return np.tanh(self._linear(cls_rows, "pooler.dense"))
 
-  def sentence_embedding(self, cls_rows: np.ndarray) -> np.ndarray:
-    """1_Pooling's [CLS] rows [B, D] -> 2_Dense (tanh) -> 3_Normalize: [B, D]."""
-    x = self.head(cls_rows)
+  def sentence_embedding(self, last_layer: np.ndarray, attention_mask: np.ndarray
+                         ) -> np.ndarray:
+    """Pooling -> [Dense] -> [Normalize] on the last layer [B, S, D]: [B, D']."""
+    x = self.head(last_layer, attention_mask)
     return l2_normalize(x) if self.normalize else x
 
-  def head(self, cls_rows: np.ndarray) -> np.ndarray:
-    """2_Dense alone: tanh(x @ W.T + b), [B, D] -> [B, D]."""
-    return np.tanh(cls_rows @ self.dense["linear.weight"].T + self.dense["linear.bias"])
+  def head(self, last_layer: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    """Pooling and the Dense module (Sentence Transformers' conventions): [B, S, D] -> [B, D']."""
+    x = np.asarray(last_layer, np.float64)
+    mask = np.asarray(attention_mask, np.float64)[:, :, None]
+    if self.pooling == "cls":
+      pooled = x[:, 0]
+    elif self.pooling == "max":
+      pooled = np.where(mask > 0, x, -np.inf).max(axis=1)
+    else:
+      count = np.maximum(mask.sum(axis=1), 1e-9)
+      pooled = (x * mask).sum(axis=1) / (count if self.pooling == "mean" else np.sqrt(count))
+    if self._activation is None:
+      return pooled
+    out = pooled @ self.dense["linear.weight"].T
+    if "linear.bias" in self.dense:
+      out = out + self.dense["linear.bias"]
+    return self._activation(out)
 
   def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray,
                token_type_ids: np.ndarray) -> Dict[str, object]:
@@ -183,7 +220,7 @@ class NumpyStModel:
     for i in range(self.config["num_hidden_layers"]):
       x = self.layer(i, x, attention_mask)
       layers.append(x)
-    out = {"layers": layers, "sentence_embedding": self.sentence_embedding(x[:, 0])}
+    out = {"layers": layers, "sentence_embedding": self.sentence_embedding(x, attention_mask)}
     if "pooler.dense.weight" in self._names:
       out["pooler_output"] = self.pooler(x[:, 0])
     return out
@@ -212,7 +249,7 @@ def compare_with_encoder(st_dir: str, inputs: Mapping[str, np.ndarray],
   Returns:
     'layers': the largest relative difference over the layers (max abs difference /
     the layer's max abs value, real tokens only); 'pooled_output': max abs difference
-    of the sentence head (2_Dense, and BertModel's pooler when `pooler_is_head`) fed the
+    of the sentence head (Pooling [+ Dense], and BertModel's pooler when `pooler_is_head`) fed the
     reference's last layer; 'sentence_embedding': max abs
     difference between this model's sentence embedding, computed from the ids alone,
     and the reference's normalised pooled_output.
@@ -231,7 +268,7 @@ def compare_with_encoder(st_dir: str, inputs: Mapping[str, np.ndarray],
     x = expected
   pooled_ref = np.asarray(reference["pooled_output"], np.float64)
   cls = ref_layers[-1][:, 0]
-  heads = [model.head(cls)] + ([model.pooler(cls)] if pooler_is_head else [])
+  heads = [model.head(ref_layers[-1], mask)] + ([model.pooler(cls)] if pooler_is_head else [])
   ours = model(ids, mask, types)["sentence_embedding"]
   expected = l2_normalize(pooled_ref) if model.normalize else pooled_ref
   return {"layers": worst,

@@ -158,12 +158,44 @@ class Float64Blocks:
     out = self._einsum("bsi,id->bsd", hidden, w("output/kernel"), i) + w("output/bias")
     return self._layer_norm(self._round(x + out), p + "output_layer_norm/")
 
-  def pool(self, first_token: np.ndarray) -> np.ndarray:
-    """The pooler: [B, D] -> [B, D]."""
-    x = np.asarray(first_token, np.float64)
-    return self._round(np.tanh(self._round(
-        self._einsum("bd,de->be", x, self._w("pooler_transform/kernel"), x.shape[-1])
-        + self._w("pooler_transform/bias"))))
+  def pool(self, sequence_output: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The sentence head: the last layer [B, S, D] and the input mask [B, S] -> [B, D']
+    (Pooling, then the Dense module when there is one; LaBSE's: the pooler)."""
+    x = np.asarray(sequence_output, np.float64)
+    mode = self.config.pooling
+    if mode == "cls":
+      pooled = x[:, 0]
+    else:
+      m = np.asarray(mask, np.float64)
+      if mode == "max":
+        pooled = np.where(m[:, :, None] > 0, x, -np.inf).max(axis=1)
+      else:
+        total = self._einsum("bsd,bs->bd", x, m, x.shape[1])
+        count = np.maximum(m.sum(axis=1, keepdims=True), 1e-9)
+        pooled = self._round(total / (count if mode == "mean" else self._round(np.sqrt(count))))
+    if not self.config.has_dense:
+      return pooled
+    pre = self._round(self._einsum("bd,de->be", pooled, self._w("pooler_transform/kernel"),
+                                   pooled.shape[-1]) + self._w("pooler_transform/bias"))
+    return self._round(self._activation(pre))
+
+  def _activation(self, x: np.ndarray) -> np.ndarray:
+    """The Dense module's activation, float64 (rounded where the rounding model applies)."""
+    kind = self.config.dense_activation
+    if kind == "tanh":
+      return np.tanh(x)
+    if kind == "identity":
+      return x
+    if kind == "relu":
+      return np.maximum(x, 0.0)
+    if kind == "sigmoid":
+      return 1.0 / (1.0 + np.exp(-x))
+    if kind == "silu":
+      return x / (1.0 + np.exp(-x))
+    if kind == "gelu":
+      erf = tf.math.erf(tf.constant(x / math.sqrt(2.0), tf.float64)).numpy()
+      return 0.5 * x * (1.0 + erf)
+    raise ValueError(f"Dense activation {kind!r}")
 
 
 class EncoderBlocks:
@@ -186,13 +218,14 @@ class EncoderBlocks:
                                            attention_bias(inputs["input_mask"]), layer,
                                            training=False).numpy()
 
-  def pool(self, first_token: np.ndarray) -> np.ndarray:
-    return self._encoder.pool(tf.constant(first_token, tf.float32)).numpy()
+  def pool(self, sequence_output: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return self._encoder.pool(tf.constant(sequence_output, tf.float32),
+                              tf.constant(np.asarray(mask), tf.int32)).numpy()
 
 
 class PooledOutputBlocks:
-  """`encoder.PooledOutputEncoder`'s blocks. Its last layer computes the [CLS] rows only, so
-  that block returns [B, D] and is compared on those rows."""
+  """`encoder.PooledOutputEncoder`'s blocks. For [CLS] pooling its last layer computes the
+  [CLS] rows only, so that block returns [B, D] and is compared on those rows."""
 
   def __init__(self, encoder, num_layers: int):
     self._encoder = encoder
@@ -204,7 +237,9 @@ class PooledOutputBlocks:
     batch = tf.shape(mask)[0]
     out = self._encoder.layer(tf.reshape(x, [-1, x.shape[-1]]), attention_bias(mask), batch,
                               layer).numpy()
-    return out if layer == self._num_layers - 1 else out.reshape(tuple(mask.shape) + (-1,))
+    if layer == self._num_layers - 1 and self._encoder.cls_only:
+      return out
+    return out.reshape(tuple(mask.shape) + (-1,))
 
   def first(self, inputs: Mapping[str, tf.Tensor]) -> np.ndarray:
     x = self._encoder.embed(tf.cast(inputs["input_word_ids"], tf.int32),
@@ -215,8 +250,9 @@ class PooledOutputBlocks:
   def layer(self, layer: int, x: np.ndarray, inputs: Mapping[str, tf.Tensor]) -> np.ndarray:
     return self._layer(layer, tf.constant(x, tf.float32), inputs)
 
-  def pool(self, first_token: np.ndarray) -> np.ndarray:
-    return self._encoder.pool(tf.constant(first_token, tf.float32)).numpy()
+  def pool(self, sequence_output: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return self._encoder.pool(tf.constant(sequence_output, tf.float32),
+                              tf.constant(np.asarray(mask), tf.int32)).numpy()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,10 +335,19 @@ def prove_layerwise(savedmodel_outputs: Mapping[str, object], inputs: Mapping[st
   extra = float(np.max(np.abs(sequence_output[real] - layers[-1][real]))) if real.any() else 0.0
   if extra > last.budget:
     checks.append(BlockCheck("sequence_output", extra, extra, 0.0, last.budget))
-  cls = sequence_output[:, 0]
-  checks.append(_check("pooler", savedmodel_outputs["pooled_output"], candidate.pool(cls),
-                       exact.pool(cls), rounded.pool(cls), real, budget_factor))
+  mask = np.asarray(inputs["input_mask"])
+  checks.append(_check(head_name(config), savedmodel_outputs["pooled_output"],
+                       candidate.pool(sequence_output, mask), exact.pool(sequence_output, mask),
+                       rounded.pool(sequence_output, mask), real, budget_factor))
   return checks
+
+
+def head_name(config) -> str:
+  """The sentence head's block name: 'pooler' (LaBSE's), else e.g. 'mean + Dense (relu)'."""
+  if config.is_labse_head:
+    return "pooler"
+  name = "[CLS]" if config.pooling == "cls" else config.pooling.replace("_tokens", "")
+  return f"{name} + Dense ({config.dense_activation})" if config.has_dense else f"{name} pooling"
 
 
 
@@ -344,7 +389,7 @@ def end_to_end(savedmodel_pooled: np.ndarray, candidate_pooled: np.ndarray,
     x = blocks.first(inputs)
     for i in range(1, config.num_layers):
       x = blocks.layer(i, x, inputs)
-    return blocks.pool(x[:, 0])
+    return blocks.pool(x, np.asarray(inputs["input_mask"]))
   exact = run(Float64Blocks(config, variables))
   rounded = run(Float64Blocks(config, variables, ROUNDING_SEED))
   s, c = (np.asarray(a, np.float64) for a in (savedmodel_pooled, candidate_pooled))

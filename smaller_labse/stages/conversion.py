@@ -29,10 +29,13 @@ def _check_tokenization(preprocess_dir: str, tokenizer: Tokenizer) -> None:
   logging.info("tokenization matches the original preprocessor %s", preprocess_dir)
 
 
-def proof_failure_message(path: str, check: verification.BlockCheck) -> str:
+def proof_failure_message(path: str, check: verification.BlockCheck,
+                          model: Optional[sources.Model] = None) -> str:
   """One line naming the first block that differs, and which side is off."""
   if check.savedmodel_error > check.budget:
-    who = (f"{sources.PROOF_BY[check.source]}'s output is {check.savedmodel_error:.3g} from a float64 evaluation "
+    by = (sources.proof_by(model, check.source) if model is not None
+          else sources.PROOF_BY[check.source])
+    who = (f"{by}'s output is {check.savedmodel_error:.3g} from a float64 evaluation "
            "of LaBSE's architecture on its own input")
   else:
     who = (f"the rebuilt encoder's output is {check.candidate_error:.3g} from a float64 "
@@ -50,7 +53,8 @@ def _float64_outputs(config, weights: Mapping[str, object],
   for i in range(1, config.num_layers):
     layers.append(blocks.layer(i, layers[-1], inputs))
   return {"encoder_outputs": layers, "sequence_output": layers[-1],
-          "pooled_output": blocks.pool(layers[-1][:, 0]), "by": sources.PROOF_FLOAT64}
+          "pooled_output": blocks.pool(layers[-1], np.asarray(inputs["input_mask"])),
+          "by": sources.PROOF_FLOAT64}
 
 
 def prove_source(model: sources.Model, budget_factor: float = verification.BUDGET_FACTOR
@@ -78,7 +82,7 @@ def prove_source(model: sources.Model, budget_factor: float = verification.BUDGE
     reference = _float64_outputs(config, weights, ours_inputs)
   by = reference["by"]
   print(f"Layer-by-layer proof on {len(sentences)} sentences (inputs {ids.shape[0]} x "
-        f"{ids.shape[1]}); each block is fed {sources.PROOF_BY[by]}'s own output of the block "
+        f"{ids.shape[1]}); each block is fed {sources.proof_by(model, by)}'s own output of the block "
         "before:", flush=True)
   proof = verification.prove(reference, ours_inputs, verification.EncoderBlocks(ours), config,
                              weights, budget_factor,
@@ -89,7 +93,7 @@ def prove_source(model: sources.Model, budget_factor: float = verification.BUDGE
   print(proof.end_to_end.line(), flush=True)
   failure = proof.first_failure()
   if failure is not None:
-    raise VerificationError(proof_failure_message(model.path, failure), proof)
+    raise VerificationError(proof_failure_message(model.path, failure, model), proof)
   print(f"proof holds: every block within its float32 budget ({len(proof.checks)} blocks)")
   return proof
 

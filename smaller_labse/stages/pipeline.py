@@ -281,7 +281,8 @@ class Pipeline:
 
     self._stage(3, "make", f"--langs={self.langs}")
     model = f"models/{self.model_name}"
-    if (up_to_date(f"{model}/1/saved_model.pb", *selections, source)
+    if ((not _writes_tf_hub_pair(source) or up_to_date(f"{model}/1/saved_model.pb", *selections,
+                                                       source))
         and up_to_date(f"{model}_st/model.safetensors", *selections, source)):
       print("up to date", flush=True)
     else:
@@ -300,12 +301,39 @@ class Pipeline:
 
   def summary(self) -> None:
     _step("summary")
-    with open(f"models/{self.model_name}/parameters.md", encoding="utf-8") as f:
-      print(f.read(), end="")
+    path = f"models/{self.model_name}/parameters.md"
+    if os.path.isfile(path):
+      with open(path, encoding="utf-8") as f:
+        print(f.read(), end="")
+    else:  # A source exported as a Sentence Transformers directory only (XLM-R's tokenizer).
+      print(_parameters_table(self.model_name, self.langs), end="")
     if self.demo:
       print(DEMO_NOTE)
       print(DEMO_SUMMARY)
     sys.stdout.flush()
+
+
+def _writes_tf_hub_pair(source_json: str) -> bool:
+  """Whether stage 3 writes the TF Hub pair for the store whose source.json this is: its
+  tokenizer has a TF Hub preprocessor (`Tokenizer.tf_hub_export`)."""
+  import json  # pylint: disable=import-outside-toplevel
+  from smaller_labse.tokenizers import base  # pylint: disable=import-outside-toplevel
+  if not os.path.isfile(source_json):
+    return True
+  with open(source_json, encoding="utf-8") as f:
+    kind = json.load(f).get("tokenizer") or "tfhub"
+  return bool(getattr(base.tokenizer_class(kind), "tf_hub_export", True))
+
+
+def _parameters_table(model_name: str, langs: str) -> str:
+  """make_smaller_labse.py's parameter table, from the store's config and the smaller vocab."""
+  from smaller_labse.model.config import EncoderConfig, parameter_table  # pylint: disable=import-outside-toplevel
+  from smaller_labse.tokenizers import vocab  # pylint: disable=import-outside-toplevel
+  config = EncoderConfig.load("models/labse/config.json")
+  size = len(vocab.read_token_file(os.path.join("models", vocab.vocab_file_name(langs.split(",")))))
+  small = config.with_vocab_size(size)
+  return "\n".join(parameter_table([(n, c.parameter_counts(), c.vocab_size) for n, c in (
+      ("original", config), (model_name, small))])) + "\n"
 
 
 def _enter_checkout_venv(args: Sequence[str]) -> None:

@@ -147,9 +147,81 @@ def verify_smaller_model(model: sources.Model, target: Sequence[str], paths: Out
           "pooled_output": verification.max_abs_diff(expected, actual)}
 
 
+def resolve_formats(model: sources.Model, formats: Optional[Sequence[str]]) -> Tuple[str, ...]:
+  """The formats stage 3 writes: `formats`, or by default both where the model's tokenizer has
+  a TF Hub preprocessor (`Tokenizer.tf_hub_export`) and the Sentence Transformers directory
+  alone where it has none (XLM-R's SentencePiece Unigram).
+
+  Raises:
+    InputError: 'tfhub' asked of a model whose tokenizer has no TF Hub preprocessor.
+  """
+  if formats is None:
+    return tuple(FORMATS) if model.tokenizer.tf_hub_export else ("st",)
+  if "tfhub" in formats and not model.tokenizer.tf_hub_export:
+    raise InputError(f"{model.path}: --formats=tfhub: {model.name}'s tokenizer "
+                     f"({model.tokenizer.kind}) has no TF Hub preprocessor here; this source is "
+                     "exported as a Sentence Transformers / Hugging Face directory (--formats=st, "
+                     "its default)")
+  return tuple(formats)
+
+
+def verify_smaller_encoder(model: sources.Model, target: Sequence[str], rows: np.ndarray,
+                           sentences: Sequence[str]) -> Dict[str, float]:
+  """verify_smaller_model without the TF Hub pair (a tokenizer with no TF Hub preprocessor):
+  for each sentence whose tokenization survives, the smaller model (its own pruned tokenizer,
+  our encoder over the kept rows, the ids renumbered) must give the original's pooled_output.
+  Both are built by the same code in graph mode on the same batch: the difference is 0 where
+  the gathered rows are the same.
+
+  Returns:
+    {'sentences', 'pruned_sentences', 'pooled_output'}, as verify_smaller_model.
+  """
+  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+  from smaller_labse.model import verification
+  from smaller_labse.model.encoder import Encoder
+  from smaller_labse.model.verification import VerificationError
+
+  small_tokenizer = model.tokenizer.pruned(rows)
+  full_ids = model.tokenizer.encode(list(sentences))
+  small_ids = small_tokenizer.encode(list(sentences))
+  row_of = [int(r) for r in rows]
+  survives = [[row_of[i] for i in b] == a for a, b in zip(full_ids, small_ids)]
+  kept = [i for i, keep in enumerate(survives) if keep]
+  if not kept:
+    raise VerificationError("no verification sentence keeps its tokenization: cannot verify")
+
+  def pooled(tokenizer, ids, table_rows, vocab_size):
+    inputs = tokenizer.pack_ids([ids[i] for i in kept])
+    config = model.config.with_vocab_size(vocab_size)
+    encoder = Encoder(config, model.weights_for_rows(table_rows))
+    return tf.function(encoder.__call__)(
+        {k: tf.constant(v) for k, v in inputs.items()})["pooled_output"].numpy()
+
+  used = np.unique([i for k in kept for i in full_ids[k]] + [
+      model.tokenizer.special_ids()[r] for r in model.tokenizer.special_ids()])
+  renumber = {int(r): i for i, r in enumerate(used)}
+  expected = pooled(_Renumbered(model.tokenizer, renumber), full_ids, used, len(used))
+  actual = pooled(small_tokenizer, small_ids, rows, len(rows))
+  return {"sentences": len(kept), "pruned_sentences": len(sentences) - len(kept),
+          "pooled_output": verification.max_abs_diff(expected, actual)}
+
+
+class _Renumbered:
+  """A tokenizer's packing with its ids renumbered (an encoder holding only some rows)."""
+
+  def __init__(self, tokenizer: Tokenizer, renumber: Dict[int, int]):
+    self._tokenizer, self._renumber = tokenizer, renumber
+
+  def pack_ids(self, ids):
+    special = {role: self._renumber[i] for role, i in self._tokenizer.special_ids().items()}
+    return self._tokenizer.packing().pack_ids(
+        [[self._renumber[int(i)] for i in line] for line in ids], special)
+
+
 def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
                        output_root: str, overwrite: bool = False,
-                       tolerance: float = 1e-6, formats: Sequence[str] = FORMATS,
+                       tolerance: float = 1e-6, formats: Optional[Sequence[str]] = None,
                        st_max_seq_length: Optional[int] = None, name: Optional[str] = None,
                        ) -> Tuple[OutputPaths, str, Dict[str, float], Optional[Dict[str, float]]]:
   """Builds, exports and verifies the smaller model for `langs`.
@@ -162,23 +234,24 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
     overwrite: replace outputs that hold another model.
     tolerance: the largest pooled_output difference accepted.
     formats: 'tfhub' (encoder + preprocessor SavedModels) and/or 'st' (Sentence
-      Transformers / Hugging Face directory). Without 'tfhub' the SavedModels are
-      still made, in a temporary directory, for the proofs.
+      Transformers / Hugging Face directory); None: `resolve_formats`'s default. Without
+      'tfhub' the SavedModels are still made, in a temporary directory, for the proofs,
+      where the tokenizer has a TF Hub preprocessor (else `verify_smaller_encoder`).
     st_max_seq_length: the Sentence Transformers export's max_seq_length (None: a Sentence
       Transformers source's own, else 128).
     name: the outputs' name ({name}_{langs}); None: the source's ("LaBSE" for TF Hub's).
 
   Returns:
-    (output paths, the parameter table, the verification figures, the Sentence
-    Transformers export's figures or None).
+    (output paths (encoder and preprocess '' where not written), the parameter table, the
+    verification figures, the Sentence Transformers export's figures or None).
   """
   model = store.open_store(model_dir)
+  formats = resolve_formats(model, formats)
   config, original = model.config, model.tokens
   if st_max_seq_length is not None:
     st_layout.check_max_seq_length(st_max_seq_length, config)
-  target = vocab_lib.build_target_vocab(
-      original, read_selections(selected_dir, langs, original, model.tokenizer),
-      model.tokenizer.specials())
+  target = model.tokenizer.smaller_vocab(
+      original, read_selections(selected_dir, langs, original, model.tokenizer))
   name = f"{name or model.name}_{'-'.join(langs)}"
   paths = OutputPaths.for_name(output_root, langs, name)
   # pylint: disable=import-outside-toplevel
@@ -201,21 +274,25 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
   st_figures = None
   with contextlib.ExitStack() as stack:
     tmp_vocab = stack.enter_context(atomic.atomic_path(paths.vocab))
+    tf_hub_pair = model.tokenizer.tf_hub_export
     if "tfhub" in formats:
       tmp_encoder = stack.enter_context(atomic.atomic_path(paths.encoder, is_dir=True))
       tmp_preprocess = stack.enter_context(atomic.atomic_path(paths.preprocess, is_dir=True))
-    else:
+    elif tf_hub_pair:
       scratch = stack.enter_context(tempfile.TemporaryDirectory())
       tmp_encoder, tmp_preprocess = (os.path.join(scratch, n) for n in ("encoder", "preprocess"))
     vocab_lib.write_token_file(tmp_vocab, target)
-    encoder = Encoder(small_config, model.weights_for_rows(rows))
-    tf_hub.export_encoder(encoder, target, tmp_encoder)
-    del encoder
-    tf_hub.export_preprocessor(target, tmp_preprocess,
-                                   preprocessor=small_tokenizer.tf_preprocessor)
-    figures = verify_smaller_model(model, target,
-                                   OutputPaths(tmp_vocab, tmp_encoder, tmp_preprocess),
-                                   verification.VERIFICATION_SENTENCES, rows)
+    if tf_hub_pair:
+      encoder = Encoder(small_config, model.weights_for_rows(rows))
+      tf_hub.export_encoder(encoder, target, tmp_encoder)
+      del encoder
+      tf_hub.export_preprocessor(target, tmp_preprocess,
+                                 preprocessor=small_tokenizer.tf_preprocessor)
+      figures = verify_smaller_model(model, target,
+                                     OutputPaths(tmp_vocab, tmp_encoder, tmp_preprocess),
+                                     verification.VERIFICATION_SENTENCES, rows)
+    else:
+      figures = verify_smaller_encoder(model, target, rows, verification.VERIFICATION_SENTENCES)
     if not figures["pooled_output"] <= tolerance:
       raise VerificationError(f"the smaller model's pooled_output differs from the original's "
                               f"by {figures['pooled_output']:.3g} > {tolerance}")
@@ -233,6 +310,8 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
                                      ((model.name, config), (name, small_config))])) + "\n"
   if "tfhub" in formats:
     atomic.write_text(os.path.join(os.path.dirname(paths.encoder), PARAMETERS_FILE), table)
+  else:
+    paths = dataclasses.replace(paths, encoder="", preprocess="")
   return paths, table, figures, st_figures
 
 

@@ -33,8 +33,8 @@ LABELLED = re.compile(r"([A-Za-z0-9_-]+):(.+)")
 class Settings:
   """How stage 2 counts and selects: select_vocab.py's flags, with their defaults (see its
   --help). strategy None: 'vocab_size' when vocab_size is given, else 'doc_frequency';
-  keep_chars None: 'used' with vocab_size, 'none' with doc_frequency; lower_case None: the
-  model's do_lower_case."""
+  keep_chars None: 'used' (every strategy); lower_case None: the model's do_lower_case;
+  batch_size None: the tokenizer's own."""
   data_dir: str = "data"
   counts_dir: str = "tokens_freqs"
   selected_dir: str = "selected_tokens"
@@ -197,9 +197,10 @@ def count_all(settings: Settings, langs: Sequence[str], corpora: Mapping[str, Se
 
 
 def resolve_keep_chars(settings: Settings, strategy: str) -> str:
-  if settings.keep_chars is not None:
-    return settings.keep_chars
-  return selection.KEEP_CHARS_USED if strategy == "vocab_size" else selection.KEEP_CHARS_NONE
+  """--keep_chars: 'used' unless given, with every strategy ('none' with doc_frequency is the
+  original release's method)."""
+  del strategy  # The same default for both.
+  return selection.KEEP_CHARS_USED if settings.keep_chars is None else settings.keep_chars
 
 
 def select(settings: Settings, langs: Sequence[str], counts: Dict[str, token_counts.TokenCounts],
@@ -232,6 +233,23 @@ def select(settings: Settings, langs: Sequence[str], counts: Dict[str, token_cou
     logging.warning("only %d tokens were ever counted: the vocab will be smaller than %d",
                     result.candidates, settings.vocab_size)
   return {lang: result.per_lang[lang] for lang in langs}
+
+
+def add_prompt_pieces(selections: Mapping[str, List[str]], prompts: Mapping[str, str],
+                      tokenizer: Tokenizer) -> Dict[str, List[str]]:
+  """Each selection plus the pieces of the source's prompts (config_sentence_transformers.json:
+  e5's "query: ", "passage: "), which prefix every input the model sees. A prompt ends with a
+  space or punctuation that the pre-tokenizer splits at, so its pieces are the same alone as
+  before any text."""
+  texts = sorted({p for p in prompts.values() if p.strip()})
+  if not texts:
+    return dict(selections)
+  specials = set(tokenizer.specials())
+  pieces = {t for tokens in tokenizer.tokenize(texts) for t in tokens if t not in specials}
+  added = {lang: sorted(set(tokens) | pieces) for lang, tokens in selections.items()}
+  print(f"the source's prompts ({', '.join(repr(t) for t in texts)}): their {len(pieces)} "
+        "pieces are kept")
+  return added
 
 
 def report(settings: Settings, model: Model, target: Sequence[str],
@@ -285,6 +303,7 @@ def run(settings: Settings, model: Model, langs: Sequence[str],
     counts = count_all(settings, langs, corpora, model.vocab, tokenizer)
   selections = select(settings, langs, counts, model.vocab, strategy, tokenizer,
                       model.config.hidden_size)
+  selections = add_prompt_pieces(selections, store.source_prompts(model.vocab_file), tokenizer)
   target = selection.target_vocab(model.vocab, list(selections.values()),
                                   tokenizer)  # checks first
   if not settings.from_counts:

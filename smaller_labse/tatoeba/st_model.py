@@ -39,7 +39,26 @@ class SentenceTransformerModel(PyTorchModel):
 
   Needs the optional `sentence-transformers` package (PyTorch), imported on first use. It
   tokenizes, truncates (to the export's own max_seq_length) and batches itself.
+
+  prompt_name: the model's prompt put before every sentence (config_sentence_transformers.json:
+  multilingual-e5's "query" -> "query: "); None: the model's own for queries (its
+  default_prompt_name, else "query" where it has one, else none); "": no prompt.
   """
+  prompt_name: Optional[str] = None
+
+  def prompt(self) -> str:
+    """The text put before every sentence ('' for none)."""
+    model = self._loaded()
+    prompts = dict(getattr(model, "prompts", None) or {})
+    name = self.prompt_name
+    if name is None:
+      name = getattr(model, "default_prompt_name", None) or ("query" if prompts.get("query")
+                                                             else "")
+    if name and name not in prompts:
+      known = ", ".join(sorted(prompts)) or "none"
+      raise InputError(f"{self.path}: --prompt_name={name}: not one of the model's prompts "
+                       f"(config_sentence_transformers.json: {known})")
+    return prompts.get(name, "") if name else ""
 
   def _loaded(self):
     """The SentenceTransformer, loaded on first use."""
@@ -61,18 +80,21 @@ class SentenceTransformerModel(PyTorchModel):
       dimension = getattr(model, "get_embedding_dimension",
                           getattr(model, "get_sentence_embedding_dimension", None))
       return np.zeros([0, dimension()], np.float32)
-    embeddings = model.encode(list(sentences), batch_size=self.batch_size,
+    embeddings = model.encode(list(sentences), prompt=self.prompt(), batch_size=self.batch_size,
                               normalize_embeddings=True, convert_to_numpy=True,
                               show_progress_bar=len(sentences) > self.batch_size)
     return np.asarray(embeddings, dtype=np.float32)
 
 
 def load_sentence_transformer(path: str, name: Optional[str] = None, device: Optional[str] = None,
-                              batch_size: int = 128) -> SentenceTransformerModel:
-  """Checks that `path` is a Sentence Transformers directory; the model loads on first use."""
+                              batch_size: int = 128, prompt_name: Optional[str] = None
+                              ) -> SentenceTransformerModel:
+  """Checks that `path` is a Sentence Transformers directory; the model loads on first use.
+  prompt_name: see SentenceTransformerModel."""
   if not is_sentence_transformers_dir(path):
     raise InputError(f"{path}: not a Sentence Transformers model (no modules.json)")
-  return SentenceTransformerModel(name or default_model_name(path), path, device, batch_size)
+  return SentenceTransformerModel(name or default_model_name(path), path, device, batch_size,
+                                  prompt_name=prompt_name)
 
 
 @dataclasses.dataclass
@@ -123,10 +145,12 @@ def is_pytorch_model_dir(path: str) -> bool:
 
 
 def load_pytorch_model(path: str, name: Optional[str] = None, device: Optional[str] = None,
-                       batch_size: int = 128) -> SentenceEncoder:
-  """A Sentence Transformers directory, or a plain Hugging Face BERT directory."""
+                       batch_size: int = 128, prompt_name: Optional[str] = None
+                       ) -> SentenceEncoder:
+  """A Sentence Transformers directory (`prompt_name`: see SentenceTransformerModel), or a
+  plain Hugging Face directory."""
   if is_sentence_transformers_dir(path):
-    return load_sentence_transformer(path, name, device, batch_size)
+    return load_sentence_transformer(path, name, device, batch_size, prompt_name)
   if not is_pytorch_model_dir(path):
     raise InputError(f"{path}: not a Sentence Transformers or Hugging Face model directory")
   return TransformersModel(name or default_model_name(path), path, device, batch_size)

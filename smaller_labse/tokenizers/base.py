@@ -5,6 +5,8 @@ A stage never asks which kind of tokenizer it holds. It asks the tokenizer:
   special_ids()        the special tokens by `Role` (pad, unk, start, end, mask) -> id
   special_rows()       every row a smaller vocab keeps first (the roles' and any other
                        reserved token, e.g. WordPiece's '[unused7]'), in row order
+  smaller_vocab        the smaller vocab from stage 2's selections (specials first, then the
+                       sorted union; a Unigram keeps its pieces' order)
   packing(), pack_ids  how a line is packed for the encoder, by role ([CLS] A [SEP], <s> A </s>)
   word_boundary()      how a piece continues ('##') or starts ('\\u2581') a word
   char_classes(chars)  what the tokenizer's own normalizer and pre-tokenizer do to each
@@ -19,7 +21,8 @@ A stage never asks which kind of tokenizer it holds. It asks the tokenizer:
   hf_files, tf_preprocessor  the exports: tokenizer.json & co.; the TF Hub preprocessor
 
 Kinds: "tfhub" (TF Hub's WordPiece, tf_hub_wordpiece.py), "hf_wordpiece" (a Hugging Face
-source's WordPiece, hf_tokenizer.py). A class may subclass `Tokenizer` to inherit the
+source's WordPiece, hf_tokenizer.py), "hf_unigram" (XLM-R's SentencePiece Unigram,
+hf_unigram.py). A class may subclass `Tokenizer` to inherit the
 methods written here in terms of the others (`tokenize`, `pack_ids`, `char_forms`,
 `specials`, `producible`).
 """
@@ -163,10 +166,14 @@ class Tokenizer(Protocol):
   Attributes:
     kind: its registry name, recorded in stage 1's store (source.json's "tokenizer").
     export_note: the Sentence Transformers export's model card paragraph on its tokenizer.
+    tf_hub_export: whether it has a TF Hub preprocessor (`tf_preprocessor`): stage 3 exports
+      the TF Hub pair only then (default formats: both; else the Sentence Transformers
+      directory alone).
     lower_case: whether it lower-cases (the encoder config's do_lower_case).
   """
   kind: ClassVar[str]
   export_note: ClassVar[str]
+  tf_hub_export: ClassVar[bool] = True
   lower_case: bool
 
   # --- Rows and special tokens --------------------------------------------------------------
@@ -242,6 +249,19 @@ class Tokenizer(Protocol):
     tokens = self.row_tokens()
     return [tokens[row] for row in self.special_rows()]
 
+  def smaller_vocab(self, full_vocab: Sequence[str], selections: Sequence[Sequence[str]]
+                    ) -> List[str]:
+    """The smaller vocab stage 3 builds from the per-language `selections` (tokens of
+    `full_vocab`, this tokenizer's rows): by default its special tokens first, then the union
+    of the selections sorted by code point, as the original release built it. A tokenizer
+    whose rows must keep their order (a Unigram's) overrides it.
+
+    Raises:
+      InputError: a selected token is not in `full_vocab`, or nothing is selected.
+    """
+    from smaller_labse.tokenizers.vocab import build_target_vocab  # pylint: disable=import-outside-toplevel
+    return build_target_vocab(full_vocab, selections, self.specials())
+
   def char_forms(self, chars: Iterable[str]) -> Dict[str, Tuple[str, ...]]:
     """Each character's single-character pieces that text can make it look up ('x' and '##x'
     for a WordPiece word character, 'x' alone for a split one, none for a dropped one;
@@ -263,6 +283,7 @@ class Tokenizer(Protocol):
 _KINDS: Dict[str, Union[type, str]] = {
     "tfhub": "smaller_labse.tokenizers.tf_hub_wordpiece:TfHubTokenizer",
     "hf_wordpiece": "smaller_labse.tokenizers.hf_tokenizer:HfTokenizer",
+    "hf_unigram": "smaller_labse.tokenizers.hf_unigram:HfUnigramTokenizer",
     # What stores written before the protocol record for a Hugging Face source's tokenizer.
     "tokenizer.json": "smaller_labse.tokenizers.hf_tokenizer:HfTokenizer",
 }

@@ -63,18 +63,34 @@ def _load_json_tokenizer(path: str, build: bool):
   """(tokenizer.json's data, the library's tokenizer from it if `build`, else None)."""
   text = files.decode_utf8(path, files.read_bytes(path, "tokenizer file"))
   data = files.parse_json(text, path)
-  model = data.get("model") if isinstance(data, dict) else None
-  model_type = model.get("type") if isinstance(model, dict) else None
-  if model_type != "WordPiece":
-    kind = {"Unigram": "a Unigram (SentencePiece) tokenizer", "BPE": "a BPE tokenizer"}.get(
-        model_type, f"model type {model_type!r}")
-    raise InputError(f"{path}: {kind}, not BERT's WordPiece")
+  check_wordpiece_json(data, path)
   if not build:
     return data, None
   try:
     return data, Tokenizer.from_str(text)
   except Exception as e:  # The library raises bare Exceptions for malformed files.
     raise InputError(f"{path}: not a tokenizers file ({str(e).splitlines()[0][:200]})") from None
+
+
+def check_wordpiece_json(data: object, path: str) -> None:
+  """Refuses, in one line naming what it is, a tokenizer.json whose model is not WordPiece (a
+  byte-level BPE such as GPT-2's or RoBERTa's, a BPE with byte fallback such as Llama's, a
+  Unigram that is not XLM-R's)."""
+  model = data.get("model") if isinstance(data, dict) else None
+  model_type = model.get("type") if isinstance(model, dict) else None
+  if model_type == "WordPiece":
+    return
+  if model_type == "BPE":
+    byte_level = "ByteLevel" in json.dumps([data.get("pre_tokenizer"), data.get("decoder")])
+    kind = ("a byte-level BPE tokenizer (GPT-2's, RoBERTa's kind)" if byte_level else
+            "a BPE tokenizer with byte fallback (Llama's kind)" if model.get("byte_fallback")
+            else "a BPE tokenizer")
+  elif model_type == "Unigram":  # Here only when it is not XLM-R's (sources.py reads those).
+    raise InputError(f"{path}: a Unigram (SentencePiece) tokenizer, not BERT's WordPiece")
+  else:
+    kind = f"model type {model_type!r}"
+  raise InputError(f"{path}: {kind}, neither BERT's WordPiece nor XLM-R's SentencePiece "
+                   "Unigram: not supported")
 
 
 def load_model_dir(model_dir: str) -> HfTokenizer:
@@ -90,6 +106,11 @@ def load_model_dir(model_dir: str) -> HfTokenizer:
   config = _read_object(join(TOKENIZER_CONFIG)) or {}
   model_config = _read_object(join(CONFIG_JSON))
   model_type = (model_config or {}).get("model_type")
+  if model_type is not None and model_type != "bert" and os.path.exists(join(TOKENIZER_JSON)):
+    # Name the tokenizer first: an XLMRobertaModel with a BPE tokenizer is refused for it.
+    check_wordpiece_json(files.parse_json(files.decode_utf8(
+        join(TOKENIZER_JSON), files.read_bytes(join(TOKENIZER_JSON), "tokenizer file")),
+        join(TOKENIZER_JSON)), join(TOKENIZER_JSON))
   if model_type is not None and model_type != "bert":
     raise InputError(f"{join(CONFIG_JSON)}: model_type {model_type!r}: not a BERT model")
   class_name, class_path = _tokenizer_class(model_dir, config, model_config)

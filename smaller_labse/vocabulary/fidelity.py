@@ -21,10 +21,14 @@ from smaller_labse.vocabulary.selection import KEEP_CHARS_ALL, KEEP_CHARS_NONE, 
 
 @dataclasses.dataclass
 class LabelFidelity:
-  """Fidelity on one label's lines."""
+  """Fidelity on one label's lines. kept: lines whose every token the smaller vocab keeps;
+  moved: those of them that the pruned tokenizer segments differently (none: pruning keeps
+  what the full vocab chose wherever it can)."""
   lines: int
   identical: int
   gain_unk: int
+  kept: int = 0
+  moved: int = 0
 
   @property
   def identical_pct(self) -> float:
@@ -32,24 +36,33 @@ class LabelFidelity:
 
 
 def compare_tokenizations(full, small, lines: Sequence[bytes],
-                          batch_size: int = 4096) -> LabelFidelity:
+                          batch_size: int = 4096, kept_rows: Optional[Set[int]] = None
+                          ) -> LabelFidelity:
   """Counts the lines whose tokenization the smaller vocab keeps, and those gaining [UNK].
 
   Args:
     full, small: the model's tokenizer over the full vocab, and `full.pruned(rows)`.
     lines: UTF-8 lines (invalid bytes reach a Hugging Face tokenizer as U+FFFD).
+    kept_rows: the full vocab's rows the smaller one keeps (`rows`): with them, the lines
+      whose every token is kept, and how many of those the pruned tokenizer moves.
 
   A line 'gains an [UNK]' when the smaller vocab gives it more unknown tokens (Role.UNK)
-  than the full vocab does.
+  than the full vocab does. Every line is re-encoded by `small` itself.
   """
-  unk = full.row_tokens()[full.special_ids()[Role.UNK]]
-  identical = gain_unk = 0
+  tokens = full.row_tokens()
+  unk = tokens[full.special_ids()[Role.UNK]]
+  identical = gain_unk = kept = moved = 0
   for start in range(0, len(lines), batch_size):
     batch = list(lines[start:start + batch_size])
-    for a, b in zip(full.tokenize(batch), small.tokenize(batch)):
+    for ids, b in zip(full.encode(batch), small.tokenize(batch)):
+      a = [tokens[i] for i in ids]
       identical += a == b
       gain_unk += b.count(unk) > a.count(unk)
-  return LabelFidelity(lines=len(lines), identical=identical, gain_unk=gain_unk)
+      if kept_rows is not None and all(i in kept_rows for i in ids):
+        kept += 1
+        moved += a != b
+  return LabelFidelity(lines=len(lines), identical=identical, gain_unk=gain_unk, kept=kept,
+                       moved=moved)
 
 
 def char_guarantee(full_vocab: Sequence[str], target_vocab: Sequence[str],
@@ -85,6 +98,13 @@ def char_guarantee(full_vocab: Sequence[str], target_vocab: Sequence[str],
     result["statement"] = (f"every character token text can reach is kept "
                            f"({len(coverage.reachable):,}): no word made of characters of the "
                            f"vocab can gain [UNK]{gap}")
+  elif used_missing == [] and tokenizer.word_boundary().word_start_marker:
+    result["keep_chars"] = KEEP_CHARS_USED
+    result["statement"] = (f"every single-character piece of the characters the counted text "
+                           f"uses is kept, in both forms, with the word-start marker "
+                           f"({len(used):,}; {len(missing):,} other reachable ones are not): a "
+                           f"line made of those characters cannot gain an unknown token{gap}; "
+                           "other lines can")
   elif used_missing == []:
     result["keep_chars"] = KEEP_CHARS_USED
     result["statement"] = (f"every character token the counted text uses is kept "
@@ -109,16 +129,18 @@ def fidelity_report(full_vocab: Sequence[str], target_vocab: Sequence[str],
   identical / gaining [UNK]. `used`: see `char_guarantee`. `tokenizer`: the model's, over
   `full_vocab`."""
   full = tokenizer
-  small = full.pruned(base.rows_of(target_vocab, full_vocab))
-  per_label = {label: compare_tokenizations(full, small, lines)
+  rows = base.rows_of(target_vocab, full_vocab)
+  small = full.pruned(rows)
+  kept_rows = set(rows.tolist())
+  per_label = {label: compare_tokenizations(full, small, lines, kept_rows=kept_rows)
                for label, lines in sorted(eval_sets.items())}
-  total = LabelFidelity(lines=sum(f.lines for f in per_label.values()),
-                        identical=sum(f.identical for f in per_label.values()),
-                        gain_unk=sum(f.gain_unk for f in per_label.values()))
+  total = LabelFidelity(*(sum(getattr(f, name) for f in per_label.values())
+                          for name in ("lines", "identical", "gain_unk", "kept", "moved")))
 
   def row(f: LabelFidelity) -> Dict[str, object]:
     return {"lines": f.lines, "identical": f.identical,
-            "identical_pct": round(f.identical_pct, 2), "gain_unk": f.gain_unk}
+            "identical_pct": round(f.identical_pct, 2), "gain_unk": f.gain_unk,
+            "kept_lines": f.kept, "kept_lines_moved": f.moved}
 
   return {
       "full": {"vocab_size": len(full_vocab),
@@ -141,6 +163,13 @@ def report_markdown(report: Mapping[str, object]) -> str:
   rows = list(report["per_label"].items()) + [("**all**", report["total"])]
   for label, r in rows:
     lines.append(f"| {label} | {r['lines']:,} | {r['identical_pct']:.2f}% | {r['gain_unk']:,} |")
+  total = report["total"]
+  if "kept_lines_moved" in total:
+    moved = total["kept_lines_moved"]
+    lines += ["", f"Re-encoded with the pruned tokenizer: of the {total['kept_lines']:,} lines "
+              "whose every token the smaller vocab keeps, "
+              + ("none is segmented differently." if not moved else
+                 f"{moved:,} are segmented differently.")]
   if report.get("guarantee"):
     lines += ["", f"Character guarantee (`{report['guarantee']['keep_chars']}`): "
               f"{report['guarantee']['statement']}."]

@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 import operator
 import os
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tokenizers
@@ -114,8 +114,10 @@ class _Counter:
   release the GIL.
   """
 
-  def __init__(self, tokenizer: "HfTokenizer", vocab_size: int, split_words: bool):
+  def __init__(self, tokenizer: "HfTokenizer", vocab_size: int, split_words: bool,
+               encode: Optional[Callable[[List[str]], Tuple[np.ndarray, np.ndarray]]] = None):
     self.library = tokenizer.library()
+    self.encode_lines = encode
     self.vocab_size = vocab_size
     self.split_words = split_words
     self.occurrences = np.zeros(vocab_size, np.int64)
@@ -150,6 +152,8 @@ class _Counter:
 
   def _encode(self, texts: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
     """(ids of every text concatenated, int64; each text's number of ids)."""
+    if self.encode_lines is not None:
+      return self.encode_lines(list(texts))
     ids = [e.ids for e in self.library.encode_batch_fast(list(texts), add_special_tokens=False)]
     lengths = np.fromiter(map(len, ids), np.int64, count=len(ids))
     flat = np.fromiter(itertools.chain.from_iterable(ids), np.int64, count=int(lengths.sum()))
@@ -216,8 +220,10 @@ def can_split_words(tokenizer: "HfTokenizer") -> bool:
 def count_corpus(tokenizer: "HfTokenizer", paths: Sequence[str], vocab: Sequence[str],
                  min_chars: int = token_counts.DEFAULT_MIN_CHARS,
                  max_sentences: int = token_counts.DEFAULT_MAX_SENTENCES,
-                 batch_size: int = DEFAULT_BATCH_LINES, desc: str = "counting",
-                 split_words: bool = True) -> token_counts.TokenCounts:
+                 batch_size: Optional[int] = None, desc: str = "counting",
+                 split_words: bool = True,
+                 encode: Optional[Callable[[List[str]], Tuple[np.ndarray, np.ndarray]]] = None
+                 ) -> token_counts.TokenCounts:
   """Stage 2 with the source's tokenizer: counting.count_corpus's lines, its TokenCounts.
 
   The lines are those counting.count_corpus (tf.data.TextLineDataset) reads:
@@ -229,15 +235,20 @@ def count_corpus(tokenizer: "HfTokenizer", paths: Sequence[str], vocab: Sequence
   Args:
     vocab: the token of each id (tokenizer.row_tokens(rows)); counts are keyed by it.
     batch_size: lines per batch (memory: a few batches, the word cache, and two
-      int64 [len(vocab)] arrays; it does not grow with the corpus).
+      int64 [len(vocab)] arrays; it does not grow with the corpus); None: DEFAULT_BATCH_LINES.
     split_words: encode each distinct space-separated word once (exact, see
       `_Counter`); False encodes every line whole (slower, for checks).
+    encode: lines -> (their ids concatenated, int64; each line's number of ids), the
+      tokenizer's own exact encoding of whole lines (e.g. the Unigram's word cache,
+      hf_unigram.py); given, it replaces the library call and `split_words`.
 
   Raises:
     InputError: a file is missing or unreadable, or no line is long enough.
   """
   token_counts.check_corpus_files(paths)
-  counter = _Counter(tokenizer, len(vocab), split_words and can_split_words(tokenizer))
+  batch_size = batch_size or DEFAULT_BATCH_LINES
+  counter = _Counter(tokenizer, len(vocab), encode is None and split_words
+                     and can_split_words(tokenizer), encode)
   total_bytes = sum(os.path.getsize(p) for p in paths)
   with tqdm(total=total_bytes, unit="B", unit_scale=True, desc=desc, leave=True) as bar, \
       concurrent.futures.ThreadPoolExecutor(max_workers=1) as worker:

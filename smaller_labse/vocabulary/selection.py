@@ -19,20 +19,23 @@ Strategies (per language, from `token_counts.TokenCounts`):
   Each language's file gets the kept tokens whose score in that language
   reaches the cut-off, so the union of the files is exactly the kept set.
 
-Guaranteed character tokens (`keep_chars`), kept before anything else:
+Guaranteed character tokens (`keep_chars`; "used" by default, with every strategy), kept
+before anything else:
 - "used": every single-character token the counted text needs to spell each
   counted token one character at a time ('abc' needs 'a', '##b', '##c'): a
   word the counts saw cannot become [UNK] once its own token is pruned, in any
   budget that holds all of them (16,454 tokens with the original release's 16
   languages: 16,250 counted themselves, 204 only inside longer tokens). Each
-  goes to the files of the languages that need it.
+  goes to the files of the languages that need it. (For a Unigram: both forms of every
+  character its counted pieces hold, and '\u2581'.)
 - "all": every single-character token of the full vocab that text can reach
   by the tokenizer's own character rules (`charset.analyze`; 21,346 of LaBSE's
   29,741): no word made of characters of the vocab can gain [UNK], in any
   language. Every language's file gets them.
 The character forms ('x' / '##x', or '\u2581x' / 'x') and the special tokens are the
 model's tokenizer's (`base.Tokenizer`): every function here takes it.
-- "none": no guarantee; character tokens rank by their scores only.
+- "none": no guarantee; character tokens rank by their scores only (doc_frequency with "none"
+  is the original release's method, exactly).
 A budget too small for them keeps the best-scored ones (and says so).
 """
 
@@ -42,7 +45,6 @@ from typing import Dict, List, Mapping, Sequence, Set, Tuple
 
 from smaller_labse.errors import InputError
 from smaller_labse.tokenizers.base import Tokenizer
-from smaller_labse.tokenizers.vocab import build_target_vocab
 from smaller_labse.vocabulary import charset
 from smaller_labse.vocabulary.token_counts import TokenCounts
 
@@ -134,13 +136,27 @@ def used_char_tokens(counts: TokenCounts, vocab: Mapping[str, int], tokenizer: T
 
   'abc' counted needs 'a', '##b', '##c' (where `vocab` has them; the tokenizer's
   `word_boundary().spell`); a counted single-character token needs itself.
+
+  A tokenizer whose pieces mark a word's start ('\u2581', SentencePiece's Unigram) needs both
+  forms of every character the counted pieces hold ('\u2581x' and 'x', `char_forms`) and the
+  marker itself: its lattice then holds a single-character path through any word made of
+  these characters, wherever they stand, so no line made of them gains an <unk>.
   """
   specials = set(tokenizer.specials())
   boundary = tokenizer.word_boundary()
+  counted = [token for token, value in counts.occurrences.items()
+             if value > 0 and token not in specials and token in vocab]
   needed: Set[str] = set()
-  for token, value in counts.occurrences.items():
-    if value > 0 and token not in specials and token in vocab:
-      needed.update(t for t in boundary.spell(token) if t in vocab)
+  marker = boundary.word_start_marker
+  if marker:
+    chars = set().union(*(t.replace(marker, "") for t in counted)) if counted else set()
+    needed.update(f for forms in tokenizer.char_forms(chars).values() for f in forms
+                  if f in vocab)
+    if marker in vocab and counted:
+      needed.add(marker)
+    return needed
+  for token in counted:
+    needed.update(t for t in boundary.spell(token) if t in vocab)
   return needed
 
 
@@ -220,6 +236,6 @@ def add_guaranteed(selections: Mapping[str, List[str]], keep_chars: str,
 
 def target_vocab(full_vocab: Sequence[str], selections: Sequence[Sequence[str]],
                  tokenizer: Tokenizer) -> List[str]:
-  """The smaller vocab stage 3 builds from these selections (the tokenizer's special tokens
-  first)."""
-  return build_target_vocab(full_vocab, selections, tokenizer.specials())
+  """The smaller vocab stage 3 builds from these selections (`Tokenizer.smaller_vocab`: the
+  special tokens first, then the sorted union; a Unigram's pieces in their order)."""
+  return tokenizer.smaller_vocab(full_vocab, selections)
