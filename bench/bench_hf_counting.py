@@ -33,7 +33,8 @@ from smaller_labse.vocabulary import tf_counting  # noqa: E402
 from smaller_labse.errors import run_cli  # noqa: E402
 from smaller_labse.tokenizers.hf_loading import load_model_dir  # noqa: E402
 from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer  # noqa: E402
-from smaller_labse.vocabulary.hf_counting import count_corpus  # noqa: E402
+from smaller_labse.vocabulary.hf_counting import DEFAULT_BATCH_LINES, count_corpus  # noqa: E402
+from smaller_labse.vocabulary.token_counts import DEFAULT_BATCH_SIZE  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("novel", ["0.05", "0.2"], "Shares of the words made unique, one corpus each.")
@@ -87,6 +88,10 @@ def main(argv: Sequence[str]) -> None:
                                          max_sentences=10 ** 9, desc="TF")
       hf_counts, hf_wall, hf_cpu = timed(count_corpus, tokenizer, [path], rows,
                                          max_sentences=10 ** 9, desc="HF")
+      # Stage 2 counted a Hugging Face source in TF counting's batches before issue 19.
+      small, sm_wall, sm_cpu = timed(count_corpus, tokenizer, [path], rows,
+                                     max_sentences=10 ** 9, batch_size=DEFAULT_BATCH_SIZE,
+                                     desc="HF, small batches")
       exact, ex_wall, ex_cpu = timed(count_corpus, tokenizer, [path], rows,
                                      max_sentences=FLAGS.exact_lines, split_words=False,
                                      desc="HF, lines whole")
@@ -95,8 +100,8 @@ def main(argv: Sequence[str]) -> None:
       identical = (prefix.occurrences, prefix.doc_freqs) == (exact.occurrences, exact.doc_freqs)
       differ = sum(abs(tf_counts.occurrences.get(t, 0) - hf_counts.occurrences.get(t, 0))
                    for t in set(tf_counts.occurrences) | set(hf_counts.occurrences))
-      table.append((name, tf_counts, tf_wall, tf_cpu, hf_counts, hf_wall, hf_cpu, exact, ex_wall,
-                    ex_cpu, identical, differ))
+      table.append((name, tf_counts, tf_wall, tf_cpu, hf_counts, hf_wall, hf_cpu, small, sm_wall,
+                    sm_cpu, exact, ex_wall, ex_cpu, identical, differ))
   print()
   print("## Token counting with a Hugging Face source's tokenizer (stage 2)")
   print()
@@ -108,11 +113,14 @@ def main(argv: Sequence[str]) -> None:
   print("| corpus | counter | lines | tokens | wall s | tokens/s | CPU s / wall s | "
         "tokens / CPU s |")
   print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-  for (name, tf_counts, tf_wall, tf_cpu, hf_counts, hf_wall, hf_cpu, exact, ex_wall, ex_cpu,
-       _, _) in table:
+  for (name, tf_counts, tf_wall, tf_cpu, hf_counts, hf_wall, hf_cpu, small, sm_wall, sm_cpu,
+       exact, ex_wall, ex_cpu, _, _) in table:
     for counter, counts, wall, cpu in (
         ("TF Hub tokenizer (tf_counting.py)", tf_counts, tf_wall, tf_cpu),
-        ("tokenizers, word cache (hf_counting.count_corpus)", hf_counts, hf_wall, hf_cpu),
+        (f"tokenizers, word cache, batches of {DEFAULT_BATCH_LINES:,} lines (stage 2's default)",
+         hf_counts, hf_wall, hf_cpu),
+        (f"tokenizers, word cache, batches of {DEFAULT_BATCH_SIZE:,} lines (stage 2's before "
+         "issue 19)", small, sm_wall, sm_cpu),
         ("tokenizers, every line whole (split_words=False)", exact, ex_wall, ex_cpu)):
       print(f"| {name} | {counter} | {counts.num_lines:,} | {counts.num_tokens:,} | "
             f"{wall:.2f} | {counts.num_tokens / wall:,.0f} | {cpu / wall:.2f} | "

@@ -4,7 +4,7 @@
 Builds the export's tokenizer.json for a vocab (smaller_labse.tokenizers.tf_hub_wordpiece) and
 compares, line by line, the ids of `tokenizers.Tokenizer` (what AutoTokenizer runs)
 with those of the TF Hub preprocessor's tokenizer (tensorflow_text.BertTokenizer,
-smaller_labse.formats.tf_hub.Preprocessor), on every line of the Tatoeba files and on
+smaller_labse.tokenizers.tf_hub_preprocessor.Preprocessor), on every line of the Tatoeba files and on
 hard cases (no-break spaces, control and format characters, combining marks, CJK,
 emoji, over-long words, empty lines).
 
@@ -53,8 +53,8 @@ FLAGS = flags.FLAGS
 def tf_ids(vocab_path: str, tokens: List[str], lines: Sequence[str]) -> List[List[int]]:
   """The TF Hub preprocessor's token ids of each line (no [CLS]/[SEP])."""
   import tensorflow as tf
-  from smaller_labse.formats import tf_hub
-  pre = tf_hub.Preprocessor(vocab_path, tokens, lower_case=False)
+  from smaller_labse.tokenizers import tf_hub_preprocessor
+  pre = tf_hub_preprocessor.Preprocessor(vocab_path, tokens, lower_case=False)
   out: List[List[int]] = []
   for start in range(0, len(lines), 2048):
     batch = pre.tokenize(tf.constant(list(lines[start:start + 2048])))

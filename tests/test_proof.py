@@ -9,7 +9,7 @@ import pytest
 
 from conftest import MODELGARDEN_STRESS, MODELGARDEN_TINY, tiny_vocab
 from proof_variants import CONFIG, Variant, VariantEncoder, export_variant, scaled_weights
-from smaller_labse.formats import tf_hub
+from smaller_labse.tokenizers import tf_hub_preprocessor
 from smaller_labse.model import verification
 from smaller_labse.stages import conversion
 
@@ -106,7 +106,7 @@ def test_float64_blocks_are_the_encoder(tmp_path):
   tokens = tiny_vocab()
   config = dataclasses.replace(CONFIG, vocab_size=len(tokens))
   encoder = VariantEncoder(config, scaled_weights(config, 0.2), Variant())
-  preprocessor = tf_hub.Preprocessor(_vocab_file(tmp_path, tokens), tokens, False)
+  preprocessor = tf_hub_preprocessor.Preprocessor(_vocab_file(tmp_path, tokens), tokens, False)
   inputs = verification.pack_to_longest(preprocessor, verification.VERIFICATION_SENTENCES)
   record = verification.end_to_end(encoder(inputs)["pooled_output"].numpy(),
                                    encoder(inputs)["pooled_output"].numpy(), inputs, config,

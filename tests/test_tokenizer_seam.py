@@ -125,7 +125,7 @@ def _at_preprocessor(tokenizer: AtWordPiece, vocab_path: str, tokens: List[str])
   """The same tokenizer in TensorFlow ops, with TF Hub's preprocessor interface."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   import tensorflow_text as text  # pylint: disable=import-outside-toplevel
-  from smaller_labse.formats import tf_hub  # pylint: disable=import-outside-toplevel
+  from smaller_labse.tokenizers import tf_hub_preprocessor  # pylint: disable=import-outside-toplevel
 
   class AtPreprocessor(tf.Module):
     def __init__(self):
@@ -145,7 +145,7 @@ def _at_preprocessor(tokenizer: AtWordPiece, vocab_path: str, tokens: List[str])
       return tf.cast(self.wordpiece.tokenize(words), tf.int32)
 
     def bert_pack_inputs(self, segments, seq_length):
-      return tf_hub.pack_inputs(segments, seq_length, self.special_ids)
+      return tf_hub_preprocessor.pack_inputs(segments, seq_length, self.special_ids)
 
   return AtPreprocessor()
 

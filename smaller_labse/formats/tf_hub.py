@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import tensorflow as tf
 import tensorflow_text as text
 
-from smaller_labse.tokenizers import base
+from smaller_labse.tokenizers import tf_hub_preprocessor
 from smaller_labse.tokenizers import vocab as vocab_lib
 from smaller_labse.model.config import WORD_EMBEDDINGS, EncoderConfig, infer_config, weight_shapes
 from smaller_labse.model.encoder import Encoder
@@ -139,56 +139,6 @@ def export_encoder(encoder: Encoder, tokens: List[str], export_dir: str) -> None
     tf.saved_model.save(root, export_dir, signatures={"serving_default": serving_default})
 
 
-class Preprocessor(tf.Module):
-  """The preprocessor's computation: BertTokenizer + BERT packing, usable in-process."""
-
-  def __init__(self, vocab_path: str, tokens: List[str], lower_case: bool):
-    super().__init__(name="preprocessor")
-    initializer = tf.lookup.TextFileInitializer(
-        vocab_path, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
-        tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER)
-    self.table = tf.lookup.StaticHashTable(initializer, default_value=-1)
-    self.tokenizer = text.BertTokenizer(self.table, token_out_type=tf.int64,
-                                        lower_case=lower_case, unknown_token=vocab_lib.UNK)
-    from smaller_labse.tokenizers.tf_hub_wordpiece import TfHubTokenizer  # pylint: disable=import-outside-toplevel
-    self.special_ids = base.tf_hub_special_ids(TfHubTokenizer(tokens).special_ids(), len(tokens))
-
-  def tokenize(self, sentences: tf.Tensor) -> tf.RaggedTensor:
-    """sentences: [B] string -> int32 RaggedTensor [B, words, wordpieces]."""
-    return tf.cast(self.tokenizer.tokenize(sentences), tf.int32)
-
-  def bert_pack_inputs(self, segments: List[tf.RaggedTensor], seq_length: tf.Tensor
-                       ) -> Dict[str, tf.Tensor]:
-    """See `pack_inputs`."""
-    return pack_inputs(segments, seq_length, self.special_ids)
-
-
-def pack_inputs(segments: List[tf.RaggedTensor], seq_length: tf.Tensor,
-                special_ids: Dict[str, int]) -> Dict[str, tf.Tensor]:
-  """Packs 1 or 2 segments as [CLS] a [SEP] (b [SEP]), round-robin truncated.
-
-  Args:
-    segments: int32 RaggedTensors [B, words, wordpieces] or [B, wordpieces].
-    seq_length: scalar int32, the padded length.
-    special_ids: a preprocessor's special_ids (start_of_sequence_id, end_of_segment_id,
-      padding_id).
-
-  Returns:
-    'input_word_ids', 'input_mask', 'input_type_ids': int32 [B, seq_length].
-  """
-  flat = [s.merge_dims(-2, -1) if s.ragged_rank > 1 else s for s in segments]
-  trimmer = text.RoundRobinTrimmer(seq_length - (len(flat) + 1))
-  trimmed = trimmer.trim(flat)
-  word_ids, type_ids = text.combine_segments(
-      trimmed, start_of_sequence_id=special_ids["start_of_sequence_id"],
-      end_of_segment_id=special_ids["end_of_segment_id"])
-  input_word_ids, input_mask = text.pad_model_inputs(
-      word_ids, seq_length, pad_value=special_ids["padding_id"])
-  input_type_ids, _ = text.pad_model_inputs(type_ids, seq_length, pad_value=0)
-  return {"input_word_ids": input_word_ids, "input_mask": input_mask,
-          "input_type_ids": input_type_ids}
-
-
 def export_preprocessor(tokens: List[str], export_dir: str, lower_case: bool = False,
                         seq_length: int = DEFAULT_SEQ_LENGTH,
                         preprocessor: Optional[Callable[[str, List[str]], tf.Module]] = None
@@ -196,14 +146,14 @@ def export_preprocessor(tokens: List[str], export_dir: str, lower_case: bool = F
   """Writes a preprocessor SavedModel for `tokens` into the new directory `export_dir`.
 
   `preprocessor(vocab_path, tokens)` builds the module to export (a file holding
-  `tokens`, saved as assets/cased_vocab.txt); default: `Preprocessor`, which
+  `tokens`, saved as assets/cased_vocab.txt); default: `tf_hub_preprocessor.Preprocessor`, which
   tokenizes as tensorflow_text's BertTokenizer with `lower_case`.
   """
   with tempfile.TemporaryDirectory() as tmp:
     vocab_path = os.path.join(tmp, VOCAB_ASSET)
     vocab_lib.write_token_file(vocab_path, tokens)
     if preprocessor is None:
-      pre = Preprocessor(vocab_path, tokens, lower_case)
+      pre = tf_hub_preprocessor.Preprocessor(vocab_path, tokens, lower_case)
     else:
       pre = preprocessor(vocab_path, tokens)
     string_spec = tf.TensorSpec([None], tf.string, name="sentences")

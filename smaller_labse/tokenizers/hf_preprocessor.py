@@ -1,6 +1,6 @@
 """The TensorFlow twin of a Hugging Face BERT tokenizer, exportable as a TF Hub preprocessor.
 
-`HfPreprocessor` has tf_hub.Preprocessor's interface (`tokenize`,
+`HfPreprocessor` has tf_hub_preprocessor.Preprocessor's interface (`tokenize`,
 `bert_pack_inputs`, `special_ids`) and is made of TensorFlow and
 tensorflow_text ops only, so tf_hub.export_preprocessor saves it as a
 SavedModel. It tokenizes as the tokenizers library runs an `HfTokenizer`:
@@ -28,18 +28,18 @@ differences, none reachable from real text: a special token skipped under
 
 import os
 import tempfile
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from smaller_labse.formats import tf_hub
+from smaller_labse.tokenizers import tf_hub_preprocessor
 from smaller_labse.tokenizers import base, hf_chars, vocab as vocab_lib
 from smaller_labse.errors import InputError
 from smaller_labse.tokenizers.vocab import unreachable_token
+# Typed by the protocol: the tokenizer is an HfTokenizer, whose module imports this one.
+from smaller_labse.tokenizers.base import Tokenizer
 
-if TYPE_CHECKING:  # hf_tokenizer.py imports this module to build its twin.
-  from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer
 
 TEXT = -1  # The id of a piece of text still to tokenize (not an added token).
 
@@ -123,7 +123,7 @@ class HfPreprocessor(tf.Module):
       row_tokens(num_ids)).
   """
 
-  def __init__(self, tokenizer: "HfTokenizer", vocab_path: Optional[str] = None,
+  def __init__(self, tokenizer: Tokenizer, vocab_path: Optional[str] = None,
                tokens: Optional[Sequence[str]] = None):
     super().__init__(name="preprocessor")
     self._tmp = tempfile.TemporaryDirectory()  # Lives as long as the module (tables read it).
@@ -251,8 +251,8 @@ class HfPreprocessor(tf.Module):
 
   def bert_pack_inputs(self, segments: List[tf.RaggedTensor], seq_length: tf.Tensor
                        ) -> Dict[str, tf.Tensor]:
-    """As tf_hub.Preprocessor.bert_pack_inputs."""
-    return tf_hub.pack_inputs(segments, seq_length, self.special_ids)
+    """As tf_hub_preprocessor.Preprocessor.bert_pack_inputs."""
+    return tf_hub_preprocessor.pack_inputs(segments, seq_length, self.special_ids)
 
 
 def _file_table(path: str) -> tf.lookup.StaticHashTable:
@@ -262,7 +262,7 @@ def _file_table(path: str) -> tf.lookup.StaticHashTable:
       tf.lookup.TextFileIndex.LINE_NUMBER), default_value=-1)
 
 
-def _matchers(tokenizer: "HfTokenizer") -> Tuple[Optional[_Matcher], Optional[_Matcher]]:
+def _matchers(tokenizer: Tokenizer) -> Tuple[Optional[_Matcher], Optional[_Matcher]]:
   """The added tokens matched in the raw text, and those matched in the normalized text
   (by their normalized form, as the library computes it)."""
   normalizer = tokenizer.library().normalizer

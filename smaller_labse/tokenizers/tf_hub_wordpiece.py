@@ -28,8 +28,7 @@ tokens in that form (`vocab.txt` has them as text), and `tokenizer.decode` gives
 Hugging Face's `BertTokenizer` (`use_fast=False`, or the class named explicitly) tokenizes
 differently and should not be used with this model."""
 
-ROLE_TOKENS = {Role.PAD: vocab_lib.PAD, Role.UNK: vocab_lib.UNK, Role.START: vocab_lib.CLS,
-               Role.END: vocab_lib.SEP, Role.MASK: vocab_lib.MASK}
+ROLE_TOKENS = vocab_lib.ROLE_TOKENS
 
 
 class TfHubTokenizer(base.Tokenizer):
@@ -58,9 +57,7 @@ class TfHubTokenizer(base.Tokenizer):
 
   def special_ids(self) -> Dict[Role, int]:
     if self._special_ids is None:
-      present = set(self.tokens)
-      self._special_ids = {role: self.tokens.index(t) for role, t in ROLE_TOKENS.items()
-                           if t in present}
+      self._special_ids = vocab_lib.wordpiece_special_ids(self.tokens)
     return dict(self._special_ids)
 
   def special_rows(self) -> List[int]:
@@ -144,7 +141,7 @@ class TfHubTokenizer(base.Tokenizer):
   def tf_preprocessor(self, vocab_path: str, tokens: Optional[Sequence[str]] = None):
     """The TF Hub preprocessor's computation over `vocab_path` (`tokens`, default this vocab,
     one per line)."""
-    from smaller_labse.formats.tf_hub import Preprocessor
+    from smaller_labse.tokenizers.tf_hub_preprocessor import Preprocessor
     return Preprocessor(vocab_path, list(self.tokens if tokens is None else tokens),
                         self.lower_case)
 

@@ -11,10 +11,11 @@ Every other tokenizer says which tokens are special itself (`base.Tokenizer.spec
 
 import os
 import re
-from typing import Iterable, List, Sequence
+from typing import Dict, Iterable, List, Sequence
 
 from smaller_labse import atomic, files
 from smaller_labse.errors import InputError
+from smaller_labse.tokenizers.base import Role
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 REQUIRED_SPECIAL_TOKENS = (PAD, UNK, CLS, SEP)
@@ -28,6 +29,16 @@ RUST_WHITESPACE = ("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\
 def unreachable_token(row: int) -> str:
   """The placeholder of an embedding row no token maps to (never produced: it holds spaces)."""
   return f"[unreachable row {row}]"
+
+
+# A WordPiece vocab file's special tokens by role (BERT's and LaBSE's names).
+ROLE_TOKENS = {Role.PAD: PAD, Role.UNK: UNK, Role.START: CLS, Role.END: SEP, Role.MASK: MASK}
+
+
+def wordpiece_special_ids(tokens: Sequence[str]) -> Dict[Role, int]:
+  """Role -> id of each of ROLE_TOKENS that `tokens` (a WordPiece vocab, in id order) holds."""
+  present = set(tokens)
+  return {role: tokens.index(t) for role, t in ROLE_TOKENS.items() if t in present}
 
 
 def is_special_token(token: str) -> bool:

@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 import operator
 import os
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tokenizers
@@ -21,9 +21,9 @@ from tqdm import tqdm
 from smaller_labse.errors import InputError
 from smaller_labse.tokenizers.vocab import RUST_WHITESPACE
 from smaller_labse.vocabulary import token_counts
+# Typed by the protocol: the tokenizer is an HfTokenizer, whose module imports this one.
+from smaller_labse.tokenizers.base import Tokenizer
 
-if TYPE_CHECKING:
-  from smaller_labse.tokenizers.hf_tokenizer import HfTokenizer
 
 DEFAULT_BATCH_LINES = token_counts.DEFAULT_HF_BATCH_LINES
 _READ_BYTES = 1 << 22
@@ -114,7 +114,7 @@ class _Counter:
   release the GIL.
   """
 
-  def __init__(self, tokenizer: "HfTokenizer", vocab_size: int, split_words: bool,
+  def __init__(self, tokenizer: Tokenizer, vocab_size: int, split_words: bool,
                encode: Optional[Callable[[List[str]], Tuple[np.ndarray, np.ndarray]]] = None):
     self.library = tokenizer.library()
     self.encode_lines = encode
@@ -211,13 +211,13 @@ class _Counter:
     return tokens, np.repeat(line_of_word, lengths)
 
 
-def can_split_words(tokenizer: "HfTokenizer") -> bool:
+def can_split_words(tokenizer: Tokenizer) -> bool:
   """Whether counting may cut lines at ' ' (no matched added token holds whitespace)."""
   return not any(any(c in RUST_WHITESPACE for c in t.content) for t in tokenizer.added_tokens
                  if not (t.special and tokenizer.split_special_tokens))
 
 
-def count_corpus(tokenizer: "HfTokenizer", paths: Sequence[str], vocab: Sequence[str],
+def count_corpus(tokenizer: Tokenizer, paths: Sequence[str], vocab: Sequence[str],
                  min_chars: int = token_counts.DEFAULT_MIN_CHARS,
                  max_sentences: int = token_counts.DEFAULT_MAX_SENTENCES,
                  batch_size: Optional[int] = None, desc: str = "counting",
