@@ -259,7 +259,6 @@ class Tokenizer(Protocol):
     Raises:
       InputError: a selected token is not in `full_vocab`, or nothing is selected.
     """
-    from smaller_labse.tokenizers.vocab import build_target_vocab  # pylint: disable=import-outside-toplevel
     return build_target_vocab(full_vocab, selections, self.specials())
 
   def char_forms(self, chars: Iterable[str]) -> Dict[str, Tuple[str, ...]]:
@@ -342,3 +341,32 @@ def check_pruning(tokenizer: Tokenizer, keep_rows: Sequence[int], num_rows: int)
     raise InputError(f"the smaller vocab lacks the special token "
                      f"{tokenizer.row_tokens()[missing[0]]!r}")
 
+
+def build_target_vocab(original_vocab: Sequence[str], selections: Sequence[Sequence[str]],
+                       specials: Sequence[str]) -> List[str]:
+  """The smaller model's vocab, built as the original release did.
+
+  Args:
+    original_vocab: the full vocab, in model order.
+    selections: per-language selected tokens.
+    specials: the tokenizer's special tokens (`Tokenizer.specials()`), in row order.
+
+  Returns:
+    `specials`, then the union of the selected (non-special) tokens sorted by code point.
+
+  Raises:
+    InputError: a selected token is not in `original_vocab`, or nothing is selected.
+  """
+  known = set(original_vocab)
+  selected = set()
+  for tokens in selections:
+    selected.update(tokens)
+  unknown = sorted(selected - known)
+  if unknown:
+    shown = ", ".join(repr(t) for t in unknown[:5])
+    raise InputError(f"{len(unknown)} selected tokens are not in the original vocab, e.g. {shown}")
+  specials = list(specials)
+  body = sorted(selected - set(specials))
+  if not body:
+    raise InputError("the selection is empty: no token to keep besides the special tokens")
+  return specials + body

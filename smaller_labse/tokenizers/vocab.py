@@ -15,7 +15,8 @@ from typing import Dict, Iterable, List, Sequence
 
 from smaller_labse import atomic, files
 from smaller_labse.errors import InputError
-from smaller_labse.tokenizers.base import Role
+# The original release's rule for a smaller vocab, kept under its old name here.
+from smaller_labse.tokenizers.base import Role, build_target_vocab  # noqa: F401
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 REQUIRED_SPECIAL_TOKENS = (PAD, UNK, CLS, SEP)
@@ -75,36 +76,6 @@ def write_token_file(path: str, tokens: Iterable[str]) -> None:
 def special_tokens(vocab: Sequence[str]) -> List[str]:
   """Every bracketed special token of the WordPiece vocab `vocab`, in vocab order."""
   return [t for t in vocab if is_special_token(t)]
-
-
-def build_target_vocab(original_vocab: Sequence[str], selections: Sequence[Sequence[str]],
-                       specials: Sequence[str]) -> List[str]:
-  """The smaller model's vocab, built as the original release did.
-
-  Args:
-    original_vocab: the full vocab, in model order.
-    selections: per-language selected tokens.
-    specials: the tokenizer's special tokens (`Tokenizer.specials()`), in row order.
-
-  Returns:
-    `specials`, then the union of the selected (non-special) tokens sorted by code point.
-
-  Raises:
-    InputError: a selected token is not in `original_vocab`, or nothing is selected.
-  """
-  known = set(original_vocab)
-  selected = set()
-  for tokens in selections:
-    selected.update(tokens)
-  unknown = sorted(selected - known)
-  if unknown:
-    shown = ", ".join(repr(t) for t in unknown[:5])
-    raise InputError(f"{len(unknown)} selected tokens are not in the original vocab, e.g. {shown}")
-  specials = list(specials)
-  body = sorted(selected - set(specials))
-  if not body:
-    raise InputError("the selection is empty: no token to keep besides the special tokens")
-  return specials + body
 
 
 def vocab_file_name(langs: Sequence[str]) -> str:
