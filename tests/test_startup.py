@@ -122,7 +122,7 @@ def test_main_starts_from_the_defaults_each_call(tmp_path, monkeypatch, capsys):
   # --formats is back to its default: the next error is the missing model directory.
   assert make.main(["prog", "--langs=en"]) == 2
   assert "models/labse: no such directory" in capsys.readouterr().err
-  assert make.FLAGS.formats == "tfhub,st" and make.FLAGS.name is None
+  assert make.FLAGS.formats is None and make.FLAGS.name is None  # None: by the source
   assert not make.FLAGS["langs"].using_default_value
 
 
