@@ -5,6 +5,7 @@ import fcntl
 import importlib
 import io
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -207,3 +208,15 @@ def tiny_en_fr(tiny_stage1, tmp_path_factory):
     write_en_fr_selection(os.path.join(path, "selected_tokens"))
     _run_into(path, "make", "--langs=en,fr")
   return shared_build(tmp_path_factory, "tiny_en_fr", build)
+
+
+@pytest.fixture
+def tiny_en_fr_dir(tiny_en_fr):
+  """The session's work directory after stages 1-3 for en, fr (conftest.tiny_en_fr): read only."""
+  return pathlib.Path(tiny_en_fr)
+
+
+@pytest.fixture
+def tiny_en_fr_stdout(tiny_en_fr):
+  """Stage 3's stdout (make_smaller_labse.py --langs=en,fr, the default formats, run as a user would)."""
+  return (pathlib.Path(tiny_en_fr) / "make.stdout").read_text(encoding="utf-8")

@@ -120,5 +120,21 @@ def _save_e5_small(tokenizer_dir: str, out: str) -> None:
     json.dump(st_config, f, indent=2)
 
 
+
+def full_rows_pooled(model, sentences):
+  """Our encoder over every row of `model`, on `sentences` (one batch)."""
+  # pylint: disable=import-outside-toplevel  (TensorFlow only for the tests that compute)
+  import numpy as np
+  import tensorflow as tf
+  from smaller_labse.model.config import WORD_EMBEDDINGS
+  from smaller_labse.model.encoder import Encoder
+  inputs = model.tokenizer.pack_ids(model.tokenizer.encode(sentences))
+  weights = {k: model.weights[k] for k in model.weights}
+  weights[WORD_EMBEDDINGS] = np.asarray(weights[WORD_EMBEDDINGS][0:model.config.vocab_size])
+  encoder = Encoder(model.config, weights)
+  return tf.function(lambda x: encoder(x)["pooled_output"])(
+      {k: tf.constant(v) for k, v in inputs.items()}).numpy()
+
+
 if __name__ == "__main__":
   _save_e5_small(sys.argv[1], sys.argv[2])

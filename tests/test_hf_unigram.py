@@ -33,17 +33,15 @@ TRICKY = ["hello  world ", " leading space", "trailing   ", "", "   ", "tab\ther
 # The builders live in tests/helpers_unigram.py (shared with the pipeline and sources tests);
 # their old names stay for the modules that import them from here.
 _corpus_lines = helpers_unigram.corpus_lines
-_build_xlmr = helpers_unigram.build_xlmr
-_hub_style = helpers_unigram.hub_style
 
 
 @pytest.fixture(scope="module")
 def dirs(tmp_path_factory):
   root = str(tmp_path_factory.mktemp("xlmr"))
-  saved = _build_xlmr(root)
+  saved = helpers_unigram.build_xlmr(root)
   return {"transformers": saved,
-          "hub": _hub_style(saved, os.path.join(root, "hub")),
-          "as_written": _hub_style(saved, os.path.join(root, "as_written"), "TokenizersBackend")}
+          "hub": helpers_unigram.hub_style(saved, os.path.join(root, "hub")),
+          "as_written": helpers_unigram.hub_style(saved, os.path.join(root, "as_written"), "TokenizersBackend")}
 
 
 def _auto(directory):

@@ -39,24 +39,12 @@ ST_FILES = ["1_Pooling/config.json", "2_Dense/config.json", "2_Dense/model.safet
             "tokenizer.json", "tokenizer_config.json", "vocab.txt"]
 
 
-@pytest.fixture
-def workdir(tiny_en_fr):
-  """The session's work directory after stages 1-3 for en, fr (conftest.tiny_en_fr): read only."""
-  return pathlib.Path(tiny_en_fr)
+def _st_dir(tiny_en_fr_dir):
+  return tiny_en_fr_dir / "models" / "LaBSE_en-fr_st"
 
 
-@pytest.fixture
-def smaller(tiny_en_fr):
-  """Stage 3's stdout (make_smaller_labse.py --langs=en,fr, the default formats)."""
-  return (pathlib.Path(tiny_en_fr) / "make.stdout").read_text(encoding="utf-8")
-
-
-def _st_dir(workdir):
-  return workdir / "models" / "LaBSE_en-fr_st"
-
-
-def _tf_hub(workdir):
-  models = workdir / "models"
+def _tf_hub(tiny_en_fr_dir):
+  models = tiny_en_fr_dir / "models"
   return hub.load(str(models / "LaBSE_en-fr" / "1")), hub.load(
       str(models / "LaBSE_en-fr_preprocess" / "1"))
 
@@ -66,13 +54,13 @@ def _files(directory):
                 for d, _, names in os.walk(directory) for f in names)
 
 
-def test_layout_and_configs(workdir, smaller):
-  st = _st_dir(workdir)
-  assert "verified the Sentence Transformers export on 21 sentences" in smaller
-  assert "wrote models/LaBSE_en-fr_st" in smaller
+def test_layout_and_configs(tiny_en_fr_dir, tiny_en_fr_stdout):
+  st = _st_dir(tiny_en_fr_dir)
+  assert "verified the Sentence Transformers export on 21 sentences" in tiny_en_fr_stdout
+  assert "wrote models/LaBSE_en-fr_st" in tiny_en_fr_stdout
   assert _files(st) == ST_FILES
   assert os.path.isdir(st / "3_Normalize")
-  target = vocab.read_token_file(str(workdir / "models" / "vocab-en-fr.txt"))
+  target = vocab.read_token_file(str(tiny_en_fr_dir / "models" / "vocab-en-fr.txt"))
   assert vocab.read_token_file(str(st / "vocab.txt")) == target
   config = json.load(open(st / "config.json"))
   assert config["architectures"] == ["BertModel"] and config["model_type"] == "bert"
@@ -97,10 +85,10 @@ def test_layout_and_configs(workdir, smaller):
   assert "max abs difference" in card
 
 
-def test_safetensors_hold_bert_names_and_exact_weights(workdir, smaller, tiny_labse):
+def test_safetensors_hold_bert_names_and_exact_weights(tiny_en_fr_dir, tiny_en_fr_stdout, tiny_labse):
   """Read with the safetensors library itself; every value is LaBSE's, rearranged."""
   from safetensors.numpy import load_file
-  tensors = load_file(str(_st_dir(workdir) / "model.safetensors"))
+  tensors = load_file(str(_st_dir(tiny_en_fr_dir) / "model.safetensors"))
   expected = {"embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
               "embeddings.token_type_embeddings.weight", "embeddings.LayerNorm.weight",
               "embeddings.LayerNorm.bias", "pooler.dense.weight", "pooler.dense.bias"}
@@ -120,21 +108,21 @@ def test_safetensors_hold_bert_names_and_exact_weights(workdir, smaller, tiny_la
   np.testing.assert_array_equal(  # [D, N, H] -> [N*H, D]
       tensors["encoder.layer.0.attention.self.query.weight"],
       original["transformer/layer_0/self_attention/query/kernel"].reshape(32, 32).T)
-  dense = load_file(str(_st_dir(workdir) / "2_Dense" / "model.safetensors"))
+  dense = load_file(str(_st_dir(tiny_en_fr_dir) / "2_Dense" / "model.safetensors"))
   assert set(dense) == {"linear.weight", "linear.bias"}
   np.testing.assert_array_equal(dense["linear.weight"], tensors["pooler.dense.weight"])
-  target = vocab.read_token_file(str(workdir / "models" / "vocab-en-fr.txt"))
+  target = vocab.read_token_file(str(tiny_en_fr_dir / "models" / "vocab-en-fr.txt"))
   rows = [tiny_vocab().index(t) for t in target]
   np.testing.assert_array_equal(tensors["embeddings.word_embeddings.weight"],
                                 original["word_embeddings/embeddings"][rows])
 
 
-def test_numpy_forward_pass_equals_the_tf_hub_model(workdir, smaller):
+def test_numpy_forward_pass_equals_the_tf_hub_model(tiny_en_fr_dir, tiny_en_fr_stdout):
   """HF BertModel conventions, float64, from the exported files only, vs TF float32."""
-  encoder, preprocess = _tf_hub(workdir)
+  encoder, preprocess = _tf_hub(tiny_en_fr_dir)
   inputs = preprocess(tf.constant(SENTENCES))
   outputs = encoder(inputs, training=False)
-  model = numpy_reference.NumpyStModel(str(_st_dir(workdir)))
+  model = numpy_reference.NumpyStModel(str(_st_dir(tiny_en_fr_dir)))
   ours = model(*(inputs[k].numpy() for k in ("input_word_ids", "input_mask", "input_type_ids")))
   pooled = outputs["pooled_output"].numpy()
   reference = pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
@@ -146,18 +134,18 @@ def test_numpy_forward_pass_equals_the_tf_hub_model(workdir, smaller):
   assert np.abs(ours["pooler_output"] - pooled).max() <= 1e-5
 
 
-def test_check_catches_a_transposed_weight(workdir, smaller, tmp_path):
+def test_check_catches_a_transposed_weight(tiny_en_fr_dir, tiny_en_fr_stdout, tmp_path):
   from safetensors.numpy import load_file, save_file
-  encoder, preprocess = _tf_hub(workdir)
+  encoder, preprocess = _tf_hub(tiny_en_fr_dir)
   inputs = verification.pack_to_longest(preprocess, SENTENCES)
   outputs = encoder(inputs, training=False)
   reference = {"inputs": {k: v.numpy() for k, v in inputs.items()},
                "encoder_outputs": [x.numpy() for x in outputs["encoder_outputs"]],
                "pooled_output": outputs["pooled_output"].numpy()}
-  good = st_export.check(str(_st_dir(workdir)), reference)
+  good = st_export.check(str(_st_dir(tiny_en_fr_dir)), reference)
   assert good["layers"] <= numpy_reference.LAYER_RTOL and good["sentence_embedding"] <= 1e-5
   broken = tmp_path / "broken"
-  shutil.copytree(_st_dir(workdir), broken)
+  shutil.copytree(_st_dir(tiny_en_fr_dir), broken)
   tensors = load_file(str(broken / "model.safetensors"))
   name = "encoder.layer.1.attention.self.value.weight"
   tensors[name] = np.ascontiguousarray(tensors[name].T)
@@ -166,12 +154,12 @@ def test_check_catches_a_transposed_weight(workdir, smaller, tmp_path):
     st_export.check(str(broken), reference)
 
 
-def test_tokenizer_json_packs_as_the_tf_hub_preprocessor(workdir, smaller):
+def test_tokenizer_json_packs_as_the_tf_hub_preprocessor(tiny_en_fr_dir, tiny_en_fr_stdout):
   tokenizers = pytest.importorskip("tokenizers")
-  tokenizer = tokenizers.Tokenizer.from_file(str(_st_dir(workdir) / "tokenizer.json"))
+  tokenizer = tokenizers.Tokenizer.from_file(str(_st_dir(tiny_en_fr_dir) / "tokenizer.json"))
   tokenizer.enable_truncation(128)
   tokenizer.enable_padding(length=128, pad_id=0, pad_token="[PAD]")
-  _, preprocess = _tf_hub(workdir)
+  _, preprocess = _tf_hub(tiny_en_fr_dir)
   expected = preprocess(tf.constant(SENTENCES))
   encodings = tokenizer.encode_batch(SENTENCES)
   for key, hf_key in (("input_word_ids", "ids"), ("input_mask", "attention_mask"),
@@ -198,30 +186,30 @@ def test_tokenizer_json_agrees_on_every_tatoeba_line_and_hard_case():
   assert [(name, differ) for name, _, _, differ, _ in rows if differ] == []
 
 
-def test_formats_flag(workdir, smaller, tmp_path):
+def test_formats_flag(tiny_en_fr_dir, tiny_en_fr_stdout, tmp_path):
   only_st = run_command("make", "--langs=en,fr", "--formats=st",
-                       f"--output_dir={tmp_path / 'out'}", cwd=workdir)
+                       f"--output_dir={tmp_path / 'out'}", cwd=tiny_en_fr_dir)
   assert only_st.returncode == 0, only_st.stderr
   assert sorted(os.listdir(tmp_path / "out")) == ["LaBSE_en-fr_st", "vocab-en-fr.txt"]
-  for name in _files(_st_dir(workdir)):  # Same inputs, byte-identical outputs.
-    assert filecmp.cmp(_st_dir(workdir) / name, tmp_path / "out" / "LaBSE_en-fr_st" / name,
+  for name in _files(_st_dir(tiny_en_fr_dir)):  # Same inputs, byte-identical outputs.
+    assert filecmp.cmp(_st_dir(tiny_en_fr_dir) / name, tmp_path / "out" / "LaBSE_en-fr_st" / name,
                        shallow=False), name
   bad = run_command("make", "--langs=en,fr", "--formats=tfhub,onnx",
-                   f"--output_dir={tmp_path / 'bad'}", cwd=workdir)
+                   f"--output_dir={tmp_path / 'bad'}", cwd=tiny_en_fr_dir)
   assert bad.returncode == 2
   assert bad.stderr.strip().split("\n")[-1] == (
       "error: --formats=tfhub,onnx: unknown format onnx; choose from tfhub,st")
   assert not (tmp_path / "bad").exists()
 
 
-def test_a_different_model_in_the_st_directory_is_refused(workdir, smaller, tmp_path):
+def test_a_different_model_in_the_st_directory_is_refused(tiny_en_fr_dir, tiny_en_fr_stdout, tmp_path):
   out = tmp_path / "models"
-  shutil.copytree(_st_dir(workdir), out / "LaBSE_en-fr_st")
+  shutil.copytree(_st_dir(tiny_en_fr_dir), out / "LaBSE_en-fr_st")
   with open(out / "LaBSE_en-fr_st" / "vocab.txt", "a", encoding="utf-8") as f:
     f.write("another\n")
   before = {n: open(out / "LaBSE_en-fr_st" / n, "rb").read() for n in ST_FILES}
   result = run_command("make", "--langs=en,fr", f"--output_dir={out}",
-                      cwd=workdir)
+                      cwd=tiny_en_fr_dir)
   assert result.returncode == 2
   assert result.stderr.strip().split("\n")[-1] == (
       f"error: {out}/LaBSE_en-fr_st: already holds a different model; remove it or pass "
@@ -279,10 +267,10 @@ print(json.dumps({k: sorted(v) for k, v in info.items()}))
 
 @pytest.mark.skipif(importlib.util.find_spec("sentence_transformers") is None,
                     reason="sentence_transformers not installed")
-def test_sentence_transformers_loads_the_export(workdir, smaller, tmp_path):
+def test_sentence_transformers_loads_the_export(tiny_en_fr_dir, tiny_en_fr_stdout, tmp_path):
   """Real sentence_transformers and transformers (in a subprocess: no TF in that process)."""
   out = tmp_path / "st.npz"
-  result = subprocess.run([sys.executable, "-c", _ST_SCRIPT, str(_st_dir(workdir)),
+  result = subprocess.run([sys.executable, "-c", _ST_SCRIPT, str(_st_dir(tiny_en_fr_dir)),
                            json.dumps(SENTENCES), str(out)], capture_output=True, text=True,
                           timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -291,7 +279,7 @@ def test_sentence_transformers_loads_the_export(workdir, smaller, tmp_path):
   for word in ("newly initialized", "not used", "MISSING", "UNEXPECTED", "not initialized"):
     assert word not in result.stderr
   got = np.load(out)
-  encoder, preprocess = _tf_hub(workdir)
+  encoder, preprocess = _tf_hub(tiny_en_fr_dir)
   inputs = preprocess(tf.constant(SENTENCES))
   pooled = encoder(inputs, training=False)["pooled_output"].numpy()
   np.testing.assert_array_equal(got["ids"], inputs["input_word_ids"].numpy())
@@ -311,13 +299,13 @@ def _doc_snippets(page: str, heading: str):
   return code_blocks(section(page, heading), "python")
 
 
-def _models_view(workdir, cwd) -> None:
+def _models_view(tiny_en_fr_dir, cwd) -> None:
   """`cwd`/models names the default model's directories after the en-fr model of `workdir`
   (links: the shared work directory is not written)."""
   models = pathlib.Path(cwd) / "models"
   models.mkdir(parents=True, exist_ok=True)
   for suffix in ("", "_preprocess", "_st"):
-    os.symlink(workdir / "models" / f"LaBSE_en-fr{suffix}", models / f"{DEFAULT_MODEL}{suffix}")
+    os.symlink(tiny_en_fr_dir / "models" / f"LaBSE_en-fr{suffix}", models / f"{DEFAULT_MODEL}{suffix}")
 
 
 # Runs each snippet of the JSON list argv[1] in turn, each in fresh globals as `python -c` would,
@@ -330,11 +318,11 @@ for i, snippet in enumerate(json.load(open(sys.argv[1], encoding="utf-8"))):
 """
 
 
-def test_documented_tensorflow_fine_tuning_example_runs(workdir, tmp_path, monkeypatch, capsys):
+def test_documented_tensorflow_fine_tuning_example_runs(tiny_en_fr_dir, tmp_path, monkeypatch, capsys):
   """Run in this process (TensorFlow is loaded here), from a directory of the test's own."""
   tf_example = _doc_snippets("docs/fine-tuning.md", "Fine-tuning")[0]
   assert "hub.KerasLayer" in tf_example and f'model = "models/{DEFAULT_MODEL}"' in tf_example
-  _models_view(workdir, tmp_path)
+  _models_view(tiny_en_fr_dir, tmp_path)
   monkeypatch.chdir(tmp_path)
   capsys.readouterr()
   exec(compile(tf_example, "docs/fine-tuning.md", "exec"), {"__name__": "__main__"})  # pylint: disable=exec-used
@@ -345,7 +333,7 @@ def test_documented_tensorflow_fine_tuning_example_runs(workdir, tmp_path, monke
 
 @pytest.mark.skipif(importlib.util.find_spec("sentence_transformers") is None,
                     reason="sentence_transformers not installed")
-def test_documented_pytorch_examples_run(workdir, tmp_path):
+def test_documented_pytorch_examples_run(tiny_en_fr_dir, tmp_path):
   """The PyTorch snippets, verbatim, in one process without TensorFlow (as their users run
   them), one after the other, each in fresh globals."""
   readme = [snippet for snippet in _doc_snippets("README.md", "Using the smaller model")
@@ -356,7 +344,7 @@ def test_documented_pytorch_examples_run(workdir, tmp_path):
   assert "SentenceTransformer(" in snippets[0] and "AutoModel" in snippets[1]
   assert "torch.optim.Adam" in torch_example
   distinct = list(dict.fromkeys(readme + snippets + [torch_example]))  # each distinct one once
-  _models_view(workdir, tmp_path)
+  _models_view(tiny_en_fr_dir, tmp_path)
   (tmp_path / "snippets.json").write_text(json.dumps(distinct), encoding="utf-8")
   result = subprocess.run([sys.executable, "-c", _RUN_EACH, str(tmp_path / "snippets.json")],
                           cwd=tmp_path, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),

@@ -13,14 +13,11 @@ import shutil
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from smaller_labse import api, tatoeba
 from smaller_labse.demo import demo_data
 from smaller_labse.errors import InputError
 from smaller_labse.formats import sources
-from smaller_labse.model.config import WORD_EMBEDDINGS
-from smaller_labse.model.encoder import Encoder
 from smaller_labse.tokenizers.hf_unigram import HfUnigramTokenizer
 from smaller_labse.tokenizers.vocab import read_token_file
 from tests import helpers_unigram
@@ -153,16 +150,6 @@ def test_pruned_sentencepiece_model_loads_and_agrees(trimmed, source):
                                                          for l in same]
 
 
-def _full_rows_pooled(model, sentences):
-  """Our encoder over every row of `model`, on `sentences` (one batch)."""
-  inputs = model.tokenizer.pack_ids(model.tokenizer.encode(sentences))
-  weights = {k: model.weights[k] for k in model.weights}
-  weights[WORD_EMBEDDINGS] = np.asarray(weights[WORD_EMBEDDINGS][0:model.config.vocab_size])
-  encoder = Encoder(model.config, weights)
-  return tf.function(lambda x: encoder(x)["pooled_output"])(
-      {k: tf.constant(v) for k, v in inputs.items()}).numpy()
-
-
 def _kept_sentences(work, source):
   full = HfUnigramTokenizer.from_model_dir(source)
   small = HfUnigramTokenizer.from_model_dir(_export(work))
@@ -180,8 +167,8 @@ def test_kept_sentences_get_the_sources_embedding(trimmed, source):
   prompted = kept + ["query: " + s for s in kept] + ["passage: " + s for s in kept]
   original, smaller = sources.open_source(source), sources.open_source(_export(work))
   assert smaller.config.vocab_size < original.config.vocab_size
-  assert np.array_equal(_full_rows_pooled(original, prompted),
-                        _full_rows_pooled(smaller, prompted))
+  assert np.array_equal(helpers_unigram.full_rows_pooled(original, prompted),
+                        helpers_unigram.full_rows_pooled(smaller, prompted))
   theirs = sentence_transformers.SentenceTransformer(source, device="cpu")
   ours = sentence_transformers.SentenceTransformer(_export(work), device="cpu")
   assert ours.prompts == theirs.prompts and ours.max_seq_length == theirs.max_seq_length

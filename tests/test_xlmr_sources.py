@@ -20,11 +20,11 @@ import tensorflow as tf
 from smaller_labse.errors import InputError
 from smaller_labse.formats import sources, st_export
 from smaller_labse.model import verification
-from smaller_labse.model.config import WORD_EMBEDDINGS as WORD
 from smaller_labse.model.encoder import Encoder, PooledOutputEncoder
 from smaller_labse.stages import conversion
 from smaller_labse.tokenizers.base import Role
-from tests.test_hf_unigram import _build_xlmr, _hub_style  # XLM-R's tokenizer, built small
+from tests.helpers_unigram import build_xlmr as _build_xlmr, full_rows_pooled
+from tests.helpers_unigram import hub_style as _hub_style  # XLM-R's tokenizer, built small
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -201,20 +201,8 @@ def test_smaller_export_keeps_embeddings_modules_and_prompts(built, name, tmp_pa
   smaller = dataclasses.replace(model, tokenizer=tokenizer.pruned(rows), tokens=tokens,
                                 weights=st_export.RowsView(model.weights, np.array(rows)),
                                 config=model.config.with_vocab_size(len(rows)))
-  assert np.array_equal(_full_rows_encode(smaller, KEPT), _full_rows_encode(model, KEPT))
+  assert np.array_equal(full_rows_pooled(smaller, KEPT), full_rows_pooled(model, KEPT))
 
-
-def _full_rows_encode(model, sentences):
-  """pooled_output of an encoder holding all of the model's rows (as stage 3 builds it)."""
-  inputs = model.tokenizer.pack_ids(model.tokenizer.encode(sentences))
-  weights = {k: model.weights[k] for k in model.weights}
-  weights[WORD] = np.asarray(weights[WORD][0:model.config.vocab_size])
-  encoder = Encoder(model.config, weights)
-  return tf.function(lambda x: encoder(x)["pooled_output"])(
-      {k: tf.constant(v) for k, v in inputs.items()}).numpy()
-
-
-# --- Refused in one line -----------------------------------------------------------------------
 
 def _variant(built, tmp_path, name, edit_config=None, edit_file=None):
   target = str(tmp_path / "variant")
