@@ -1,4 +1,4 @@
-"""XLM-R SentencePiece Unigram tokenizers (smaller_labse.tokenizers.hf_unigram,
+"""XLM-R SentencePiece Unigram tokenizers (smaller_labse.tokenizers.hf_unigram and its modules,
 sentencepiece_model) against the real libraries: tokenizers, transformers.AutoTokenizer and
 sentencepiece, on small tokenizers built here in exactly XLM-R's format (a sentencepiece
 Unigram model trained with nmt_nfkc, converted and saved by transformers)."""
@@ -13,7 +13,7 @@ import pytest
 
 from smaller_labse.demo import demo_data
 from smaller_labse.errors import InputError
-from smaller_labse.tokenizers import hf_unigram
+from smaller_labse.tokenizers import hf_unigram_pruning, hf_unigram_reading, hf_unigram_words
 from smaller_labse.tokenizers.hf_unigram import HfUnigramTokenizer, Role
 from tests import helpers_unigram
 from tests.helpers_vocab import SHARED_TATOEBA  # ../shared, when present
@@ -104,10 +104,10 @@ def test_word_cache_equals_whole_lines(dirs):
 
 
 def test_inseparable_words_are_encoded_whole():
-  assert not hf_unigram.word_is_separable("\u0301x")
-  assert not hf_unigram.word_is_separable("x\u0600")
-  assert not hf_unigram.word_is_separable("\u200dx")
-  assert hf_unigram.word_is_separable("x\u0301")
+  assert not hf_unigram_words.word_is_separable("\u0301x")
+  assert not hf_unigram_words.word_is_separable("x\u0600")
+  assert not hf_unigram_words.word_is_separable("\u200dx")
+  assert hf_unigram_words.word_is_separable("x\u0301")
 
 
 # --- Pruning -----------------------------------------------------------------------------------
@@ -196,10 +196,10 @@ def test_ids_remapped(pruned_dir, dirs):
   source = dict(tok.data, padding={"pad_id": 1, "pad_token": "<pad>"},
                 post_processor={"type": "Sequence", "processors": [
                     {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0]},
-                    tok.data["post_processor"] or hf_unigram._xlmr_template("<s>", 0, "</s>", 2)]})
+                    tok.data["post_processor"] or hf_unigram_reading.xlmr_template("<s>", 0, "</s>", 2)]})
   new_id = {old: new for new, old in enumerate(rows)}
   new_id[2], new_id[0] = 20, 10  # Made-up targets: each stored id must follow.
-  remapped, _ = hf_unigram.remap_ids(source, None, new_id)
+  remapped, _ = hf_unigram_pruning.remap_ids(source, None, new_id)
   roberta, template = remapped["post_processor"]["processors"]
   assert roberta["sep"] == ["</s>", 20] and roberta["cls"] == ["<s>", 10]
   assert template["special_tokens"]["</s>"]["ids"] == [20]
@@ -252,7 +252,7 @@ def _hand_made(pieces):
   return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
           "normalizer": None, "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581",
                                                 "prepend_scheme": "always", "split": True},
-          "post_processor": hf_unigram._xlmr_template("<s>", 0, "</s>", 2),
+          "post_processor": hf_unigram_reading.xlmr_template("<s>", 0, "</s>", 2),
           "decoder": None, "model": {"type": "Unigram", "unk_id": 3, "vocab": vocab,
                                      "byte_fallback": False}}
 
