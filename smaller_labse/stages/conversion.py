@@ -1,5 +1,6 @@
 """Stage 1: any source -> our encoder, proven equal to the source layer by layer -> weight store."""
 
+import gc
 from typing import Dict, Mapping, Optional
 
 import numpy as np
@@ -69,12 +70,16 @@ def prove_source(model: sources.Model, budget_factor: float = verification.BUDGE
   inputs = model.tokenizer.pack_ids(model.tokenizer.encode(sentences))
   ids = inputs["input_word_ids"]
   used, remapped = np.unique(ids, return_inverse=True)
-  # Our encoder holds only the rows these sentences use; its ids are positions in `used`.
-  config = model.config.with_vocab_size(len(used))
-  weights = model.weights_for_rows(used)
-  ours = Encoder(config, weights)
-  ours_inputs = dict(inputs, input_word_ids=remapped.reshape(ids.shape).astype(np.int32))
+  # The source's own run first, and its model freed, before our encoder is built: a 24-layer
+  # model's layers are held once at a time (stage 1 at bge-m3's shape within 3 GiB).
   reference = sources.own_outputs(model, inputs)
+  gc.collect()
+  # Our encoder holds only the rows these sentences use; its ids are positions in `used`. Its
+  # variables are the weights every check reads (the float64 arbiter's too): one copy.
+  config = model.config.with_vocab_size(len(used))
+  ours = Encoder(config, model.weights_for_rows(used))
+  weights = ours.weights
+  ours_inputs = dict(inputs, input_word_ids=remapped.reshape(ids.shape).astype(np.int32))
   if reference is None:
     print(f"{model.path}: PyTorch or transformers is not installed: each block is proven "
           "against a float64 evaluation of the source's weights, not against transformers "

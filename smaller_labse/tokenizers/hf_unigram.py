@@ -30,6 +30,10 @@ from smaller_labse.tokenizers.hf_unigram_reading import MARKER, TOKENIZER_JSON, 
 from smaller_labse.tokenizers.hf_unigram_words import WordEncoder, as_text, flatten
 
 KIND = "hf_unigram"
+# The word cache starts with the first batch of at least this many lines: fewer (stage 1's and
+# stage 3's verification sentences) are encoded whole, without the cache's private copy of the
+# library (about 0.3 GB and a second for XLM-R's 250,002 pieces).
+WORD_CACHE_MIN_LINES = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,10 +267,18 @@ class HfUnigramTokenizer(base.Tokenizer):
         "type": "WhitespaceSplit"})
     return splits and not any(any(c.isspace() for c in t["content"]) for t in self.added_tokens)
 
-  def encode_flat(self, lines: Sequence[Union[str, bytes]]) -> Tuple[np.ndarray, np.ndarray]:
-    """(every line's ids without specials, concatenated: int64; each line's number of ids)."""
+  def encode_flat(self, lines: Sequence[Union[str, bytes]], word_cache: Optional[bool] = None
+                  ) -> Tuple[np.ndarray, np.ndarray]:
+    """(every line's ids without specials, concatenated: int64; each line's number of ids).
+
+    word_cache: where the cache is exact (word_cache_exact), True encodes through it; None
+    (default) too, once it exists or for a batch of WORD_CACHE_MIN_LINES lines or more;
+    False encodes every line whole. The ids are the same.
+    """
     texts = [as_text(l) for l in lines]
-    if not self.word_cache_exact():
+    if word_cache is None:
+      word_cache = self._words is not None or len(texts) >= WORD_CACHE_MIN_LINES
+    if not word_cache or not self.word_cache_exact():
       return flatten(self.encode_exact(texts))
     if self._words is None:
       words = WordEncoder(self)  # Outside the lock: library() takes it.
@@ -276,9 +288,11 @@ class HfUnigramTokenizer(base.Tokenizer):
     with self._lock:  # The cache grows as it encodes: one batch at a time.
       return self._words.encode(texts)
 
-  def encode_batch(self, lines: Sequence[Union[str, bytes]]) -> List[List[int]]:
-    """Each line's ids without <s>/</s> (the word cache where exact; equal to encode_exact)."""
-    ids, lengths = self.encode_flat(lines)
+  def encode_batch(self, lines: Sequence[Union[str, bytes]], word_cache: Optional[bool] = None
+                   ) -> List[List[int]]:
+    """Each line's ids without <s>/</s> (the word cache as encode_flat uses it; equal to
+    encode_exact)."""
+    ids, lengths = self.encode_flat(lines, word_cache)
     flat = ids.tolist()
     ends = np.cumsum(lengths).tolist()
     return [flat[start:end] for start, end in zip([0] + ends[:-1], ends)]
