@@ -1,13 +1,12 @@
 """Stage 1: any source -> our encoder, proven equal to the source layer by layer -> weight store."""
 
-import gc
 from typing import Dict, Mapping, Optional
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from smaller_labse import atomic
+from smaller_labse import atomic, memory
 from smaller_labse.formats import sources, st_export, store, tf_hub
 from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.model import verification
@@ -73,7 +72,7 @@ def prove_source(model: sources.Model, budget_factor: float = verification.BUDGE
   # The source's own run first, and its model freed, before our encoder is built: a 24-layer
   # model's layers are held once at a time (stage 1 at bge-m3's shape within 3 GiB).
   reference = sources.own_outputs(model, inputs)
-  gc.collect()
+  memory.release()
   # Our encoder holds only the rows these sentences use; its ids are positions in `used`. Its
   # variables are the weights every check reads (the float64 arbiter's too): one copy.
   config = model.config.with_vocab_size(len(used))
