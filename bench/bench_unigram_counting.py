@@ -54,7 +54,7 @@ def proof(tok):
   total = same = 0
   for path in sorted(glob.glob(os.path.join(TATOEBA, "tatoeba.*"))) + ["demo"]:
     lines = demo_lines() if path == "demo" else read_lines(path)
-    cached, whole = tok.encode_batch(lines), tok.encode_exact(lines)
+    cached, whole = tok.encode_batch(lines, word_cache=True), tok.encode_exact(lines)
     total += len(lines)
     same += sum(a == b for a, b in zip(cached, whole))
   print(f"proof: word cache == whole-line encoding on {same:,} of {total:,} lines "
@@ -90,7 +90,7 @@ def timed(function):
 
 def speed(model, lines, batch, label, exact_lines):
   tok = HfUnigramTokenizer.from_model_dir(model)  # a cold cache
-  tok.encode_batch(lines[:1])  # the library and the word encoder's copy, built once
+  tok.encode_batch(lines[:1], word_cache=True)  # the library and the word cache's copy, once
 
   def run():
     n = 0
@@ -142,7 +142,8 @@ def pruning(model):
       kept_lines = [lines[i] for i in kept]
       expected = [[new_id[x] for x in old[i]] for i in kept]
       ours = sum(a == b for a, b in zip(small.encode_exact(kept_lines), expected))
-      cached = sum(a == b for a, b in zip(small.encode_batch(kept_lines), expected))
+      cached = sum(a == b for a, b in zip(small.encode_batch(kept_lines, word_cache=True),
+                                          expected))
       hf = sum(auto(l, add_special_tokens=False)["input_ids"] == e
                for l, e in zip(kept_lines, expected))
       sp = sum(new_sp.encode(l, out_type=str) == old_sp.encode(l, out_type=str)

@@ -1,4 +1,4 @@
-"""XLM-R SentencePiece Unigram tokenizers (smaller_labse.tokenizers.hf_unigram,
+"""XLM-R SentencePiece Unigram tokenizers (smaller_labse.tokenizers.hf_unigram and its modules,
 sentencepiece_model) against the real libraries: tokenizers, transformers.AutoTokenizer and
 sentencepiece, on small tokenizers built here in exactly XLM-R's format (a sentencepiece
 Unigram model trained with nmt_nfkc, converted and saved by transformers)."""
@@ -13,7 +13,8 @@ import pytest
 
 from smaller_labse.demo import demo_data
 from smaller_labse.errors import InputError
-from smaller_labse.tokenizers import hf_unigram
+from smaller_labse.tokenizers import (hf_unigram, hf_unigram_pruning, hf_unigram_reading,
+                                      hf_unigram_words)
 from smaller_labse.tokenizers.hf_unigram import HfUnigramTokenizer, Role
 from tests import helpers_unigram
 from tests.helpers_vocab import SHARED_TATOEBA  # ../shared, when present
@@ -61,7 +62,8 @@ def test_same_ids_as_autotokenizer(dirs, layout):
   lines = _sentences()
   expected = [auto(l, add_special_tokens=False)["input_ids"] for l in lines]
   assert ours.encode_exact(lines) == expected
-  assert ours.encode_batch(lines) == expected
+  assert ours.encode_batch(lines, word_cache=True) == expected
+  assert ours.encode_batch(lines) == expected  # few lines: whole, without the cache
   assert [e.ids for e in ours.library().encode_batch(lines)] == [
       auto(l)["input_ids"] for l in lines]
   ids = ours.special_ids()
@@ -95,17 +97,19 @@ def test_word_cache_equals_whole_lines(dirs):
   lines = _sentences() + mixtures
   for path in TATOEBA:
     lines += open(path, encoding="utf-8").read().split("\n")
+  assert len(lines) >= hf_unigram.WORD_CACHE_MIN_LINES  # the default starts the cache
   for batch in (lines, lines[::-1], lines[:7]):  # cold and warm cache
     assert ours.encode_batch(batch) == ours.encode_exact(batch)
+  assert ours._words is not None
   ids, lengths = ours.encode_flat([l.encode("utf-8") for l in lines[:50]])
   assert lengths.tolist() == [len(x) for x in ours.encode_exact(lines[:50])]
 
 
 def test_inseparable_words_are_encoded_whole():
-  assert not hf_unigram.word_is_separable("\u0301x")
-  assert not hf_unigram.word_is_separable("x\u0600")
-  assert not hf_unigram.word_is_separable("\u200dx")
-  assert hf_unigram.word_is_separable("x\u0301")
+  assert not hf_unigram_words.word_is_separable("\u0301x")
+  assert not hf_unigram_words.word_is_separable("x\u0600")
+  assert not hf_unigram_words.word_is_separable("\u200dx")
+  assert hf_unigram_words.word_is_separable("x\u0301")
 
 
 # --- Pruning -----------------------------------------------------------------------------------
@@ -150,7 +154,7 @@ def test_pruning_moves_no_segmentation_of_a_kept_line(pruned_dir):
   kept_lines = [lines[i] for i in kept]
   small = HfUnigramTokenizer.from_model_dir(out)
   assert small.encode_exact(kept_lines) == expected
-  assert small.encode_batch(kept_lines) == expected
+  assert small.encode_batch(kept_lines, word_cache=True) == expected
   auto = _auto(out)
   assert [auto(l, add_special_tokens=False)["input_ids"] for l in kept_lines] == expected
   assert [auto(l)["input_ids"] for l in kept_lines] == [[0] + e + [2] for e in expected]
@@ -194,10 +198,11 @@ def test_ids_remapped(pruned_dir, dirs):
   source = dict(tok.data, padding={"pad_id": 1, "pad_token": "<pad>"},
                 post_processor={"type": "Sequence", "processors": [
                     {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0]},
-                    tok.data["post_processor"] or hf_unigram._xlmr_template("<s>", 0, "</s>", 2)]})
+                    tok.data["post_processor"]
+                    or hf_unigram_reading.xlmr_template("<s>", 0, "</s>", 2)]})
   new_id = {old: new for new, old in enumerate(rows)}
   new_id[2], new_id[0] = 20, 10  # Made-up targets: each stored id must follow.
-  remapped, _ = hf_unigram.remap_ids(source, None, new_id)
+  remapped, _ = hf_unigram_pruning.remap_ids(source, None, new_id)
   roberta, template = remapped["post_processor"]["processors"]
   assert roberta["sep"] == ["</s>", 20] and roberta["cls"] == ["<s>", 10]
   assert template["special_tokens"]["</s>"]["ids"] == [20]
@@ -250,7 +255,7 @@ def _hand_made(pieces):
   return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
           "normalizer": None, "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581",
                                                 "prepend_scheme": "always", "split": True},
-          "post_processor": hf_unigram._xlmr_template("<s>", 0, "</s>", 2),
+          "post_processor": hf_unigram_reading.xlmr_template("<s>", 0, "</s>", 2),
           "decoder": None, "model": {"type": "Unigram", "unk_id": 3, "vocab": vocab,
                                      "byte_fallback": False}}
 

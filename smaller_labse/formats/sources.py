@@ -14,11 +14,14 @@ back into the same `Model`, so stages 2-4 do not care where a model came from. A
 Transformers Dense module for such a source, the pooler otherwise.
 """
 
+import contextlib
 import dataclasses
 import hashlib
+import importlib
 import os
 import re
-from typing import Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -84,16 +87,32 @@ class Model:
       return f"{self.config.head_description()}{normalised} (the source's modules)"
     return EMBEDDING[self.kind]
 
-  def weights_for_rows(self, rows: np.ndarray) -> Dict[str, object]:
-    """The weights with only the word embedding rows `rows` (int [R]), for a small encoder."""
-    out = {}
-    for name in self.weights:
-      value = self.weights[name]
-      if name == WORD_EMBEDDINGS:
-        value = (value.rows(rows) if hasattr(value, "rows")
-                 else np.asarray(_gather(value, rows), np.float32))
-      out[name] = value
-    return out
+  def weights_for_rows(self, rows: np.ndarray) -> "WeightsForRows":
+    """The weights with only the word embedding rows `rows` (int [R]), for a small encoder:
+    each read when looked up, so that an encoder built from them holds one copy."""
+    return WeightsForRows(self.weights, rows)
+
+
+class WeightsForRows(Mapping):
+  """A model's weights with only the word embedding rows `rows`, each read when looked up
+  (`Encoder(config, weights)` then reads one tensor at a time: a 24-layer model's 1.2 GB of
+  layers are never held twice)."""
+
+  def __init__(self, weights: Mapping[str, object], rows: np.ndarray):
+    self._weights, self._rows = weights, rows
+
+  def __getitem__(self, name: str):
+    value = self._weights[name]
+    if name == WORD_EMBEDDINGS:
+      value = (value.rows(self._rows) if hasattr(value, "rows")
+               else np.asarray(_gather(value, self._rows), np.float32))
+    return value
+
+  def __iter__(self):
+    return iter(self._weights)
+
+  def __len__(self) -> int:
+    return len(self._weights)
 
 
 def _gather(value, rows: np.ndarray):
@@ -311,16 +330,31 @@ def _transformers_model(model: Model, used: np.ndarray, torch, transformers):
   else:
     config = transformers.BertConfig.from_dict(values)
     cls = transformers.BertModel
-  encoder = cls(config, add_pooling_layer=model.bert_pooler is not None)
+  with _no_init_weights():  # Every weight is loaded next: no random init (time, memory).
+    encoder = cls(config, add_pooling_layer=model.bert_pooler is not None)
   state = {name: torch.from_numpy(np.ascontiguousarray(value))
            for name, value in model.weights.hf_state(used).items()
            if name.startswith("pooler.") <= (model.bert_pooler is not None)}
-  missing, unexpected = encoder.load_state_dict(state, strict=False)
+  # assign: the model's parameters become the arrays just read (one copy of the weights).
+  missing, unexpected = encoder.load_state_dict(state, strict=False, assign=True)
+  del state
   missing = [m for m in missing if not m.endswith(("position_ids", "token_type_ids"))]
   if missing or unexpected:
     raise InputError(f"{model.path}: transformers' {cls.__name__} does not take these weights "
                      f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
   return encoder.eval()
+
+
+def _no_init_weights():
+  """transformers' context that skips weight initialisation (transformers 5's
+  `initialization.no_init_weights`, 4.x's `modeling_utils.no_init_weights`), or a context
+  that does nothing where neither exists."""
+  for module in ("transformers.initialization", "transformers.modeling_utils"):
+    try:
+      return getattr(importlib.import_module(module), "no_init_weights")()
+    except (ImportError, AttributeError):
+      continue
+  return contextlib.nullcontext()
 
 
 def _sentence_transformers_head(model: Model, token_embeddings, mask, torch):

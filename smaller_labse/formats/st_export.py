@@ -8,7 +8,6 @@ encoder equal to the source), then gets its model card and is renamed into place
 streamed, one tensor (or 4,096 embedding rows) at a time.
 """
 
-import gc
 import hashlib
 import os
 from collections.abc import Mapping
@@ -17,7 +16,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from smaller_labse import atomic, files
+from smaller_labse import atomic, files, memory
 # Stage 3's --formats (formats/__init__.py, no TensorFlow), also named here.
 from smaller_labse.formats import FORMATS, parse_formats, hf_bert  # noqa: F401
 from smaller_labse.formats import sentence_transformers as st_layout
@@ -231,7 +230,7 @@ def export(st_dir: str, model, source: str, name: str, how_made: str,
                                                                      model.bert_config)),
                 **tokenizer.hf_files(max_seq_length)}
   reference = reference_outputs(model, tokenizer, rows)
-  gc.collect()  # The reference encoder (its tf.function holds cycles).
+  memory.release()  # The reference encoder (its tf.function holds cycles), given back.
   st_layout.write_st_model(st_dir, config, RowsView(model.weights, rows), text_files, layout,
                            source, model.bert_pooler, bert_file)
   figures = check(st_dir, reference, model.bert_pooler is hf_bert.SENTENCE_HEAD)

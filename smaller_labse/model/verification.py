@@ -137,26 +137,42 @@ class Float64Blocks:
     return self.layer(0, x, inputs)
 
   def layer(self, layer: int, x: np.ndarray, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Transformer layer `layer`: [B, S, D] float -> [B, S, D] float64."""
+    """Transformer layer `layer`: [B, S, D] float -> [B, S, D] float64.
+
+    Computed on the real tokens only (input_mask 1): a padded position is masked out of every
+    real token's attention, so the real rows are what they are over all positions, and the
+    products cost the real tokens' share (a quarter for the verification sentences). A padded
+    row of the output is its input's, passed through (no check reads it).
+    """
     p = f"transformer/layer_{layer}/"
     x = np.asarray(x, np.float64)
     d, h, i = self.config.hidden_size, self.config.head_size, self.config.intermediate_size
     w = lambda name: self._w(p + name)  # noqa: E731
-    q, k, v = (self._einsum("bsd,dnh->bsnh", x, w(f"self_attention/{kind}/kernel"), d)
+    mask = np.asarray(inputs["input_mask"], np.float64)
+    real = mask > 0
+    xr = x[real]  # [T, D]
+
+    def padded(t: np.ndarray) -> np.ndarray:  # [T, N, H] -> [B, S, N, H], zeros at padding
+      out = np.zeros(real.shape + t.shape[1:])
+      out[real] = t
+      return out
+    q, k, v = (self._einsum("td,dnh->tnh", xr, w(f"self_attention/{kind}/kernel"), d)
                + w(f"self_attention/{kind}/bias") for kind in ("query", "key", "value"))
     q = self._round(q / math.sqrt(h))
-    mask = np.asarray(inputs["input_mask"], np.float64)
-    scores = self._einsum("bsnh,btnh->bnst", q, k, h) + (1.0 - mask)[:, None, None, :] * -1e9
+    scores = (self._einsum("bsnh,btnh->bnst", padded(q), padded(k), h)
+              + (1.0 - mask)[:, None, None, :] * -1e9)
     e = self._round(np.exp(scores - scores.max(axis=-1, keepdims=True)))
     probs = self._round(e / self._sum(e))
-    context = self._einsum("bnst,btnh->bsnh", probs, v, x.shape[1])
-    attended = (self._einsum("bsnh,nhd->bsd", context, w("self_attention/attention_output/kernel"),
+    context = self._einsum("bnst,btnh->bsnh", probs, padded(v), x.shape[1])[real]
+    attended = (self._einsum("tnh,nhd->td", context, w("self_attention/attention_output/kernel"),
                              d) + w("self_attention/attention_output/bias"))
-    x = self._layer_norm(self._round(x + attended), p + "self_attention_layer_norm/")
-    hidden = self._gelu(self._round(self._einsum("bsd,di->bsi", x, w("intermediate/kernel"), d)
+    xr = self._layer_norm(self._round(xr + attended), p + "self_attention_layer_norm/")
+    hidden = self._gelu(self._round(self._einsum("td,di->ti", xr, w("intermediate/kernel"), d)
                                     + w("intermediate/bias")))
-    out = self._einsum("bsi,id->bsd", hidden, w("output/kernel"), i) + w("output/bias")
-    return self._layer_norm(self._round(x + out), p + "output_layer_norm/")
+    out = self._einsum("ti,id->td", hidden, w("output/kernel"), i) + w("output/bias")
+    result = x.copy()
+    result[real] = self._layer_norm(self._round(xr + out), p + "output_layer_norm/")
+    return result
 
   def pool(self, sequence_output: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The sentence head: the last layer [B, S, D] and the input mask [B, S] -> [B, D']

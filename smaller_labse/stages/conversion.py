@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from smaller_labse import atomic
+from smaller_labse import atomic, memory
 from smaller_labse.formats import sources, st_export, store, tf_hub
 from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.model import verification
@@ -69,12 +69,16 @@ def prove_source(model: sources.Model, budget_factor: float = verification.BUDGE
   inputs = model.tokenizer.pack_ids(model.tokenizer.encode(sentences))
   ids = inputs["input_word_ids"]
   used, remapped = np.unique(ids, return_inverse=True)
-  # Our encoder holds only the rows these sentences use; its ids are positions in `used`.
-  config = model.config.with_vocab_size(len(used))
-  weights = model.weights_for_rows(used)
-  ours = Encoder(config, weights)
-  ours_inputs = dict(inputs, input_word_ids=remapped.reshape(ids.shape).astype(np.int32))
+  # The source's own run first, and its model freed, before our encoder is built: a 24-layer
+  # model's layers are held once at a time (stage 1 at bge-m3's shape within 3 GiB).
   reference = sources.own_outputs(model, inputs)
+  memory.release()
+  # Our encoder holds only the rows these sentences use; its ids are positions in `used`. Its
+  # variables are the weights every check reads (the float64 arbiter's too): one copy.
+  config = model.config.with_vocab_size(len(used))
+  ours = Encoder(config, model.weights_for_rows(used))
+  weights = ours.weights
+  ours_inputs = dict(inputs, input_word_ids=remapped.reshape(ids.shape).astype(np.int32))
   if reference is None:
     print(f"{model.path}: PyTorch or transformers is not installed: each block is proven "
           "against a float64 evaluation of the source's weights, not against transformers "

@@ -7,7 +7,6 @@ embedding from the smaller model.
 
 import contextlib
 import dataclasses
-import gc
 import os
 import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -15,13 +14,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from absl import logging
 
-from smaller_labse import atomic
+from smaller_labse import atomic, memory
 from smaller_labse.formats import FORMATS, sources, store
 from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.tokenizers import base
 from smaller_labse.tokenizers import vocab as vocab_lib
 from smaller_labse.tokenizers.base import Tokenizer
-from smaller_labse.model.config import parameter_table
+from smaller_labse.model.config import WORD_EMBEDDINGS, parameter_table
 from smaller_labse.errors import InputError
 
 # TensorFlow and the modules that use it (tf_hub, verification, encoder, st_export, conversion)
@@ -191,10 +190,15 @@ def verify_smaller_encoder(model: sources.Model, target: Sequence[str], rows: np
   if not kept:
     raise VerificationError("no verification sentence keeps its tokenization: cannot verify")
 
+  layers = {}  # The first encoder's variables but the word embeddings: the second shares them.
+
   def pooled(tokenizer, ids, table_rows, vocab_size):
     inputs = tokenizer.pack_ids([ids[i] for i in kept])
     config = model.config.with_vocab_size(vocab_size)
-    encoder = Encoder(config, model.weights_for_rows(table_rows))
+    weights = model.weights_for_rows(table_rows)
+    encoder = Encoder(config, {name: layers[name] if name in layers else weights[name]
+                               for name in weights})
+    layers.update((n, v) for n, v in encoder.weights.items() if n != WORD_EMBEDDINGS)
     return tf.function(encoder.__call__)(
         {k: tf.constant(v) for k, v in inputs.items()})["pooled_output"].numpy()
 
@@ -203,6 +207,8 @@ def verify_smaller_encoder(model: sources.Model, target: Sequence[str], rows: np
   renumber = {int(r): i for i, r in enumerate(used)}
   expected = pooled(_Renumbered(model.tokenizer, renumber), full_ids, used, len(used))
   actual = pooled(small_tokenizer, small_ids, rows, len(rows))
+  layers.clear()
+  memory.release()
   return {"sentences": len(kept), "pruned_sentences": len(sentences) - len(kept),
           "pooled_output": verification.max_abs_diff(expected, actual)}
 
@@ -297,7 +303,7 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
       raise VerificationError(f"the smaller model's pooled_output differs from the original's "
                               f"by {figures['pooled_output']:.3g} > {tolerance}")
     if "st" in formats:  # From the weight store: the SavedModels are no longer in memory.
-      gc.collect()
+      memory.release()
       tmp_st = stack.enter_context(atomic.atomic_path(paths.st, is_dir=True))
       how = (f"Made by smaller-LaBSE's `make_smaller_labse.py --langs={','.join(langs)}` from "
              f"{_described(model)}: it keeps the {len(target):,} vocabulary rows these "

@@ -11,7 +11,7 @@ full vocab's segmentation) is cleared and `trainer_spec.vocab_size` is the new s
 
 The proto is read with sentencepiece's own `sentencepiece_model_pb2` (protobuf); the result
 loads in `sentencepiece.SentencePieceProcessor` and segments every kept line as before (the
-lowest score is kept: hf_unigram.py's docstring).
+lowest score is kept: hf_unigram_pruning.py's docstring).
 """
 
 from typing import Sequence

@@ -240,7 +240,7 @@ def count_corpus(tokenizer: Tokenizer, paths: Sequence[str], vocab: Sequence[str
       `_Counter`); False encodes every line whole (slower, for checks).
     encode: lines -> (their ids concatenated, int64; each line's number of ids), the
       tokenizer's own exact encoding of whole lines (e.g. the Unigram's word cache,
-      hf_unigram.py); given, it replaces the library call and `split_words`.
+      hf_unigram_words.py); given, it replaces the library call and `split_words`.
 
   Raises:
     InputError: a file is missing or unreadable, or no line is long enough.
