@@ -20,7 +20,7 @@ from smaller_labse.formats import sentence_transformers as st_layout
 from smaller_labse.tokenizers import base
 from smaller_labse.tokenizers import vocab as vocab_lib
 from smaller_labse.tokenizers.base import Tokenizer
-from smaller_labse.model.config import WORD_EMBEDDINGS, parameter_table
+from smaller_labse.model.config import parameter_table
 from smaller_labse.errors import InputError
 
 # TensorFlow and the modules that use it (tf_hub, verification, encoder, st_export, conversion)
@@ -190,15 +190,10 @@ def verify_smaller_encoder(model: sources.Model, target: Sequence[str], rows: np
   if not kept:
     raise VerificationError("no verification sentence keeps its tokenization: cannot verify")
 
-  layers = {}  # The first encoder's variables but the word embeddings: the second shares them.
-
   def pooled(tokenizer, ids, table_rows, vocab_size):
     inputs = tokenizer.pack_ids([ids[i] for i in kept])
     config = model.config.with_vocab_size(vocab_size)
-    weights = model.weights_for_rows(table_rows)
-    encoder = Encoder(config, {name: layers[name] if name in layers else weights[name]
-                               for name in weights})
-    layers.update((n, v) for n, v in encoder.weights.items() if n != WORD_EMBEDDINGS)
+    encoder = Encoder(config, model.weights_for_rows(table_rows))
     return tf.function(encoder.__call__)(
         {k: tf.constant(v) for k, v in inputs.items()})["pooled_output"].numpy()
 
@@ -206,8 +201,8 @@ def verify_smaller_encoder(model: sources.Model, target: Sequence[str], rows: np
       model.tokenizer.special_ids()[r] for r in model.tokenizer.special_ids()])
   renumber = {int(r): i for i, r in enumerate(used)}
   expected = pooled(_Renumbered(model.tokenizer, renumber), full_ids, used, len(used))
+  memory.release()  # The first encoder, given back before the second is built.
   actual = pooled(small_tokenizer, small_ids, rows, len(rows))
-  layers.clear()
   memory.release()
   return {"sentences": len(kept), "pruned_sentences": len(sentences) - len(kept),
           "pooled_output": verification.max_abs_diff(expected, actual)}
