@@ -80,6 +80,18 @@ class Model:
     return getattr(self.weights, "dense", None)
 
   @property
+  def is_tf_hub(self) -> bool:
+    """A TF Hub SavedModel: stage 1 writes its Sentence Transformers copy and can check its
+    preprocessor's tokenization (the other kinds are already in that format)."""
+    return self.kind == TFHUB
+
+  @property
+  def description(self) -> str:
+    """How the smaller model's card names where it was cut from."""
+    return ("google/LaBSE/2 (TF Hub)" if self.is_tf_hub
+            else f"the {self.kind} model {self.name!r}")
+
+  @property
   def embedding(self) -> str:
     """What the source's users call its sentence embedding."""
     if self.kind == SENTENCE_TRANSFORMERS and self.layout is not None:

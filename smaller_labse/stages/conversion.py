@@ -134,7 +134,7 @@ def convert(source_path: str, output_dir: str, preprocess_dir: Optional[str] = N
                                   model.weight_files if in_place else None)
   atomic.check_replaceable(output_dir, store.holds(output_dir, source_text), overwrite)
   st_fingerprint = st_export.fingerprint(source_text, *model.tokens)
-  export_st = bool(st_dir) and model.kind == sources.TFHUB
+  export_st = bool(st_dir) and model.is_tf_hub
   if st_dir and not export_st:
     print(f"{source_path} is a {model.kind} model: it is already in the Sentence Transformers "
           f"/ Hugging Face format, so no copy is written to {st_dir}")
@@ -144,7 +144,7 @@ def convert(source_path: str, output_dir: str, preprocess_dir: Optional[str] = N
     atomic.check_replaceable(st_dir, st_layout.holds_same_model(st_dir, model.tokens,
                                                                 st_fingerprint), overwrite)
   logging.info("%s (%s): %s", source_path, model.kind, model.config)
-  if preprocess_dir and model.kind == sources.TFHUB:
+  if preprocess_dir and model.is_tf_hub:
     _check_tokenization(preprocess_dir, model.tokenizer)
   proof = prove_source(model, budget_factor)
 

@@ -301,7 +301,7 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
       memory.release()
       tmp_st = stack.enter_context(atomic.atomic_path(paths.st, is_dir=True))
       how = (f"Made by smaller-LaBSE's `make_smaller_labse.py --langs={','.join(langs)}` from "
-             f"{_described(model)}: it keeps the {len(target):,} vocabulary rows these "
+             f"{model.description}: it keeps the {len(target):,} vocabulary rows these "
              f"languages use (of {len(original):,}) and copies them, and every other weight, "
              "unchanged. A sentence whose tokenization the smaller vocab keeps gets the "
              "original model's embedding.")
@@ -315,8 +315,3 @@ def make_smaller_labse(model_dir: str, selected_dir: str, langs: Sequence[str],
     paths = dataclasses.replace(paths, encoder="", preprocess="")
   return paths, table, figures, st_figures
 
-
-def _described(model: sources.Model) -> str:
-  if model.kind == sources.TFHUB:
-    return "google/LaBSE/2 (TF Hub)"
-  return f"the {model.kind} model {model.name!r}"

@@ -28,9 +28,6 @@ tokens in that form (`vocab.txt` has them as text), and `tokenizer.decode` gives
 Hugging Face's `BertTokenizer` (`use_fast=False`, or the class named explicitly) tokenizes
 differently and should not be used with this model."""
 
-ROLE_TOKENS = vocab_lib.ROLE_TOKENS
-
-
 class TfHubTokenizer(base.Tokenizer):
   """tensorflow_text.BertTokenizer on a WordPiece vocab: what LaBSE/2's preprocessor runs.
 
